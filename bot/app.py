@@ -1,0 +1,70 @@
+"""The aiohttp application: callback routes, plus the outbox sender started and stopped with it."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import Engine
+
+from bot import nlp
+from bot.config import Settings
+from bot.dispatch import Dispatcher
+from bot.handlers import ROUTERS
+from bot.texts import vocabulary
+from bot.wecom import callback
+from bot.wecom.api import WeComClient
+from bot.wecom.crypto import CallbackCrypto
+from bot.wecom.sender import Sender
+
+
+
+class Runtime:
+    """What exists only while the app runs; set up in place because a started app is frozen."""
+
+    sender: Sender | None = None
+
+    def wake_sender(self) -> None:
+        if self.sender:
+            self.sender.wake()
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def build_app(settings: Settings, engine: Engine) -> web.Application:
+    app = web.Application(client_max_size=callback.MAX_BODY)
+    app[callback.CRYPTO] = CallbackCrypto(token=settings.token, aes_key=settings.aes_key, corp_id=settings.corp_id)
+    app[callback.DISPATCHER] = Dispatcher(engine, ROUTERS, tz=settings.tz)
+    app[RUNTIME] = Runtime()
+    app[callback.WAKE_SENDER] = app[RUNTIME].wake_sender
+    callback.add_routes(app)
+    app.router.add_get("/healthz", _healthz)
+    app.cleanup_ctx.append(_sender_context(settings, engine))
+    app.on_startup.append(_warm_up_nlp)
+    return app
+
+
+def _sender_context(settings: Settings, engine: Engine):
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as http:
+            runtime = app[RUNTIME]
+            runtime.sender = Sender(settings=settings, engine=engine, client=WeComClient(settings, engine, http))
+            task = asyncio.create_task(runtime.sender.run(), name="outbox-sender")
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            runtime.sender = None
+    return context
+
+
+async def _warm_up_nlp(_app: web.Application) -> None:
+    words = {w for entry in vocabulary()["commands"].values() for w in entry.get("keywords", [])}
+    nlp.warm_up(sorted(words))
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.Response(text="ok")

@@ -1,0 +1,145 @@
+"""Settings: environment over an optional TOML file, validated once at start-up.
+
+The environment names are a contract with deployments; do not rename them.
+In the TOML file the same names may be written as keys, e.g. ``WECOM_CORP_ID = "ww..."``.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin"
+WECOM_REQUIRED = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
+
+
+class ConfigError(Exception):
+    """One clear line naming the setting that is missing or malformed.
+
+    ``problem`` is a code that message_templates/cli/config_error.j2 turns into words."""
+
+    def __init__(self, name: str, problem: str, detail: str = ""):
+        super().__init__(f"{name}: {problem} {detail}".strip())
+        self.name, self.problem, self.detail = name, problem, detail
+
+
+def _aes_key(value: str) -> str:
+    try:
+        raw = base64.b64decode(value + "=", validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(value) != 43 or len(raw) != 32:
+        raise ValueError("aes_key")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("timezone") from None
+    return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        make_url(value)
+    except ArgumentError:
+        raise ValueError("database_url") from None
+    return value
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ValueError("positive")
+    return number
+
+
+def _agent_id(value: str) -> int:
+    if not str(value).strip().isdigit():
+        raise ValueError("agent_id")
+    return int(value)
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'data' / 'xianfeng.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corp_id: str = ""
+    agent_id: int = 0
+    secret: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    aes_key: str = field(default="", repr=False)
+    api_base: str = DEFAULT_API_BASE
+    database_url: str = field(default_factory=_default_database_url)
+    tz: str = "Asia/Shanghai"
+    # Sender tuning; the defaults suit the real service, tests shorten them.
+    http_timeout: float = 10.0
+    retry_base: float = 2.0
+    retry_cap: float = 300.0
+
+    def require_wecom(self) -> "Settings":
+        """`serve` cannot run without the app's credentials; other commands can."""
+        for name in WECOM_REQUIRED:
+            if not getattr(self, _FIELDS[name][0]):
+                raise ConfigError(name, "required")
+        return self
+
+
+# env/TOML name -> (attribute, parser)
+_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "WECOM_CORP_ID": ("corp_id", str),
+    "WECOM_AGENT_ID": ("agent_id", _agent_id),
+    "WECOM_SECRET": ("secret", str),
+    "WECOM_TOKEN": ("token", str),
+    "WECOM_AES_KEY": ("aes_key", _aes_key),
+    "WECOM_API_BASE": ("api_base", lambda v: v.rstrip("/")),
+    "DATABASE_URL": ("database_url", _database_url),
+    "XIANFENG_TZ": ("tz", _timezone),
+    "XIANFENG_HTTP_TIMEOUT": ("http_timeout", _positive_float),
+    "XIANFENG_RETRY_BASE": ("retry_base", _positive_float),
+    "XIANFENG_RETRY_CAP": ("retry_cap", _positive_float),
+}
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("XIANFENG_CONFIG", "file_missing", path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("XIANFENG_CONFIG", "toml", f"{path}: {exc}") from None
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(unknown[0], "unknown", path)
+    return data
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
+    env = os.environ if env is None else env
+    path = config_file or env.get("XIANFENG_CONFIG")
+    raw: dict[str, Any] = _read_toml(path) if path else {}
+    raw.update({k: env[k] for k in _FIELDS if env.get(k, "") != ""})
+    values = {}
+    for name, value in raw.items():
+        attr, parse = _FIELDS[name]
+        try:
+            values[attr] = parse(str(value).strip())
+        except ValueError as exc:
+            raise ConfigError(name, str(exc)) from None
+    return Settings(**values)

@@ -1,0 +1,119 @@
+"""The one entry point for updates: ``feed_update``. Tests call it directly, the webhook through HTTP.
+
+Each update is handled in one transaction that also records its dedup key, so a retried
+callback (also a concurrent one) finds the key and has no second effect.
+"""
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from enum import StrEnum
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from bot import nlp
+from bot.routing import Command, Context, Router
+from bot.texts import render, vocabulary
+from bot.wecom import messages
+from bot.wecom.updates import Update
+from storage.db import transaction
+from storage.models import Person, ProcessedCallback
+
+_SPACES = re.compile(r"\s+")
+
+
+class Outcome(StrEnum):
+    handled = "handled"
+    duplicate = "duplicate"
+    unregistered = "unregistered"
+    ignored = "ignored"
+
+
+def normalise(text: str) -> str:
+    """Phones type full-width slashes and spaces; treat them like their ASCII twins."""
+    return _SPACES.sub(" ", text.replace("／", "/").replace("\u3000", " ")).strip()
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine, routers: Iterable[Router], *, tz: str = "Asia/Shanghai"):
+        self._engine = engine
+        self._tz = ZoneInfo(tz)
+        self.commands: dict[str, Command] = {}
+        for router in routers:
+            self.commands.update(router.commands)
+        words = vocabulary()["commands"]
+        self._aliases = {alias.lower(): name for name in self.commands for alias in words.get(name, {}).get("aliases", [])}
+        self._aliases.update({name.lstrip("/"): name for name in self.commands})
+        self._keywords = {name: words.get(name, {}).get("keywords", []) for name in words}
+
+    def feed_update(self, update: Update) -> Outcome:
+        with transaction(self._engine) as session:
+            if not _first_time(session, update.dedup_key):
+                return Outcome.duplicate
+            return self._handle(session, update)
+
+    def _handle(self, session: Session, update: Update) -> Outcome:
+        person = session.get(Person, update.userid)
+        if person is None:
+            return self._answer_stranger(session, update)
+        if update.kind != "text":
+            return Outcome.ignored  # events (enter_agent, card clicks) get their routers with forms and polls
+        text = normalise(update.content)
+        command, args = self._match(text)
+        ctx = Context(session=session, update=update, person=person, args=args,
+                      available=self.available_to(person.role))
+        if command is None:
+            self._hint(ctx, text)
+        elif person.role not in command.roles:
+            ctx.reply("not_allowed", command=command.name, roles=self.role_labels(command.roles))
+        else:
+            command.handler(ctx)
+        return Outcome.handled
+
+    def _match(self, text: str) -> tuple[Command | None, str]:
+        name = self._aliases.get(text.lower())
+        if name:
+            return self.commands[name], ""
+        if text.startswith("/"):
+            for name in sorted(self.commands, key=len, reverse=True):
+                if text.startswith(name):
+                    return self.commands[name], text[len(name):].strip()
+        return None, ""
+
+    def _hint(self, ctx: Context, text: str) -> None:
+        names = {c.name for c in ctx.available}
+        available = {name: words for name, words in self._keywords.items() if name in names}
+        guess = nlp.guess_command(text, available) if text else None
+        if guess:
+            ctx.reply("hint", command=guess, summary=vocabulary()["commands"][guess]["summary"])
+        else:
+            ctx.reply("unknown")
+
+    def _answer_stranger(self, session: Session, update: Update) -> Outcome:
+        """One polite answer a day, however often a stranger writes: the key folds repeats together."""
+        day = datetime.fromtimestamp(update.create_time, self._tz).strftime("%Y%m%d")
+        messages.to_person(session, key=f"stranger:{update.userid}:{day}", userid=update.userid,
+                           text=render("unregistered", userid=update.userid))
+        return Outcome.unregistered
+
+    def available_to(self, role: str) -> list[Command]:
+        return [c for c in self.commands.values() if role in c.roles]
+
+    @staticmethod
+    def role_labels(roles: Iterable[str]) -> list[str]:
+        labels = vocabulary()["roles"]
+        return [labels[r] for r in sorted(roles)]
+
+
+def _first_time(session: Session, key: str) -> bool:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(ProcessedCallback).values(key=key, received_at=time.time())
+    # RETURNING rather than rowcount: the ORM-enabled insert does not report rowcount on every driver.
+    inserted = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedCallback.key)
+    return session.execute(inserted).scalar() is not None
+

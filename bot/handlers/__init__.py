@@ -1,0 +1,4 @@
+"""One router per capability. The dispatcher is built from ROUTERS."""
+from bot.handlers import help, me, roster
+
+ROUTERS = [help.router, me.router, roster.router]

@@ -1,0 +1,154 @@
+"""`xianfeng roster import FILE`: read a .csv or .xlsx roster, check every row, then upsert it all.
+
+A file with any bad row is rejected whole, with every problem listed by row number (the header
+is row 1, as a spreadsheet shows it). Each branch's group chat is created (or updated) through
+the outbox in the same transaction, because an app may only post to group chats it created.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine
+
+from bot.texts import render
+from bot.wecom import messages
+from storage.db import transaction
+from storage.models import Role
+from storage.people import ImportSummary, RosterEntry, upsert_people
+
+COLUMNS = {"userid": ("userid", "账号"), "name": ("name", "姓名"), "branch": ("branch", "支部"), "role": ("role", "角色")}
+ROLES = {"member": Role.member, "党员": Role.member, "secretary": Role.secretary, "支部书记": Role.secretary,
+         "书记": Role.secretary, "committee": Role.committee, "党委": Role.committee, "masses": Role.masses,
+         "群众": Role.masses}
+USERID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")  # WeChat Work's rule for member accounts
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int  # 0 for the file as a whole
+    code: str
+    detail: str = ""
+
+
+class RosterRejected(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+    def render(self) -> str:
+        return render("cli/roster_rejected", problems=self.problems)
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 (with or without BOM) first; Excel in Chinese locales saves CSV as GBK."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise RosterRejected([Problem(0, "encoding")])
+
+
+def _rows(path: Path) -> Iterator[list[str]]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        yield from csv.reader(io.StringIO(_decode(path.read_bytes())))
+    elif suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            for values in book.worksheets[0].iter_rows(values_only=True):
+                yield ["" if v is None else _cell(v) for v in values]
+        finally:
+            book.close()
+    else:
+        raise RosterRejected([Problem(0, "format", path.suffix or path.name)])
+
+
+def _cell(value: object) -> str:
+    """Spreadsheets turn account numbers into floats (1001.0); give them back as written."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _header_map(header: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    names = [h.strip() for h in header]
+    known = {alias.lower(): key for key, aliases in COLUMNS.items() for alias in aliases}
+    columns = {known[n.lower()]: i for i, n in enumerate(names) if n.lower() in known}
+    missing = [COLUMNS[key][1] for key in COLUMNS if key not in columns]
+    if missing:
+        raise RosterRejected([Problem(1, "columns", "、".join(missing))])
+    extras = {n: i for i, n in enumerate(names) if n and n.lower() not in known}
+    return columns, extras
+
+
+def _entry(number: int, cells: list[str], columns: dict[str, int], extras: dict[str, int],
+           seen: dict[str, int], problems: list[Problem]) -> RosterEntry | None:
+    get = lambda i: cells[i].strip() if i < len(cells) else ""  # noqa: E731
+    userid, name, branch, role_text = (get(columns[k]) for k in ("userid", "name", "branch", "role"))
+    before = len(problems)
+    if not userid:
+        problems.append(Problem(number, "userid_empty"))
+    elif not USERID.match(userid):
+        problems.append(Problem(number, "userid_format", userid))
+    elif userid in seen:
+        problems.append(Problem(number, "userid_duplicate", f"{userid}|{seen[userid]}"))
+    else:
+        seen[userid] = number
+    if not name:
+        problems.append(Problem(number, "name_empty"))
+    role = ROLES.get(role_text.lower())
+    if role is None:
+        problems.append(Problem(number, "role_unknown", role_text))
+    elif not branch and role != Role.committee:
+        problems.append(Problem(number, "branch_empty"))
+    if len(problems) > before:
+        return None
+    attributes = {key: get(i) for key, i in extras.items() if get(i)}
+    return RosterEntry(userid=userid, name=name, branch=branch or None, role=role, attributes=attributes)
+
+
+def read_roster(path: Path) -> list[RosterEntry]:
+    rows = iter(_rows(path))
+    header = next(rows, None)
+    if header is None:
+        raise RosterRejected([Problem(0, "empty")])
+    columns, extras = _header_map(header)
+    entries, problems, seen = [], [], {}
+    for number, cells in enumerate(rows, start=2):
+        if not any(c.strip() for c in cells):
+            continue  # spreadsheets keep blank rows at the end
+        entry = _entry(number, cells, columns, extras, seen, problems)
+        if entry:
+            entries.append(entry)
+    if problems:
+        raise RosterRejected(problems)
+    if not entries:
+        raise RosterRejected([Problem(0, "empty")])
+    return entries
+
+
+def import_roster(engine: Engine, path: Path) -> ImportSummary:
+    entries = read_roster(path)
+    with transaction(engine) as session:
+        summary = upsert_people(session, entries)
+        for change in summary.chats:
+            branch, revision = change.branch, change.branch.chat_revision
+            key = f"appchat:{branch.chat_id}:{revision}"
+            if change.created:
+                messages.create_chat(session, key=key, chat_id=branch.chat_id, owner=branch.chat_owner,
+                                     name=render("chat_name", branch=branch.name), members=change.add)
+                # A new group chat only shows up in the client once a message is posted to it.
+                messages.to_chat(session, key=f"{key}:welcome", chat_id=branch.chat_id,
+                                 text=render("chat_welcome", branch=branch.name))
+            else:
+                messages.update_chat(session, key=key, chat_id=branch.chat_id, owner=branch.chat_owner,
+                                     add=change.add, remove=change.remove)
+    return summary

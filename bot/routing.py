@@ -1,0 +1,54 @@
+"""Routers and the context handlers receive. One router per capability, in bot/handlers/."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from sqlmodel import Session
+
+from bot.texts import render
+from bot.wecom import messages
+from bot.wecom.updates import Update
+from storage.models import Person, Role
+
+ALL_ROLES = frozenset(Role)
+
+
+@dataclass
+class Context:
+    """What a handler may touch: the open transaction, the update, the sender, and reply()."""
+
+    session: Session
+    update: Update
+    person: Person
+    args: str = ""
+    available: list["Command"] = field(default_factory=list)  # commands this person's role may use
+    replies: int = field(default=0, init=False)
+
+    def reply(self, template: str, **data: Any) -> None:
+        """Queue a reply in this transaction; the key makes a replayed callback's reply the same row."""
+        text = render(template, person=self.person, **data)
+        messages.to_person(self.session, key=f"reply:{self.update.dedup_key}:{self.replies}",
+                           userid=self.person.userid, text=text)
+        self.replies += 1
+
+
+Handler = Callable[[Context], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # with the slash, e.g. "/帮助"
+    roles: frozenset[str]
+    handler: Handler
+
+
+class Router:
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+
+    def command(self, name: str, *, roles: Iterable[str] = ALL_ROLES) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.commands[name] = Command(name, frozenset(roles), handler)
+            return handler
+        return register

@@ -1,0 +1,1 @@
+"""Scheduled jobs (phase reminders, weekly digests, poll deadlines): they arrive with campaigns."""

@@ -1,0 +1,109 @@
+"""A small async client for the WeChat Work server API, sharing one access token through the database.
+
+The token is fetched once and cached in the ``access_token`` table, so several workers share it;
+on 40014/42001 it is refreshed once, however many sends saw the stale token at the same time.
+Neither the secret nor the token is ever logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from storage.db import transaction
+from storage.models import AccessToken
+
+log = logging.getLogger(__name__)
+
+TOKEN_ERRORS = {40014, 42001, 41001}  # invalid, expired, missing access_token
+TOKEN_MARGIN = 300.0  # refresh this long before the platform's expiry
+
+
+class ApiError(Exception):
+    def __init__(self, errcode: int, errmsg: str = ""):
+        super().__init__(f"{errcode} {errmsg}".strip())
+        self.errcode, self.errmsg = errcode, errmsg
+
+
+class TransientError(Exception):
+    """HTTP 5xx, a timeout, a dropped connection, or no token to be had right now: try again later."""
+
+
+class WeComClient:
+    def __init__(self, settings: Settings, engine: Engine, http: aiohttp.ClientSession):
+        self._settings, self._engine, self._http = settings, engine, http
+        self._token: tuple[str, float] | None = None
+        self._lock = asyncio.Lock()
+        self._key = f"{settings.corp_id}:{settings.agent_id}"
+
+    async def call(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        token = await self.token()
+        body = await self._post(endpoint, token, payload)
+        if body.get("errcode") in TOKEN_ERRORS:
+            token = await self.refresh(stale=token)
+            body = await self._post(endpoint, token, payload)
+        if body.get("errcode", 0) != 0:
+            raise ApiError(int(body["errcode"]), str(body.get("errmsg", "")))
+        return body
+
+    async def token(self) -> str:
+        if self._token and self._token[1] > time.time():
+            return self._token[0]
+        return await self.refresh(stale=None)
+
+    async def refresh(self, *, stale: str | None) -> str:
+        """A fresh token, fetching one only if nobody (here or in another worker) already has."""
+        async with self._lock:
+            now = time.time()
+            if self._token and self._token[0] != stale and self._token[1] > now:
+                return self._token[0]
+            cached = await asyncio.to_thread(self._load_cached)
+            if cached and cached[0] != stale and cached[1] > now:
+                self._token = cached
+                return cached[0]
+            self._token = await self._fetch()
+            await asyncio.to_thread(self._store, *self._token)
+            return self._token[0]
+
+    async def _fetch(self) -> tuple[str, float]:
+        params = {"corpid": self._settings.corp_id, "corpsecret": self._settings.secret}
+        body = await self._request("GET", "gettoken", params=params)
+        if body.get("errcode", 0) != 0 or "access_token" not in body:
+            # Usually a wrong corp id or secret: not the message's fault, so not a dead letter.
+            log.error("gettoken failed: errcode %s", body.get("errcode"))
+            raise TransientError(f"gettoken failed: {body.get('errcode')} {body.get('errmsg', '')}")
+        expires_in = float(body.get("expires_in", 7200))
+        return body["access_token"], time.time() + max(expires_in - TOKEN_MARGIN, expires_in / 2)
+
+    def _load_cached(self) -> tuple[str, float] | None:
+        with transaction(self._engine) as session:
+            row = session.get(AccessToken, self._key)
+            return (row.token, row.expires_at) if row else None
+
+    def _store(self, token: str, expires_at: float) -> None:
+        with transaction(self._engine) as session:
+            row = session.get(AccessToken, self._key) or AccessToken(key=self._key, token=token, expires_at=expires_at)
+            row.token, row.expires_at = token, expires_at
+            session.add(row)
+
+    async def _post(self, endpoint: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._request("POST", endpoint, params={"access_token": token}, json=payload)
+
+    async def _request(self, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:
+        url = f"{self._settings.api_base}/{endpoint}"
+        timeout = aiohttp.ClientTimeout(total=self._settings.http_timeout)
+        try:
+            async with self._http.request(method, url, timeout=timeout, **kwargs) as resp:
+                if resp.status >= 500:
+                    raise TransientError(f"HTTP {resp.status} from {endpoint}")
+                if resp.status != 200:
+                    raise ApiError(-resp.status, f"HTTP {resp.status} from {endpoint}")
+                return await resp.json(content_type=None)
+        except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            # Not str(exc): aiohttp puts the URL, with the secret or token in it, into its messages.
+            raise TransientError(f"{type(exc).__name__} calling {endpoint}") from None

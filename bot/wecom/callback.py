@@ -1,0 +1,74 @@
+"""GET|POST /wecom/callback: verify, decrypt, parse, hand to the dispatcher, answer 200 fast.
+
+Bad input never causes a 500: an unsigned or stale request is 403, anything unreadable 400,
+a body over 64 KiB 413 (aiohttp's client_max_size). The platform retries until it gets a 200,
+and the dispatcher's dedup key makes those retries harmless.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bot.dispatch import Dispatcher, Outcome
+from bot.wecom.crypto import CallbackCrypto, DecryptError, SignatureError
+from bot.wecom.updates import MalformedUpdate, parse_update, parse_xml
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+
+
+def _signed(request: web.Request, encrypted: str) -> None:
+    query = request.query
+    if not all(query.get(k) for k in ("msg_signature", "timestamp", "nonce")):
+        raise web.HTTPForbidden(text="missing signature")
+    try:
+        request.app[CRYPTO].verify(query["msg_signature"], query["timestamp"], query["nonce"], encrypted)
+    except SignatureError as exc:
+        raise web.HTTPForbidden(text=str(exc)) from None
+
+
+def _decrypt(request: web.Request, encrypted: str) -> str:
+    try:
+        return request.app[CRYPTO].decrypt(encrypted)
+    except DecryptError:
+        raise web.HTTPBadRequest(text="cannot decrypt") from None
+
+
+async def verify_url(request: web.Request) -> web.Response:
+    """The platform's URL check: decrypt echostr and answer it in plain text."""
+    echostr = request.query.get("echostr", "").replace(" ", "+")  # a '+' left unescaped reads as a space
+    if not echostr:
+        raise web.HTTPBadRequest(text="missing echostr")
+    _signed(request, echostr)
+    return web.Response(text=_decrypt(request, echostr))
+
+
+async def receive(request: web.Request) -> web.Response:
+    body = await request.read()
+    try:
+        encrypted = (parse_xml(body).findtext("Encrypt") or "").strip()
+    except MalformedUpdate as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if not encrypted:
+        raise web.HTTPBadRequest(text="no Encrypt element")
+    _signed(request, encrypted)
+    try:
+        update = parse_update(_decrypt(request, encrypted))
+    except MalformedUpdate as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    outcome = await asyncio.to_thread(request.app[DISPATCHER].feed_update, update)
+    if outcome in (Outcome.handled, Outcome.unregistered):
+        request.app[WAKE_SENDER]()
+    return web.Response(text="")
+
+
+CRYPTO = web.AppKey("crypto", CallbackCrypto)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+WAKE_SENDER = web.AppKey("wake_sender", object)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/wecom/callback", verify_url)
+    app.router.add_post("/wecom/callback", receive)

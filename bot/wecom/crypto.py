@@ -1,0 +1,64 @@
+"""Callback signatures and AES, as WeChat Work does them (wechatpy's enterprise PrpCrypto).
+
+wechatpy compares signatures with ``!=``; we check them ourselves in constant time and use
+wechatpy only for the AES part.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+
+from wechatpy.enterprise.crypto import PrpCrypto
+
+MAX_CLOCK_SKEW = 300  # seconds a callback's timestamp may be off
+
+
+class SignatureError(Exception):
+    """The request was not signed with our token (or is too old): answer 403."""
+
+
+class DecryptError(Exception):
+    """Signed correctly but not decryptable with our key for our corp: answer 400."""
+
+
+def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()
+
+
+class CallbackCrypto:
+    def __init__(self, *, token: str, aes_key: str, corp_id: str):
+        self._token, self._corp_id = token, corp_id
+        self._key = base64.b64decode(aes_key + "=")
+
+    def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str, *, now: float | None = None) -> None:
+        expected = signature(self._token, timestamp, nonce, encrypted)
+        if not hmac.compare_digest(expected.encode(), msg_signature.encode()):
+            raise SignatureError("bad signature")
+        try:
+            skew = abs((time.time() if now is None else now) - int(timestamp))
+        except ValueError:
+            raise SignatureError("bad timestamp") from None
+        if skew > MAX_CLOCK_SKEW:
+            raise SignatureError("stale timestamp")
+
+    def decrypt(self, encrypted: str) -> str:
+        try:
+            return PrpCrypto(self._key).decrypt(encrypted, self._corp_id)
+        except Exception as exc:  # noqa: BLE001 - any failure of untrusted ciphertext is the same 400
+            raise DecryptError(type(exc).__name__) from None
+
+    def encrypt(self, plaintext: str, *, timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+        """What WeChat Work sends: the encrypted body and the query parameters that sign it."""
+        timestamp = timestamp or str(int(time.time()))
+        nonce = nonce or secrets.token_hex(8)
+        encrypted = PrpCrypto(self._key).encrypt(plaintext, self._corp_id).decode()
+        return {"encrypted": encrypted, "timestamp": timestamp, "nonce": nonce,
+                "msg_signature": signature(self._token, timestamp, nonce, encrypted)}
+
+
+def envelope(encrypted: str, to_user: str, agent_id: int | str) -> str:
+    return (f"<xml><ToUserName><![CDATA[{to_user}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[{agent_id}]]></AgentID></xml>")

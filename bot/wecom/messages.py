@@ -1,0 +1,56 @@
+"""Outgoing messages as outbox rows. Handlers call these; only the sender talks to the API.
+
+Payloads leave out ``agentid`` and the duplicate-check fields: the sender adds them from config,
+so a queued row stays valid if the app is reconfigured.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from sqlmodel import Session
+
+from bot.texts import split_message
+from storage import outbox
+
+TOUSER_LIMIT = 1000
+
+
+def _body(text: str, markdown: bool) -> dict:
+    kind = "markdown" if markdown else "text"
+    return {"msgtype": kind, kind: {"content": text}}
+
+
+def to_person(session: Session, *, key: str, userid: str, text: str, markdown: bool = False) -> None:
+    for n, part in enumerate(split_message(text)):
+        outbox.enqueue(session, key=f"{key}#{n}", endpoint="message/send",
+                       payload={"touser": userid, **_body(part, markdown)},
+                       recipients=[userid], channel=f"user:{userid}")
+
+
+def to_people(session: Session, *, key: str, userids: Iterable[str], text: str, markdown: bool = False) -> None:
+    """One identical message to many: one API call per thousand people."""
+    people: Sequence[str] = sorted(set(userids))
+    for start in range(0, len(people), TOUSER_LIMIT):
+        batch = people[start:start + TOUSER_LIMIT]
+        for n, part in enumerate(split_message(text)):
+            outbox.enqueue(session, key=f"{key}@{start}#{n}", endpoint="message/send",
+                           payload={"touser": "|".join(batch), **_body(part, markdown)}, recipients=batch)
+
+
+def to_chat(session: Session, *, key: str, chat_id: str, text: str, markdown: bool = False) -> None:
+    """A branch group chat; group chats cannot carry template cards."""
+    for n, part in enumerate(split_message(text)):
+        outbox.enqueue(session, key=f"{key}#{n}", endpoint="appchat/send",
+                       payload={"chatid": chat_id, **_body(part, markdown)}, channel=f"chat:{chat_id}")
+
+
+def create_chat(session: Session, *, key: str, chat_id: str, name: str, owner: str | None, members: list[str]) -> None:
+    payload = {"chatid": chat_id, "name": name, "userlist": members, **({"owner": owner} if owner else {})}
+    outbox.enqueue(session, key=key, endpoint="appchat/create", payload=payload, channel=f"chat:{chat_id}")
+
+
+def update_chat(session: Session, *, key: str, chat_id: str, owner: str | None,
+                add: list[str], remove: list[str]) -> None:
+    payload = {"chatid": chat_id, "add_user_list": add, "del_user_list": remove,
+               **({"owner": owner} if owner else {})}
+    outbox.enqueue(session, key=key, endpoint="appchat/update", payload=payload, channel=f"chat:{chat_id}")

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the one place that opens sessions, queries and migrations."""

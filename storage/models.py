@@ -1,0 +1,101 @@
+"""SQLModel tables. Machine times (deadlines, leases) are Unix seconds as floats: portable
+between SQLite and PostgreSQL and free of time-zone ambiguity; local dates come later with
+campaigns and are always Asia/Shanghai unless configured."""
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+class Role(StrEnum):
+    member = "member"
+    secretary = "secretary"
+    committee = "committee"
+    masses = "masses"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    dead = "dead"
+
+
+class Branch(SQLModel, table=True):
+    """A 支部 and the group chat the app created for it (apps may only post to their own chats)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    chat_id: Optional[str] = Field(default=None, unique=True, max_length=32)
+    chat_members: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    chat_owner: Optional[str] = Field(default=None, max_length=64)
+    chat_revision: int = 0
+
+
+class Person(SQLModel, table=True):
+    userid: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=64)
+    branch_id: Optional[int] = Field(default=None, foreign_key="branch.id", index=True)
+    role: str = Field(max_length=16)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ProcessedCallback(SQLModel, table=True):
+    """Keys of callbacks whose effect is committed; inserted in the same transaction as the effect."""
+
+    __tablename__ = "processed_callback"
+    key: str = Field(primary_key=True, max_length=64)
+    received_at: float = Field(default_factory=time.time)
+
+
+class Outbox(SQLModel, table=True):
+    """A message or API call waiting to leave; the only way anything reaches WeChat Work."""
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    idem_key: str = Field(unique=True, max_length=200)
+    endpoint: str = Field(max_length=64)  # e.g. "message/send", "appchat/send"
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Rows sharing a channel leave in id order (a person's replies, a chat's create-then-send).
+    channel: Optional[str] = Field(default=None, max_length=100, index=True)
+    status: str = Field(default=OutboxStatus.pending, max_length=16)
+    attempts: int = 0
+    next_attempt_at: float = Field(default_factory=time.time)
+    lease_until: float = 0.0
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    result: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    created_at: float = Field(default_factory=time.time)
+    sent_at: Optional[float] = None
+
+
+class Delivery(SQLModel, table=True):
+    """One message counted against one person's per-minute and per-hour limits."""
+
+    __table_args__ = (Index("ix_delivery_user_time", "userid", "sent_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    userid: str = Field(max_length=64)
+    sent_at: float
+
+
+class ConversationState(SQLModel, table=True):
+    """Where a person is in a form; in the database so a restart resumes at the same question."""
+
+    __tablename__ = "conversation_state"
+    userid: str = Field(primary_key=True, foreign_key="person.userid", max_length=64)
+    form: str = Field(max_length=64)
+    step: str = Field(max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: float = Field(default_factory=time.time)
+
+
+class AccessToken(SQLModel, table=True):
+    """The app's access token, shared by every worker so they fetch it once between expiries."""
+
+    __tablename__ = "access_token"
+    key: str = Field(primary_key=True, max_length=100)
+    token: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: float

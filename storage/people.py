@@ -1,0 +1,105 @@
+"""Branches and people: queries for handlers, and the roster upsert with its group-chat sync."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from storage.models import Branch, Person, Role
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    userid: str
+    name: str
+    branch: str | None
+    role: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChatChange:
+    """What the group chat of a branch needs, computed in the import transaction."""
+
+    branch: Branch
+    created: bool
+    add: list[str]
+    remove: list[str]
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chats: list[ChatChange] = field(default_factory=list)
+
+
+def in_branch(session: Session, *, branch_id: int) -> list[Person]:
+    return list(session.scalars(select(Person).where(Person.branch_id == branch_id).order_by(Person.userid)))
+
+
+def branch_by_name(session: Session, *, name: str) -> Branch | None:
+    return session.scalars(select(Branch).where(Branch.name == name)).first()
+
+
+def branch_overview(session: Session) -> list[dict[str, Any]]:
+    stmt = (select(Branch.name, Branch.chat_id, func.count(Person.userid))
+            .join(Person, Person.branch_id == Branch.id, isouter=True)
+            .group_by(Branch.id, Branch.name, Branch.chat_id).order_by(Branch.name))
+    return [{"name": n, "chat_id": c, "count": k} for n, c, k in session.execute(stmt)]
+
+
+def _branches(session: Session, names: Iterable[str]) -> dict[str, Branch]:
+    existing = {b.name: b for b in session.scalars(select(Branch).where(Branch.name.in_(set(names))))}
+    for name in [n for n in names if n not in existing]:
+        existing[name] = Branch(name=name)
+        session.add(existing[name])
+    session.flush()
+    return existing
+
+
+def upsert_people(session: Session, entries: list[RosterEntry]) -> ImportSummary:
+    """Create or update every entry; return what changed, including group chats to sync."""
+    branches = _branches(session, list(dict.fromkeys(e.branch for e in entries if e.branch)))
+    summary = ImportSummary()
+    for entry in entries:
+        branch_id = branches[entry.branch].id if entry.branch else None
+        values = dict(name=entry.name, branch_id=branch_id, role=entry.role, attributes=entry.attributes)
+        person = session.get(Person, entry.userid)
+        if person is None:
+            session.add(Person(userid=entry.userid, **values))
+            summary.created += 1
+        elif any(getattr(person, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(person, key, value)
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+    session.flush()
+    branches_now = session.scalars(select(Branch).order_by(Branch.id)).all()
+    summary.chats = [c for b in branches_now if (c := _sync_chat(session, b))]
+    return summary
+
+
+def _sync_chat(session: Session, branch: Branch) -> ChatChange | None:
+    members = in_branch(session, branch_id=branch.id)
+    wanted = sorted(p.userid for p in members)
+    owner = next((p.userid for p in members if p.role == Role.secretary), None)
+    if branch.chat_id is None:
+        if len(wanted) < 2:  # WeChat Work creates a group chat only for two people or more
+            return None
+        branch.chat_id = "xf" + secrets.token_hex(15)  # 32 characters of [0-9a-z], as appchat allows
+        change = ChatChange(branch, True, wanted, [])
+    elif wanted != branch.chat_members or owner != branch.chat_owner:
+        old = set(branch.chat_members)
+        change = ChatChange(branch, False, sorted(set(wanted) - old), sorted(old - set(wanted)))
+    else:
+        return None
+    branch.chat_members, branch.chat_owner = wanted, owner
+    branch.chat_revision += 1
+    session.add(branch)
+    return change

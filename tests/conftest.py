@@ -1,0 +1,191 @@
+"""Shared fixtures: a migrated database (SQLite file, and PostgreSQL when it answers), the
+WeChat Work emulator on a real port, the bot on a real port, and callbacks encrypted by wechatpy."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from sqlalchemy import create_engine, text
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.wecom.emulator import WeComEmulator
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+CORP_ID, SECRET, AGENT_ID = "wwtestcorp0001", "test-secret-not-real-0123456789", 1000002
+TOKEN, AES_KEY = "testtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+PG_ADMIN = os.environ.get("XIANFENG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+_names = itertools.count()
+
+
+def _pg_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            pass
+        engine = create_engine(PG_ADMIN)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+PG = _pg_available()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> str:
+    name = f"xf_tpl_{os.getpid()}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    upgrade(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _pg_database(template: str) -> tuple[str, Callable[[], None]]:
+    name = f"xf_{os.getpid()}_{next(_names)}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG, reason="no PostgreSQL on 127.0.0.1:5432"))])
+def db_url(request, tmp_path, sqlite_template) -> str:
+    """A freshly migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "xianfeng.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url, drop = _pg_database(request.getfixturevalue("pg_template"))
+    yield url
+    drop()
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def emulator() -> WeComEmulator:
+    return WeComEmulator(corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID)
+
+
+@pytest.fixture
+async def emulator_url(aiohttp_server, emulator) -> str:
+    server = await aiohttp_server(emulator.app())
+    return str(server.make_url("/cgi-bin"))
+
+
+def make_settings(db_url: str, api_base: str, **overrides: Any) -> Settings:
+    values = dict(corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET, token=TOKEN, aes_key=AES_KEY,
+                  api_base=api_base, database_url=db_url, http_timeout=0.5, retry_base=0.05, retry_cap=0.2)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(db_url, emulator_url) -> Settings:
+    return make_settings(db_url, emulator_url)
+
+
+@pytest.fixture
+async def bot(aiohttp_client, settings, engine):
+    """The bot on a real port, sender running, talking to the emulator."""
+    return await aiohttp_client(build_app(settings, engine))
+
+
+# -- callbacks as WeChat Work sends them ------------------------------------------------------
+_msg_ids = itertools.count(7_000_000_000_000_000_000)
+
+
+def text_xml(userid: str, content: str, *, msg_id: int | None = None, create_time: int | None = None) -> str:
+    return (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
+            f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id or next(_msg_ids)}</MsgId>"
+            f"<AgentID>{AGENT_ID}</AgentID></xml>")
+
+
+def encrypt(xml: str, *, token: str = TOKEN, aes_key: str = AES_KEY, timestamp: int | None = None) -> tuple[dict, str]:
+    """(query, body) exactly as WeChat Work would POST them, made by wechatpy's enterprise crypto."""
+    nonce = uuid.uuid4().hex[:10]
+    ts = str(timestamp or int(time.time()))
+    envelope = WeChatCrypto(token, aes_key, CORP_ID).encrypt_message(xml, nonce, ts)
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(envelope)
+    query = {"msg_signature": root.findtext("MsgSignature"), "timestamp": ts, "nonce": nonce}
+    body = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{root.findtext('Encrypt')}]]>"
+            f"</Encrypt><AgentID><![CDATA[{AGENT_ID}]]></AgentID></xml>")
+    return query, body
+
+
+async def post_callback(client, xml: str, **kwargs: Any):
+    query, body = encrypt(xml, **kwargs)
+    return await client.post("/wecom/callback", params=query, data=body.encode())
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll until check() is truthy; the sender works asynchronously."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(interval)
+
+
+ROSTER_CSV = """userid,name,branch,role,有职
+zhang,张伟,第一党支部,支部书记,
+li,李娜,第一党支部,党员,是
+wang,王芳,第一党支部,群众,
+zhao,赵强,第二党支部,secretary,
+qian,钱敏,第二党支部,member,
+sun,孙丽,,党委,
+"""
+
+
+@pytest.fixture
+def roster_file(tmp_path) -> Path:
+    path = tmp_path / "roster.csv"
+    path.write_text(ROSTER_CSV, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def rostered(engine, roster_file):
+    from bot.roster import import_roster
+
+    return import_roster(engine, roster_file)
