@@ -1,0 +1,146 @@
+"""The outbox sender against the emulator: retries, token refresh, dead letters, limits, batching."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.wecom import messages
+from bot.wecom.api import WeComClient
+from bot.wecom.emulator import Fault
+from bot.wecom.sender import Sender
+from storage import outbox
+from storage.db import transaction
+from storage.models import Outbox, OutboxStatus
+
+
+def queue_texts(engine, items: list[tuple[str, str]]) -> None:
+    with transaction(engine) as session:
+        for n, (userid, text) in enumerate(items):
+            messages.to_person(session, key=f"test:{n}", userid=userid, text=text)
+
+
+def rows(engine) -> list[Outbox]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Outbox).order_by(Outbox.id)))
+
+
+async def drain(settings, engine, until: float = 10.0) -> None:
+    """Run a real sender until nothing is pending, or `until` seconds pass."""
+    async with aiohttp.ClientSession() as http:
+        sender = Sender(settings=settings, engine=engine, client=WeComClient(settings, engine, http), poll_interval=0.02)
+        task = asyncio.create_task(sender.run())
+        deadline = time.monotonic() + until
+        while time.monotonic() < deadline and any(r.status == OutboxStatus.pending for r in rows(engine)):
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+
+@pytest.mark.parametrize("fault", [
+    Fault(errcode=-1), Fault(errcode=45009), Fault(errcode=45033), Fault(errcode=42001), Fault(errcode=40014),
+    Fault(status=502), Fault(status=503), Fault(delay=2.0),  # a hang: longer than the client's 0.5 s timeout
+], ids=["busy", "freq-limit", "concurrency-limit", "token-expired", "token-invalid", "http-502", "http-503", "hang"])
+async def test_transient_faults_still_deliver_exactly_once(settings, engine, emulator, fault):
+    emulator.fail("message/send", fault, fault)
+    queue_texts(engine, [("li", "第一条"), ("zhang", "第二条")])
+    await drain(settings, engine)
+    await asyncio.sleep(2.1 if fault.delay else 0)  # let a hung request finish on the server side too
+    assert emulator.texts("li") == ["第一条"] and emulator.texts("zhang") == ["第二条"]
+    assert {r.status for r in rows(engine)} == {OutboxStatus.sent}
+
+
+async def test_permanent_error_is_dead_lettered_with_its_reason(settings, engine, emulator):
+    emulator.fail("message/send", Fault(errcode=81013))
+    queue_texts(engine, [("nobody", "发不出去")])
+    await drain(settings, engine)
+    [row] = rows(engine)
+    assert row.status == OutboxStatus.dead and row.last_error.startswith("81013")
+    assert emulator.texts("nobody") == []
+
+
+async def test_gives_up_after_max_attempts(settings, engine, emulator, monkeypatch):
+    monkeypatch.setattr("bot.wecom.sender.MAX_ATTEMPTS", 3)
+    emulator.fail("message/send", *[Fault(errcode=-1)] * 5)
+    queue_texts(engine, [("li", "x")])
+    await drain(settings, engine)
+    [row] = rows(engine)
+    assert row.status == OutboxStatus.dead and "after 3 attempts" in row.last_error
+
+
+async def test_one_gettoken_for_twenty_concurrent_sends_after_expiry(settings, engine, emulator):
+    queue_texts(engine, [("first", "预热")])
+    await drain(settings, engine)
+    assert emulator.count("gettoken") == 1
+    emulator.expire_tokens()
+    with transaction(engine) as session:
+        for n in range(20):
+            messages.to_person(session, key=f"burst:{n}", userid=f"user{n}", text=f"消息{n}")
+    await drain(settings, engine)
+    assert emulator.count("gettoken") == 2
+    assert all(emulator.texts(f"user{n}") == [f"消息{n}"] for n in range(20))
+
+
+async def test_token_is_shared_through_the_database(settings, engine, emulator):
+    """A second worker (a new client) uses the cached token instead of fetching its own."""
+    queue_texts(engine, [("a", "1")])
+    await drain(settings, engine)
+    with transaction(engine) as session:
+        messages.to_person(session, key="second-worker", userid="b", text="2")
+    await drain(settings, engine)
+    assert emulator.count("gettoken") == 1
+
+
+async def test_wrong_secret_keeps_messages_pending_not_dead(settings, engine, emulator):
+    from dataclasses import replace
+
+    queue_texts(engine, [("li", "等配置修好")])
+    await drain(replace(settings, secret="wrong"), engine, until=0.5)
+    [row] = rows(engine)
+    assert row.status == OutboxStatus.pending and "gettoken" in row.last_error
+    assert "wrong" not in row.last_error
+    await drain(settings, engine)
+    assert emulator.texts("li") == ["等配置修好"]
+
+
+async def test_one_notice_to_2500_people_takes_three_calls(settings, engine, emulator):
+    people = [f"p{n:04d}" for n in range(2500)]
+    with transaction(engine) as session:
+        messages.to_people(session, key="notice", userids=people, text="全体通知")
+    await drain(settings, engine)
+    sends = [body for api, body in emulator.calls if api == "message/send"]
+    assert len(sends) == 3 and max(len(b["touser"].split("|")) for b in sends) == 1000
+    assert all(emulator.texts(p) == ["全体通知"] for p in people)
+
+
+async def test_per_person_limit_holds_back_instead_of_losing(settings, engine, emulator):
+    queue_texts(engine, [("li", f"第{n}条") for n in range(35)])
+    await drain(settings, engine, until=2.0)
+    assert len(emulator.texts("li")) == 30 and emulator.dropped["li"] == 0
+    waiting = [r for r in rows(engine) if r.status == OutboxStatus.pending]
+    assert len(waiting) == 5 and waiting[0].next_attempt_at > time.time() + 50
+    # A minute later the rest may go, in order:
+    with transaction(engine) as session:
+        later = outbox.claim_due(session, now=time.time() + 61, limit=50)
+    assert [c.payload["text"]["content"] for c in later] == [f"第{n}条" for n in range(30, 35)][:len(later)]
+    assert len(later) == 1  # one at a time: each person's messages keep their order
+
+
+async def test_group_chat_messages_wait_for_the_chat_to_exist(settings, engine, emulator, rostered):
+    emulator.fail("appchat/create", Fault(errcode=-1), Fault(status=502))
+    await drain(settings, engine)
+    assert len(emulator.chats) == 2
+    for chat in emulator.chats.values():
+        assert len(chat.messages) == 1 and "创先争优" in chat.name
+
+
+async def test_text_over_2048_bytes_is_split_not_cut(settings, engine, emulator):
+    long_text = "\n".join(f"第{n}行：创先争优，公开承诺，践诺评诺。" for n in range(200))
+    queue_texts(engine, [("li", long_text)])
+    await drain(settings, engine)
+    parts = emulator.texts("li")
+    assert len(parts) > 1 and all(len(p.encode()) <= 2048 for p in parts)
+    assert "\n".join(parts) == long_text
