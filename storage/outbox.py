@@ -61,6 +61,12 @@ def _blocked_until(session: Session, recipients: list[str], now: float) -> float
     return latest
 
 
+def any_due(session: Session, *, now: float) -> bool:
+    stmt = select(Outbox.id).where(Outbox.status == OutboxStatus.pending, Outbox.next_attempt_at <= now,
+                                   Outbox.lease_until <= now).limit(1)
+    return session.scalar(stmt) is not None
+
+
 def claim_due(session: Session, *, now: float, limit: int = 20, lease: float = LEASE_SECONDS) -> list[Claimed]:
     earlier = aliased(Outbox)
     blocked_by_earlier = exists().where(

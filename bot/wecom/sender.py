@@ -40,9 +40,17 @@ class Sender:
         self._wakeup.set()
 
     async def run(self) -> None:
+        token_failures = 0
         while True:
             try:
                 sent = await self.drain_once()
+                token_failures = 0
+            except TransientError as exc:  # no token: nothing was claimed, so nothing waits on a lease
+                token_failures += 1
+                if token_failures == 1:
+                    log.error("cannot get an access token, messages wait: %s", exc)
+                await asyncio.sleep(min(self._settings.retry_cap, self._settings.retry_base * 2 ** token_failures))
+                continue
             except Exception:  # noqa: BLE001 - a database hiccup must not stop the sender for good
                 log.exception("outbox drain failed; retrying")
                 sent = 0
@@ -57,17 +65,27 @@ class Sender:
         self._wakeup.clear()
 
     async def drain_once(self) -> int:
+        """Send what is due; the token comes first so a token outage leaves rows unclaimed."""
+        if not await asyncio.to_thread(self._anything_due):
+            return 0
+        await self._client.token()
         rows = await asyncio.to_thread(self._claim)
         await asyncio.gather(*(self._deliver(row) for row in rows))
         return len(rows)
 
+    def _anything_due(self) -> bool:
+        with transaction(self._engine) as session:
+            return outbox.any_due(session, now=time.time())
+
     def _claim(self) -> list[outbox.Claimed]:
         now = time.time()
+        # The lease outlasts one attempt (token refresh plus the call itself), so no row is sent twice.
+        lease = 3 * self._settings.http_timeout + 5
         with transaction(self._engine) as session:
             if now - self._last_prune > 60:
                 outbox.prune_deliveries(session, now=now)
                 self._last_prune = now
-            return outbox.claim_due(session, now=now, limit=self._batch)
+            return outbox.claim_due(session, now=now, limit=self._batch, lease=lease)
 
     async def _deliver(self, row: outbox.Claimed) -> None:
         try:

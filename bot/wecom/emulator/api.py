@@ -60,6 +60,9 @@ class WeComEmulator:
         """The next calls of `api` meet these faults, one each, in order."""
         self._faults[api].extend(faults)
 
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
     def expire_tokens(self) -> None:
         self.tokens = {t: 0.0 for t in self.tokens}
 

@@ -1,0 +1,78 @@
+"""The configuration contract: names, precedence, one clear line per problem, secrets never shown."""
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from bot.config import DEFAULT_API_BASE, ConfigError, load_settings
+from tests.conftest import AES_KEY
+
+FULL = {"WECOM_CORP_ID": "wwcorp", "WECOM_AGENT_ID": "1000002", "WECOM_SECRET": "s3cr3t-value-xyz",
+        "WECOM_TOKEN": "tok3n-value", "WECOM_AES_KEY": AES_KEY}
+
+
+def test_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env=FULL).require_wecom()
+    assert settings.api_base == DEFAULT_API_BASE == "https://qyapi.weixin.qq.com/cgi-bin"
+    assert settings.tz == "Asia/Shanghai" and settings.agent_id == 1000002
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'xianfeng.db'}"
+
+
+def test_environment_overrides_the_toml_file(tmp_path):
+    path = tmp_path / "xianfeng.toml"
+    path.write_text('WECOM_CORP_ID = "from-file"\nWECOM_API_BASE = "https://gov.example.cn/cgi-bin/"\nXIANFENG_TZ = "Asia/Urumqi"\n')
+    settings = load_settings(env={"XIANFENG_CONFIG": str(path), "XIANFENG_TZ": "Asia/Shanghai"})
+    assert settings.corp_id == "from-file" and settings.tz == "Asia/Shanghai"
+    assert settings.api_base == "https://gov.example.cn/cgi-bin"
+    assert load_settings(env={}, config_file=str(path)).tz == "Asia/Urumqi"
+
+
+@pytest.mark.parametrize("name,value", [("WECOM_AES_KEY", "short"), ("WECOM_AGENT_ID", "abc"),
+                                        ("XIANFENG_TZ", "Mars/Olympus"), ("DATABASE_URL", "::nonsense::")])
+def test_malformed_setting_is_named(name, value):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={**FULL, name: value})
+    assert caught.value.name == name
+
+
+@pytest.mark.parametrize("missing", ["WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY"])
+def test_missing_setting_is_named(missing):
+    env = {k: v for k, v in FULL.items() if k != missing}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env=env).require_wecom()
+    assert caught.value.name == missing
+
+
+def test_bad_toml_and_unknown_keys(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("WECOM_CORP_ID = ")
+    with pytest.raises(ConfigError, match="XIANFENG_CONFIG"):
+        load_settings(env={"XIANFENG_CONFIG": str(broken)})
+    typo = tmp_path / "typo.toml"
+    typo.write_text('WECOM_CORPID = "x"')
+    with pytest.raises(ConfigError, match="WECOM_CORPID"):
+        load_settings(env={"XIANFENG_CONFIG": str(typo)})
+
+
+def test_secrets_are_not_in_repr():
+    text = repr(load_settings(env=FULL))
+    assert "s3cr3t" not in text and "tok3n" not in text and AES_KEY not in text and "wwcorp" in text
+
+
+def test_serve_stops_with_one_line_naming_the_setting(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for key in FULL:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WECOM_CORP_ID", "wwcorp")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "WECOM_AGENT_ID" in err
+
+
+def test_config_option_is_read(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "c.toml"
+    path.write_text('XIANFENG_TZ = "Nowhere/Land"\n')
+    assert main(["serve", "--config", str(path)]) == 2
+    assert "XIANFENG_TZ" in capsys.readouterr().err

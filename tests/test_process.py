@@ -1,0 +1,108 @@
+"""`xianfeng serve` as a real process: schema check at start-up, and a SIGKILL between commit and send."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.wecom.emulator import Fault
+from storage.models import Outbox, OutboxStatus
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, eventually, post_callback, text_xml
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(db_url: str, api_base: str, **extra: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": db_url, "WECOM_API_BASE": api_base, "WECOM_CORP_ID": CORP_ID,
+            "WECOM_AGENT_ID": str(AGENT_ID), "WECOM_SECRET": SECRET, "WECOM_TOKEN": TOKEN,
+            "WECOM_AES_KEY": AES_KEY, **extra}
+
+
+async def _start(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(f"{base}/healthz") as resp:
+                    if resp.status == 200:
+                        return proc, base
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    proc.kill()
+    raise AssertionError(proc.stdout.read().decode())
+
+
+def _replies(engine) -> list[Outbox]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Outbox).where(Outbox.endpoint == "message/send")))
+
+
+async def test_sigkill_after_commit_before_send_then_sent_once_on_restart(db_url, engine, emulator, emulator_url, rostered):
+    emulator.fail("gettoken", *[Fault(delay=30)] * 5)  # the sender cannot get a token: nothing leaves
+    proc, base = await _start(_env(db_url, emulator_url))
+    try:
+        async with aiohttp.ClientSession(base_url=base) as client:
+            assert (await post_callback(client, text_xml("li", "/帮助"))).status == 200
+        [pending] = _replies(engine)
+        assert pending.status == OutboxStatus.pending
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert emulator.texts("li") == []
+
+    emulator.clear_faults()
+    proc, _base = await _start(_env(db_url, emulator_url))
+    try:
+        await eventually(lambda: emulator.texts("li"), timeout=15)
+        await asyncio.sleep(0.5)
+        assert len(emulator.texts("li")) == 1 and "/帮助" in emulator.texts("li")[0]
+        assert [r.status for r in _replies(engine)] == [OutboxStatus.sent]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_refuses_an_out_of_date_schema(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", str(_free_port())],
+                            env=_env(url, "http://127.0.0.1:9/cgi-bin"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "xianfeng db upgrade" in result.stderr
+    upgraded = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=_env(url, "x"),
+                              capture_output=True, text=True, timeout=60)
+    assert upgraded.returncode == 0 and "0001" in upgraded.stdout
+
+
+async def test_secrets_never_reach_the_logs(db_url, engine, emulator, emulator_url, rostered):
+    emulator.fail("message/send", Fault(errcode=42001), Fault(status=502))
+    proc, base = await _start(_env(db_url, emulator_url))
+    try:
+        async with aiohttp.ClientSession(base_url=base) as client:
+            await post_callback(client, text_xml("li", "/帮助"))
+            await post_callback(client, text_xml("li", "bad"), aes_key="ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut")
+        await eventually(lambda: emulator.texts("li"), timeout=15)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0].decode()
+    assert "outbox" in output or "POST /wecom/callback" in output  # the log did record the work
+    tokens = list(emulator.tokens)
+    for secret in (SECRET, TOKEN, AES_KEY, *tokens):
+        assert secret not in output

@@ -1,0 +1,74 @@
+"""Pure functions of the wire format: crypto round trips, update parsing, dedup keys, text splitting."""
+from __future__ import annotations
+
+import pytest
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+from bot.texts import split_message
+from bot.wecom.crypto import CallbackCrypto, SignatureError
+from bot.wecom.updates import MalformedUpdate, parse_update
+from tests.conftest import AES_KEY, CORP_ID, TOKEN
+
+CARD = """<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[li]]></FromUserName>
+<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event>
+<EventKey><![CDATA[vote]]></EventKey><TaskId><![CDATA[poll-7]]></TaskId><CardType><![CDATA[vote_interaction]]></CardType>
+<ResponseCode><![CDATA[rc-1]]></ResponseCode><AgentID>1000002</AgentID><SelectedItems>{items}</SelectedItems></xml>"""
+ITEM = "<SelectedItem><QuestionKey><![CDATA[{q}]]></QuestionKey><OptionIds>{opts}</OptionIds></SelectedItem>"
+
+
+def _item(q: str, *opts: str) -> str:
+    return ITEM.format(q=q, opts="".join(f"<OptionId><![CDATA[{o}]]></OptionId>" for o in opts))
+
+
+def test_our_decrypt_reads_what_wechatpy_encrypts():
+    ours = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID)
+    envelope = WeChatCrypto(TOKEN, AES_KEY, CORP_ID).encrypt_message("<xml>你好</xml>", "n0nce", "1700000000")
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(envelope)
+    ours.verify(root.findtext("MsgSignature"), "1700000000", "n0nce", root.findtext("Encrypt"), now=1700000100)
+    assert ours.decrypt(root.findtext("Encrypt")) == "<xml>你好</xml>"
+    with pytest.raises(SignatureError):
+        ours.verify(root.findtext("MsgSignature"), "1700000000", "n0nce", root.findtext("Encrypt"), now=1700000301)
+
+
+def test_card_event_with_a_single_selected_item_is_still_a_list():
+    update = parse_update(CARD.format(corp=CORP_ID, items=_item("q1", "opt2")))
+    assert update.kind == "event" and update.event == "template_card_event" and update.card_type == "vote_interaction"
+    assert len(update.selected_items) == 1
+    assert update.selected_items[0].question_key == "q1" and update.selected_items[0].option_ids == ("opt2",)
+    assert update.task_id == "poll-7" and update.response_code == "rc-1"
+
+
+def test_card_event_with_several_items_and_options():
+    update = parse_update(CARD.format(corp=CORP_ID, items=_item("q1", "a", "b") + _item("q2", "c")))
+    assert [(i.question_key, i.option_ids) for i in update.selected_items] == [("q1", ("a", "b")), ("q2", ("c",))]
+
+
+def test_dedup_keys_message_by_msgid_and_event_by_its_fields():
+    text = "<xml><FromUserName>li</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content><MsgId>{}</MsgId></xml>"
+    assert parse_update(text.format(1)).dedup_key == parse_update(text.format(1).replace(">x<", ">y<")).dedup_key
+    assert parse_update(text.format(1)).dedup_key != parse_update(text.format(2)).dedup_key
+    one = parse_update(CARD.format(corp=CORP_ID, items=_item("q1", "a")))
+    other_task = parse_update(CARD.format(corp=CORP_ID, items=_item("q1", "a")).replace("poll-7", "poll-8"))
+    assert one.dedup_key != other_task.dedup_key and len(one.dedup_key) == 64
+
+
+@pytest.mark.parametrize("xml", ["<xml><MsgType>text</MsgType></xml>", "<notxml/>", "<xml>", "",
+                                 '<!DOCTYPE x [<!ENTITY a "aaaa">]><xml>&a;</xml>',
+                                 "<xml><FromUserName>li</FromUserName><CreateTime>soon</CreateTime><MsgType>text</MsgType></xml>"])
+def test_malformed_updates_are_refused(xml):
+    with pytest.raises(MalformedUpdate):
+        parse_update(xml)
+
+
+@pytest.mark.parametrize("text", [
+    "短消息",
+    "\n".join(f"第{n}条：公开承诺" for n in range(300)),
+    "党" * 3000,  # one line longer than the limit: cut between characters
+    "a" * 2047 + "党" + "b" * 10,  # a three-byte character straddling the limit
+])
+def test_split_message_respects_bytes_and_characters(text):
+    parts = split_message(text)
+    assert all(len(p.encode()) <= 2048 for p in parts)
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
