@@ -6,6 +6,7 @@ WeChat Work silently drops messages) are checked and reserved in the claiming tr
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -32,17 +33,13 @@ class Claimed:
 def enqueue(session: Session, *, key: str, endpoint: str, payload: dict[str, Any],
             recipients: Iterable[str] = (), channel: str | None = None) -> bool:
     """Add a row unless one with this idempotency key exists; True when added."""
+    now = time.time()
     values = dict(idem_key=key, endpoint=endpoint, payload=payload, recipients=list(dict.fromkeys(recipients)),
-                  channel=channel, **_defaults())
+                  channel=channel, status=OutboxStatus.pending, attempts=0, next_attempt_at=now,
+                  lease_until=0.0, created_at=now)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(Outbox).values(values).on_conflict_do_nothing(index_elements=["idem_key"])
     return session.execute(stmt.returning(Outbox.id)).scalar() is not None
-
-
-def _defaults() -> dict[str, Any]:
-    row = Outbox(idem_key="", endpoint="", payload={})
-    return dict(status=row.status, attempts=0, next_attempt_at=row.next_attempt_at, lease_until=0.0,
-                created_at=row.created_at)
 
 
 def _blocked_until(session: Session, recipients: list[str], now: float) -> float | None:

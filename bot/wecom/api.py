@@ -31,7 +31,7 @@ class ApiError(Exception):
 
 
 class TransientError(Exception):
-    """HTTP 5xx, a timeout, a dropped connection, or no token to be had right now: try again later."""
+    """HTTP 5xx or 429, a timeout, a dropped connection, or no token to be had right now: try again later."""
 
 
 class WeComClient:
@@ -99,7 +99,7 @@ class WeComClient:
         timeout = aiohttp.ClientTimeout(total=self._settings.http_timeout)
         try:
             async with self._http.request(method, url, timeout=timeout, **kwargs) as resp:
-                if resp.status >= 500:
+                if resp.status >= 500 or resp.status == 429:
                     raise TransientError(f"HTTP {resp.status} from {endpoint}")
                 if resp.status != 200:
                     raise ApiError(-resp.status, f"HTTP {resp.status} from {endpoint}")
