@@ -20,6 +20,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8080)
 
+    demo = commands.add_parser("demo", parents=[common], help="the bot with a local WeChat Work emulator")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8700, help="the page's port; the bot listens on the next one")
+    demo.add_argument("--reset", action="store_true", help="start over with fresh data")
+
     db = commands.add_parser("db", parents=[common], help="database schema")
     db.add_subparsers(dest="action", required=True).add_parser("upgrade", parents=[common])
 
@@ -49,6 +54,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(_settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from bot.demo import run_demo
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await run_demo(Path.cwd() / "data", host=args.host, port=args.port, reset=args.reset)
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    return 0
+
+
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
@@ -75,7 +98,7 @@ def _roster_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {("serve", None): _serve, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}
+COMMANDS = {("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}
 
 
 def main(argv: list[str] | None = None) -> int:

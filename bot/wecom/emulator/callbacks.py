@@ -1,0 +1,100 @@
+"""Callbacks from the emulated WeChat Work to the bot: XML as the platform writes it, encrypted and
+signed by wechatpy (not by the bot's own code, so the two sides are checked against each other),
+POSTed to the bot, and retried like the platform: a callback not answered 200 within 5 s is sent
+again, three times at most."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from xml.etree import ElementTree
+
+import aiohttp
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+log = logging.getLogger(__name__)
+
+
+def cdata(value: object) -> str:
+    return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _xml(corp_id: str, agent_id: int, userid: str, fields: list[tuple[str, str]]) -> str:
+    head = [("ToUserName", cdata(corp_id)), ("FromUserName", cdata(userid)), ("CreateTime", str(int(time.time())))]
+    body = "".join(f"<{tag}>{value}</{tag}>" for tag, value in head + fields + [("AgentID", str(agent_id))])
+    return f"<xml>{body}</xml>"
+
+
+def text_message(corp_id: str, agent_id: int, userid: str, content: str) -> str:
+    msg_id = random.getrandbits(63)
+    return _xml(corp_id, agent_id, userid, [("MsgType", cdata("text")), ("Content", cdata(content)),
+                                             ("MsgId", str(msg_id))])
+
+
+def event(corp_id: str, agent_id: int, userid: str, name: str, key: str = "") -> str:
+    return _xml(corp_id, agent_id, userid, [("MsgType", cdata("event")), ("Event", cdata(name)),
+                                             ("EventKey", cdata(key))])
+
+
+def card_event(corp_id: str, agent_id: int, userid: str, *, key: str, task_id: str, card_type: str,
+               response_code: str, selected: dict[str, list[str]]) -> str:
+    items = "".join(
+        f"<SelectedItem><QuestionKey>{cdata(q)}</QuestionKey><OptionIds>"
+        + "".join(f"<OptionId>{cdata(o)}</OptionId>" for o in options) + "</OptionIds></SelectedItem>"
+        for q, options in selected.items())
+    fields = [("MsgType", cdata("event")), ("Event", cdata("template_card_event")), ("EventKey", cdata(key)),
+              ("TaskId", cdata(task_id)), ("CardType", cdata(card_type)), ("ResponseCode", cdata(response_code))]
+    if items:
+        fields.append(("SelectedItems", items))
+    return _xml(corp_id, agent_id, userid, fields)
+
+
+@dataclass
+class Delivery:
+    """What happened to one callback: the HTTP status of each attempt (None: no answer in time)."""
+
+    attempts: list[int | None] = field(default_factory=list)
+
+    @property
+    def delivered(self) -> bool:
+        return 200 in self.attempts
+
+
+class BotEndpoint:
+    def __init__(self, *, url: str, token: str, aes_key: str, corp_id: str, agent_id: int,
+                 retry_after: float = 5.0, retries: int = 3):
+        self.url, self.corp_id, self.agent_id = url, corp_id, agent_id
+        self._crypto = WeChatCrypto(token, aes_key, corp_id)
+        self.retry_after, self.retries = retry_after, retries
+        self.log: list[Delivery] = []
+
+    def _signed(self, xml: str) -> tuple[dict[str, str], str]:
+        nonce, timestamp = uuid.uuid4().hex[:10], str(int(time.time()))
+        root = ElementTree.fromstring(self._crypto.encrypt_message(xml, nonce, timestamp))
+        query = {"msg_signature": root.findtext("MsgSignature"), "timestamp": timestamp, "nonce": nonce}
+        body = (f"<xml><ToUserName>{cdata(self.corp_id)}</ToUserName><Encrypt>{cdata(root.findtext('Encrypt'))}"
+                f"</Encrypt><AgentID>{cdata(self.agent_id)}</AgentID></xml>")
+        return query, body
+
+    async def deliver(self, xml: str) -> Delivery:
+        delivery = Delivery()
+        self.log.append(delivery)
+        timeout = aiohttp.ClientTimeout(total=self.retry_after)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            for attempt in range(1 + self.retries):
+                started = time.monotonic()
+                query, body = self._signed(xml)  # each attempt is signed afresh, the message is the same
+                try:
+                    async with http.post(self.url, params=query, data=body.encode()) as resp:
+                        delivery.attempts.append(resp.status)
+                        if resp.status == 200:
+                            return delivery
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    delivery.attempts.append(None)
+                if attempt < self.retries:
+                    await asyncio.sleep(max(0.0, self.retry_after - (time.monotonic() - started)))
+        log.warning("callback not accepted after %s attempts", len(delivery.attempts))
+        return delivery

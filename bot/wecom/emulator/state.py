@@ -1,0 +1,149 @@
+"""What the emulated WeChat Work knows: the directory, tokens, chats, every call and every message.
+
+Timelines are what each person's phone would show: the app's 1:1 chat (messages from the app and
+what the person typed) and the group chats they are in. Watchers (the web page's SSE streams)
+are told whenever a person's screen changes.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+ERRMSG = {0: "ok", -1: "system busy", 40001: "invalid credential", 40003: "invalid userid",
+          40004: "invalid media type", 40006: "invalid file size", 40008: "invalid message type",
+          40032: "invalid userid list size", 40013: "invalid corpid", 40014: "invalid access_token",
+          40035: "invalid parameter", 40056: "invalid agentid", 41001: "access_token missing",
+          42001: "access_token expired", 44004: "empty content", 45002: "content size out of limit",
+          45009: "api freq out of limit", 45033: "api concurrent out of limit", 60111: "userid not found",
+          60123: "invalid party id", 81013: "user & party & tag all invalid", 86003: "chat not found",
+          86215: "chatid exists", 86216: "invalid chat member"}
+
+
+@dataclass
+class Fault:
+    """Injected into the next call of one API. `drop` closes the connection without an answer."""
+
+    errcode: int | None = None
+    status: int | None = None  # an HTTP status instead of a JSON answer
+    delay: float = 0.0  # seconds before answering; longer than the client's timeout is a hang
+    drop: bool = False
+
+
+@dataclass
+class Person:
+    userid: str
+    name: str
+    department: int
+    position: str = ""  # 职务 as WeChat Work shows it, e.g. 支部书记
+
+
+@dataclass
+class Chat:
+    chatid: str
+    name: str
+    owner: str
+    members: list[str]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Entry:
+    """One bubble on a screen. `sender` is "app" or the userid who typed it."""
+
+    id: int
+    sender: str
+    msgtype: str
+    body: dict[str, Any]
+    at: float = field(default_factory=time.time)
+    task_id: str = ""
+    state: str = ""  # for cards: "", or the replace_name set by update_template_card
+
+
+class EmulatorState:
+    def __init__(self, *, corp_id: str, secret: str, agent_id: int, token_ttl: int = 7200,
+                 per_member_per_minute: int = 30):
+        self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
+        self.token_ttl, self.per_member_per_minute = token_ttl, per_member_per_minute
+        self.departments: dict[int, dict[str, Any]] = {1: {"id": 1, "name": "教育局", "parentid": 0, "order": 1}}
+        self.people: dict[str, Person] = {}
+        self.tokens: dict[str, float] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # (api, body or query), in order
+        self.inbox: dict[str, list[Entry]] = defaultdict(list)  # userid -> the app's 1:1 chat
+        self.dropped: dict[str, int] = defaultdict(int)  # userid -> messages dropped by the limit
+        self.chats: dict[str, Chat] = {}
+        self.media: dict[str, tuple[str, bytes]] = {}  # media_id -> (content type, bytes)
+        self.task_ids: set[str] = set()
+        self.response_codes: dict[str, tuple[str, list[str]]] = {}  # code -> (task_id, userids it may update)
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.received: dict[str, deque[float]] = defaultdict(deque)
+        self.recent: dict[tuple[str, str], float] = {}  # (userid, content) -> time, for duplicate check
+        self._ids = itertools.count(1)
+        self._watchers: dict[str, set[asyncio.Queue]] = defaultdict(set)
+
+    # -- the directory ----------------------------------------------------------------------
+    def add_department(self, dept_id: int, name: str, parent: int = 1) -> None:
+        self.departments[dept_id] = {"id": dept_id, "name": name, "parentid": parent, "order": dept_id}
+
+    def add_person(self, userid: str, name: str, department: int = 1, position: str = "") -> None:
+        self.people[userid] = Person(userid, name, department, position)
+
+    def knows(self, userid: str) -> bool:
+        """With an empty directory every userid is accepted (tests that do not care about it)."""
+        return not self.people or userid in self.people
+
+    # -- screens ----------------------------------------------------------------------------
+    def post(self, userid: str, sender: str, msgtype: str, body: dict[str, Any], task_id: str = "") -> Entry:
+        entry = Entry(next(self._ids), sender, msgtype, body, task_id=task_id)
+        self.inbox[userid].append(entry)
+        self.notify(userid)
+        return entry
+
+    def post_to_chat(self, chat: Chat, sender: str, msgtype: str, body: dict[str, Any]) -> None:
+        chat.messages.append({"id": next(self._ids), "sender": sender, "msgtype": msgtype,
+                              msgtype: body, "at": time.time()})
+        for member in chat.members:
+            self.notify(member)
+
+    def texts(self, userid: str) -> list[str]:
+        """The text and markdown the app sent this person, in order."""
+        return [e.body["content"] for e in self.inbox[userid] if e.sender == "app" and e.msgtype in ("text", "markdown")]
+
+    def cards(self, userid: str) -> list[Entry]:
+        return [e for e in self.inbox[userid] if e.msgtype == "template_card"]
+
+    def count(self, api: str) -> int:
+        return sum(1 for name, _ in self.calls if name == api)
+
+    # -- kept between demo runs --------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """What the real service would still know after our restart: chats, messages, used task ids."""
+        return {"inbox": {u: [dataclasses.asdict(e) for e in es] for u, es in self.inbox.items()},
+                "chats": {c: dataclasses.asdict(chat) for c, chat in self.chats.items()},
+                "task_ids": sorted(self.task_ids)}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.inbox.update({u: [Entry(**e) for e in es] for u, es in saved.get("inbox", {}).items()})
+        self.chats.update({c: Chat(**chat) for c, chat in saved.get("chats", {}).items()})
+        self.task_ids.update(saved.get("task_ids", []))
+        ids = [e.id for es in self.inbox.values() for e in es] + \
+              [m["id"] for chat in self.chats.values() for m in chat.messages]
+        self._ids = itertools.count(max(ids, default=0) + 1)
+
+    # -- live updates for the page ----------------------------------------------------------
+    def watch(self, userid: str) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=100)
+        self._watchers[userid].add(queue)
+        return queue
+
+    def unwatch(self, userid: str, queue: asyncio.Queue) -> None:
+        self._watchers[userid].discard(queue)
+
+    def notify(self, userid: str) -> None:
+        for queue in list(self._watchers.get(userid, ())):
+            if not queue.full():
+                queue.put_nowait("changed")

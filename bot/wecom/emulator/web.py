@@ -1,0 +1,120 @@
+"""The phone-like page: pick who you are, read the app's chat and your group chats, type, tap cards.
+
+JSON endpoints under /emulator/ serve the page; /emulator/events streams "changed" (SSE) whenever
+that person's screen changes, and the page fetches the screen again.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from bot.wecom.emulator.emulator import WeComEmulator
+
+STATIC = Path(__file__).with_name("static")
+EMULATOR = web.AppKey("emulator", object)
+
+
+def add_page_routes(app: web.Application, emulator: "WeComEmulator") -> None:
+    app[EMULATOR] = emulator
+    app.router.add_get("/", index)
+    app.router.add_static("/emulator/static", STATIC)
+    app.router.add_get("/emulator/people", people)
+    app.router.add_get("/emulator/screen", screen)
+    app.router.add_get("/emulator/events", events)
+    app.router.add_get("/emulator/media/{media_id}", media)
+    app.router.add_post("/emulator/say", say)
+    app.router.add_post("/emulator/click", click)
+    app.router.add_post("/emulator/enter", enter)
+
+
+def _emulator(request: web.Request) -> "WeComEmulator":
+    return request.app[EMULATOR]
+
+
+def _user(request: web.Request, userid: str | None) -> str:
+    if not userid or userid not in _emulator(request).people:
+        raise web.HTTPNotFound(text="unknown person")
+    return userid
+
+
+async def index(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def people(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    rows = [{"userid": p.userid, "name": p.name, "position": p.position,
+             "department": emulator.departments.get(p.department, {}).get("name", "")}
+            for p in emulator.people.values()]
+    return web.json_response(rows)
+
+
+async def screen(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    userid = _user(request, request.query.get("user"))
+    chats = [{"chatid": c.chatid, "name": c.name, "messages": c.messages}
+             for c in emulator.chats.values() if userid in c.members]
+    return web.json_response({"app": [dataclasses.asdict(e) for e in emulator.inbox[userid]], "chats": chats})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    emulator = _emulator(request)
+    userid = _user(request, request.query.get("user"))
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    queue = emulator.watch(userid)
+    try:
+        await response.write(b"data: changed\n\n")
+        while True:
+            try:
+                await asyncio.wait_for(queue.get(), 15)
+                await response.write(b"data: changed\n\n")
+            except asyncio.TimeoutError:
+                await response.write(b": keep-alive\n\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        emulator.unwatch(userid, queue)
+    return response
+
+
+async def media(request: web.Request) -> web.Response:
+    found = _emulator(request).media.get(request.match_info["media_id"])
+    if found is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=found[1], content_type=found[0])
+
+
+async def say(request: web.Request) -> web.Response:
+    body = await request.json()
+    userid, text = _user(request, body.get("user")), str(body.get("text", "")).strip()
+    if not text:
+        raise web.HTTPBadRequest(text="empty message")
+    _emulator(request).in_background(_emulator(request).say(userid, text))
+    return web.json_response({"ok": True}, status=202)
+
+
+async def click(request: web.Request) -> web.Response:
+    from bot.wecom.emulator.emulator import UnknownCard
+
+    body = await request.json()
+    emulator, userid = _emulator(request), _user(request, body.get("user"))
+    try:
+        emulator.open_card(userid, int(body.get("entry", 0)))
+    except (UnknownCard, ValueError):
+        raise web.HTTPConflict(text="card is not open") from None
+    emulator.in_background(emulator.click(userid, int(body["entry"]), key=body.get("key"),
+                                          selected=body.get("selected") or {}))
+    return web.json_response({"ok": True}, status=202)
+
+
+async def enter(request: web.Request) -> web.Response:
+    body = await request.json()
+    userid = _user(request, body.get("user"))
+    _emulator(request).in_background(_emulator(request).enter(userid))
+    return web.json_response({"ok": True}, status=202)
