@@ -18,7 +18,8 @@ def show_roster(ctx: Context) -> None:
         return
     members = people.in_branch(ctx.session, branch_id=branch.id)
     labels = vocabulary()["roles"]
-    groups = [(labels[role], [p.name for p in members if p.role == role]) for role in Role]
+    order = (Role.secretary, Role.member, Role.masses, Role.committee)
+    groups = [(labels[role], [p.name for p in members if p.role == role]) for role in order]
     ctx.reply("roster_branch", branch=branch, people=members, groups=[g for g in groups if g[1]])
 
 

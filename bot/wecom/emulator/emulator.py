@@ -54,6 +54,7 @@ class WeComEmulator(EmulatorState):
             key = card["submit_button"]["key"]
         elif key not in {b["key"] for b in card.get("button_list", [])}:
             raise UnknownCard(f"no button {key!r} on card {entry_id}")
+        entry.selected = selected or {}
         xml = callbacks.card_event(self.corp_id, self.agent_id, userid, key=key, task_id=entry.task_id,
                                    card_type=card["card_type"], selected=selected or {},
                                    response_code=self.api.new_click_code(entry.task_id, userid))

@@ -62,6 +62,7 @@ class Entry:
     at: float = field(default_factory=time.time)
     task_id: str = ""
     state: str = ""  # for cards: "", or the replace_name set by update_template_card
+    selected: dict[str, list[str]] = field(default_factory=dict)  # what the person ticked before submitting
 
 
 class EmulatorState:
@@ -142,6 +143,12 @@ class EmulatorState:
 
     def unwatch(self, userid: str, queue: asyncio.Queue) -> None:
         self._watchers[userid].discard(queue)
+
+    def close_watchers(self) -> None:
+        """Shutting down: open event streams end instead of holding the server up."""
+        for queues in self._watchers.values():
+            for queue in queues:
+                queue.put_nowait("closed") if not queue.full() else None
 
     def notify(self, userid: str) -> None:
         for queue in list(self._watchers.get(userid, ())):

@@ -21,6 +21,7 @@ EMULATOR = web.AppKey("emulator", object)
 
 def add_page_routes(app: web.Application, emulator: "WeComEmulator") -> None:
     app[EMULATOR] = emulator
+    app.on_shutdown.append(lambda _app: _close_streams(emulator))
     app.router.add_get("/", index)
     app.router.add_static("/emulator/static", STATIC)
     app.router.add_get("/emulator/people", people)
@@ -30,6 +31,10 @@ def add_page_routes(app: web.Application, emulator: "WeComEmulator") -> None:
     app.router.add_post("/emulator/say", say)
     app.router.add_post("/emulator/click", click)
     app.router.add_post("/emulator/enter", enter)
+
+
+async def _close_streams(emulator: "WeComEmulator") -> None:
+    emulator.close_watchers()
 
 
 def _emulator(request: web.Request) -> "WeComEmulator":
@@ -72,7 +77,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"data: changed\n\n")
         while True:
             try:
-                await asyncio.wait_for(queue.get(), 15)
+                if await asyncio.wait_for(queue.get(), 15) == "closed":
+                    break
                 await response.write(b"data: changed\n\n")
             except asyncio.TimeoutError:
                 await response.write(b": keep-alive\n\n")

@@ -1,0 +1,158 @@
+"""`xianfeng demo` in a real browser: Debian's Chromium driven by Playwright, as a person would use it."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+    pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with socket.socket() as sock:  # the bot takes the next port: make sure it is free too
+        sock.bind(("127.0.0.1", port + 1))
+    return port
+
+
+class Demo:
+    def __init__(self, workdir: Path):
+        self.workdir, self.port, self.proc = workdir, _free_port(), None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self, *args: str) -> "Demo":
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--port", str(self.port), *args],
+                                     cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(self.url + "emulator/people", timeout=1)
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError(self.proc.stdout.read().decode())
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.communicate(timeout=20)[0].decode()
+
+    def api(self, path: str, body: dict | None = None, **query: str) -> dict:
+        creds = tomllib.loads((self.workdir / "data" / "demo.toml").read_text())
+        if path != "gettoken":
+            query["access_token"] = self.api("gettoken", corpid=creds["WECOM_CORP_ID"],
+                                             corpsecret=creds["WECOM_SECRET"])["access_token"]
+        url = self.url + "cgi-bin/" + path + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+        data = json.dumps(body).encode() if body is not None else None
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=5) as resp:
+            return json.loads(resp.read())
+
+
+@pytest.fixture
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+def _phone(browser):
+    return browser.new_page(viewport={"width": 390, "height": 780}, device_scale_factor=2)
+
+
+def test_member_asks_for_help_switches_identity_and_votes(tmp_path, browser):
+    demo = Demo(tmp_path).start()
+    try:
+        page = _phone(browser)
+        page.goto(demo.url)
+        page.select_option("#who", "u002")  # 李强, a member of 第一党支部
+        page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
+        page.fill("#text", "/帮助")
+        page.press("#text", "Enter")
+        page.wait_for_selector("#screen >> text=你可以发送这些命令", timeout=15_000)
+        assert "/名单" not in page.inner_text("#screen")  # a member's help
+
+        page.select_option("#who", "u001")  # 王建国, secretary of the same branch
+        page.wait_for_selector("#tabs >> text=第一党支部·创先争优", timeout=15_000)
+        assert "你可以发送这些命令" not in page.inner_text("#screen")
+        page.fill("#text", "名单")
+        page.click("#send")
+        page.wait_for_selector("#screen >> text=第一党支部　共 9 人", timeout=15_000)
+        page.click("#tabs >> text=第一党支部·创先争优")
+        page.wait_for_selector("#screen >> text=创先争优群", timeout=15_000)
+        page.click("#tabs >> text=先锋")
+
+        sent = demo.api("message/send", {
+            "touser": "u001", "agentid": 1000002, "msgtype": "template_card", "template_card": {
+                "card_type": "vote_interaction", "main_title": {"title": "支部满意度测评"}, "task_id": "demo-vote-1",
+                "checkbox": {"question_key": "q", "option_list": [{"id": "a", "text": "满意"}, {"id": "b", "text": "基本满意"}]},
+                "submit_button": {"text": "提交", "key": "submit"}}})
+        page.wait_for_selector("#screen >> text=支部满意度测评", timeout=15_000)
+        page.check("#screen >> text=基本满意")
+        page.click("#screen .card button")
+        demo.api("message/update_template_card", {"agentid": 1000002, "userids": ["u001"],
+                                                   "response_code": sent["response_code"], "button": {"replace_name": "已提交"}})
+        page.wait_for_selector("#screen .card button:disabled >> text=已提交", timeout=15_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo.png"))
+    finally:
+        output = demo.stop()
+    creds = (tmp_path / "data" / "demo.toml").read_text()
+    for line in creds.splitlines():
+        assert line.split('"')[1] not in output  # no secret in what the demo printed
+
+
+def test_second_run_reuses_the_data_and_reset_starts_over(tmp_path, browser):
+    demo = Demo(tmp_path).start()
+    page = _phone(browser)
+    page.goto(demo.url + "#user=u010")
+    page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
+    page.fill("#text", "/我")
+    page.press("#text", "Enter")
+    page.wait_for_selector("#screen >> text=你的登记信息", timeout=15_000)
+    demo.stop()
+
+    demo = Demo(tmp_path).start()
+    try:
+        page.goto(demo.url + "#user=u010")
+        page.wait_for_selector("#screen >> text=你的登记信息", timeout=15_000)
+        chats = demo.api("appchat/get", chatid=_chat_id(page, "第二党支部·创先争优"))
+        assert chats["errcode"] == 0 and len(chats["chat_info"]["userlist"]) == 9
+    finally:
+        demo.stop()
+
+    demo = Demo(tmp_path).start("--reset")
+    try:
+        page.goto(demo.url + "#user=u010")
+        page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
+        time.sleep(0.5)
+        assert "你的登记信息" not in page.inner_text("#screen")
+    finally:
+        demo.stop()
+
+
+def _chat_id(page, name: str) -> str:
+    screen = page.evaluate("fetch('/emulator/screen?user=u010').then(r => r.json())")
+    return next(c["chatid"] for c in screen["chats"] if c["name"] == name)

@@ -1,0 +1,248 @@
+"""Each rule of the emulator, shown against the real bot over HTTP or through the API as the bot calls it."""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import build_app
+from bot.wecom.emulator import Fault, WeComEmulator
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, eventually
+
+VOTE = {"card_type": "vote_interaction", "main_title": {"title": "支部满意度测评"}, "task_id": "poll-1",
+        "checkbox": {"question_key": "q", "mode": 0,
+                     "option_list": [{"id": "a", "text": "满意"}, {"id": "b", "text": "基本满意"}, {"id": "c", "text": "不满意"}]},
+        "submit_button": {"text": "提交", "key": "submit-poll-1"}}
+
+
+class Api:
+    """Calls the emulator's API as the bot would: a token first, then JSON posts."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str):
+        self.http, self.base, self.token = http, base, None
+
+    async def get(self, api: str, **params) -> dict:
+        params.setdefault("access_token", self.token)
+        async with self.http.get(f"{self.base}/{api}", params=params) as resp:
+            return await resp.json()
+
+    async def post(self, api: str, body: dict) -> dict:
+        async with self.http.post(f"{self.base}/{api}", params={"access_token": self.token}, json=body) as resp:
+            return await resp.json()
+
+    async def send(self, **body) -> dict:
+        return await self.post("message/send", {"agentid": AGENT_ID, **body})
+
+
+@pytest.fixture
+async def api(emulator, emulator_url):
+    async with aiohttp.ClientSession() as http:
+        client = Api(http, emulator_url)
+        client.token = (await client.get("gettoken", corpid=CORP_ID, corpsecret=SECRET, access_token=""))["access_token"]
+        yield client
+
+
+async def test_token_rules(api, emulator):
+    assert (await api.get("gettoken", corpid=CORP_ID, corpsecret="wrong", access_token=""))["errcode"] == 40001
+    assert (await api.get("gettoken", corpid="other", corpsecret=SECRET, access_token=""))["errcode"] == 40013
+    assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 0
+    emulator.expire_tokens()
+    assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 42001
+    api.token = "forged"
+    assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 40014
+
+
+async def test_message_limits(api, emulator):
+    too_many = "|".join(f"u{n}" for n in range(1001))
+    assert (await api.send(touser=too_many, msgtype="text", text={"content": "x"}))["errcode"] == 40032
+    assert (await api.send(touser="li", msgtype="text", text={"content": "党" * 683}))["errcode"] == 45002
+    assert (await api.send(touser="li", msgtype="markdown", markdown={"content": "a" * 2048}))["errcode"] == 0
+    assert (await api.send(touser="li", msgtype="text", text={"content": ""}))["errcode"] == 44004
+    assert (await api.post("message/send", {"agentid": 1, "touser": "li", "msgtype": "text",
+                                            "text": {"content": "x"}}))["errcode"] == 40056
+
+
+async def test_thirty_a_minute_per_member_then_silently_dropped(api, emulator):
+    for n in range(35):
+        assert (await api.send(touser="li", msgtype="text", text={"content": f"第{n}条"}))["errcode"] == 0
+    assert len(emulator.texts("li")) == 30 and emulator.dropped["li"] == 5
+
+
+async def test_duplicate_check_suppresses_a_repeat(api, emulator):
+    body = dict(touser="li", msgtype="text", text={"content": "同一条"}, enable_duplicate_check=1)
+    await api.send(**body)
+    await api.send(**body)
+    assert emulator.texts("li") == ["同一条"]
+
+
+@pytest.mark.parametrize("change,errcode", [
+    ({"task_id": ""}, 40035),
+    ({"checkbox": {**VOTE["checkbox"], "option_list": [{"id": f"o{n}", "text": "x"} for n in range(21)]}}, 40035),
+    ({"checkbox": {**VOTE["checkbox"], "option_list": [{"id": "a", "text": "这个选项的文字实在太长了超过"}]}}, 40035),
+    ({"submit_button": {"text": "提交"}}, 40035),
+    ({"card_type": "poster"}, 40035),
+    ({}, 0),
+])
+async def test_template_card_rules(api, change, errcode):
+    assert (await api.send(touser="li", msgtype="template_card", template_card={**VOTE, **change}))["errcode"] == errcode
+
+
+async def test_cards_cannot_go_to_group_chats_and_task_ids_are_unique(api, emulator):
+    created = await api.post("appchat/create", {"name": "第一党支部·创先争优", "owner": "li", "userlist": ["li", "wang"]})
+    chatid = created["chatid"]
+    assert (await api.post("appchat/send", {"chatid": chatid, "msgtype": "template_card", "template_card": VOTE}))["errcode"] == 40008
+    assert (await api.post("appchat/send", {"chatid": chatid, "msgtype": "text", "text": {"content": "ok"}}))["errcode"] == 0
+    assert (await api.post("appchat/send", {"chatid": "nochat", "msgtype": "text", "text": {"content": "x"}}))["errcode"] == 86003
+    assert (await api.send(touser="li", msgtype="template_card", template_card=VOTE))["errcode"] == 0
+    assert (await api.send(touser="wang", msgtype="template_card", template_card=VOTE))["errcode"] == 40035
+    info = await api.get("appchat/get", chatid=chatid)
+    assert info["chat_info"]["userlist"] == ["li", "wang"] and info["chat_info"]["owner"] == "li"
+
+
+async def test_response_code_updates_a_card_once(api, emulator):
+    sent = await api.send(touser="li|wang", msgtype="template_card", template_card=VOTE)
+    update = {"agentid": AGENT_ID, "response_code": sent["response_code"], "userids": ["li"], "button": {"replace_name": "已提交"}}
+    assert (await api.post("message/update_template_card", update))["errcode"] == 0
+    assert (await api.post("message/update_template_card", update))["errcode"] == 40035
+    assert emulator.cards("li")[0].state == "已提交" and emulator.cards("wang")[0].state == ""
+
+
+async def test_directory_and_media(api, emulator):
+    emulator.add_department(2, "第一党支部")
+    emulator.add_person("li", "李娜", 2, "党员")
+    assert (await api.get("user/get", userid="li"))["name"] == "李娜"
+    assert (await api.get("user/get", userid="ghost"))["errcode"] == 60111
+    assert [d["name"] for d in (await api.get("department/list"))["department"]] == ["教育局", "第一党支部"]
+    assert [u["userid"] for u in (await api.get("user/list", department_id="2"))["userlist"]] == ["li"]
+    assert (await api.send(touser="ghost", msgtype="text", text={"content": "x"}))["errcode"] == 81013
+    form = aiohttp.FormData()
+    form.add_field("media", b"\x89PNG fake image bytes", filename="chart.png", content_type="image/png")
+    async with api.http.post(f"{api.base}/media/upload", params={"access_token": api.token, "type": "image"}, data=form) as resp:
+        uploaded = await resp.json()
+    assert uploaded["errcode"] == 0 and emulator.media[uploaded["media_id"]][1].startswith(b"\x89PNG")
+
+
+# -- callbacks into the real bot -------------------------------------------------------------------
+@pytest.fixture
+async def live_bot(aiohttp_server, settings, engine, emulator, rostered):
+    """The real bot on a real port, and the emulator pointed at it with short retry intervals."""
+    server = await aiohttp_server(build_app(settings, engine))
+    emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.3)
+    return server
+
+
+async def test_text_typed_on_the_phone_reaches_the_bot_and_the_reply_comes_back(live_bot, emulator):
+    delivery = await emulator.say("li", "/我")
+    assert delivery.attempts == [200]
+    texts = await eventually(lambda: emulator.texts("li"))
+    assert "李娜" in texts[0]
+    assert [e.sender for e in emulator.inbox["li"]] == ["li", "app"]
+
+
+async def test_card_click_is_a_signed_template_card_event(live_bot, emulator, api):
+    sent = await api.send(touser="li", msgtype="template_card", template_card=VOTE)
+    assert sent["errcode"] == 0
+    entry = emulator.cards("li")[0]
+    delivery = await emulator.click("li", entry.id, selected={"q": ["b"]})
+    assert delivery.attempts == [200]  # the bot verified, decrypted and parsed it (a 400 otherwise)
+    assert (await emulator.enter("li")).attempts == [200]
+
+
+async def test_unanswered_callback_is_retried_three_times(aiohttp_server, emulator):
+    statuses = []
+
+    async def broken(request):
+        statuses.append(request.query["msg_signature"])
+        return web.Response(status=503)
+
+    app = web.Application()
+    app.router.add_post("/wecom/callback", broken)
+    server = await aiohttp_server(app)
+    emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.1)
+    delivery = await emulator.say("li", "有人吗")
+    assert delivery.attempts == [503, 503, 503, 503] and not delivery.delivered
+    assert len(set(statuses)) == 4  # each retry is signed afresh
+
+
+async def test_callback_to_a_dead_bot_is_retried_then_given_up(emulator):
+    emulator.connect_bot(url="http://127.0.0.1:9/wecom/callback", token=TOKEN, aes_key=AES_KEY, retry_after=0.05)
+    assert (await emulator.say("li", "x")).attempts == [None] * 4
+
+
+async def test_slow_bot_gets_the_same_message_again_but_answers_once(aiohttp_server, live_bot, emulator):
+    """A proxy holds the first attempt past the 0.3 s retry interval: the platform retries, the bot
+    sees the same MsgId twice, and the member still gets one reply."""
+    seen = []
+
+    async def slow_proxy(request):
+        seen.append(1)
+        if len(seen) == 1:
+            await asyncio.sleep(0.6)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(live_bot.make_url("/wecom/callback"), params=request.query, data=await request.read()) as resp:
+                return web.Response(status=resp.status, body=await resp.read())
+
+    app = web.Application()
+    app.router.add_post("/wecom/callback", slow_proxy)
+    proxy = await aiohttp_server(app)
+    emulator.connect_bot(url=str(proxy.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.3)
+    delivery = await emulator.say("li", "/我")
+    assert delivery.attempts == [None, 200]
+    await asyncio.sleep(1.0)  # the held first attempt reaches the bot too
+    assert len(seen) == 2 and len(emulator.texts("li")) == 1
+
+
+async def test_dropped_connection_is_retried_by_the_sender(live_bot, emulator):
+    emulator.fail("message/send", Fault(drop=True))
+    await emulator.say("li", "/我")
+    texts = await eventually(lambda: emulator.texts("li"))
+    await asyncio.sleep(0.3)
+    assert len(texts) == 1 and emulator.count("message/send") == 2
+
+
+async def test_roster_group_chats_exist_in_the_emulator_after_the_bot_ran(live_bot, emulator):
+    await eventually(lambda: len(emulator.chats) == 2 and all(c.messages for c in emulator.chats.values()))
+    members = sorted(sorted(c.members) for c in emulator.chats.values())
+    assert members == [["li", "wang", "zhang"], ["qian", "zhao"]]
+
+
+def test_snapshot_restores_screens_and_chats():
+    first = WeComEmulator(corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID)
+    first.post("li", "app", "text", {"content": "你好"})
+    second = WeComEmulator(corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID)
+    second.restore(first.snapshot())
+    assert second.texts("li") == ["你好"]
+    assert second.post("li", "li", "text", {"content": "再见"}).id == 2
+
+
+async def test_button_card_click_carries_the_button_key(aiohttp_server, emulator, api):
+    received = []
+
+    async def capture(request):
+        received.append((dict(request.query), await request.read()))
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_post("/wecom/callback", capture)
+    server = await aiohttp_server(app)
+    emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.3)
+    card = {"card_type": "button_interaction", "main_title": {"title": "承诺已公开"}, "task_id": "btn-1",
+            "button_list": [{"text": "查看", "key": "view"}, {"text": "修改", "key": "edit"}]}
+    assert (await api.send(touser="li", msgtype="template_card", template_card=card))["errcode"] == 0
+    entry = emulator.cards("li")[0]
+    with pytest.raises(Exception, match="no button"):
+        await emulator.click("li", entry.id, key="delete")
+    assert (await emulator.click("li", entry.id, key="edit")).attempts == [200]
+    from bot.wecom.crypto import CallbackCrypto
+    from bot.wecom.updates import parse_update, parse_xml
+
+    query, body = received[0]
+    crypto = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID)
+    encrypted = parse_xml(body).findtext("Encrypt")
+    crypto.verify(query["msg_signature"], query["timestamp"], query["nonce"], encrypted)
+    update = parse_update(crypto.decrypt(encrypted))
+    assert (update.event, update.event_key, update.task_id, update.card_type) == \
+        ("template_card_event", "edit", "btn-1", "button_interaction")
+    assert update.response_code in emulator.response_codes
