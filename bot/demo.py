@@ -107,7 +107,7 @@ async def run_demo(root: Path, *, host: str = "127.0.0.1", port: int = 8700, res
                          aes_key=settings.aes_key)
     runners = [web.AppRunner(emulator.app(), access_log=None), web.AppRunner(build_app(settings, engine), access_log=None)]
     try:
-        for runner, (bind, at) in zip(runners, ((host, port), ("127.0.0.1", port + 1))):
+        for runner, (bind, at) in zip(runners, ((host, port), ("127.0.0.1", port + 1)), strict=True):
             await runner.setup()
             await web.TCPSite(runner, bind, at).start()
         print(render("cli/demo_ready", url=f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/",

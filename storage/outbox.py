@@ -51,9 +51,8 @@ def _blocked_until(session: Session, recipients: list[str], now: float) -> float
         stmt = (select(Delivery.userid, func.count(), func.min(Delivery.sent_at))
                 .where(Delivery.userid.in_(recipients), Delivery.sent_at > now - window)
                 .group_by(Delivery.userid).having(func.count() >= limit))
-        for _userid, count, oldest in session.execute(stmt):
-            # Approximate the k-th oldest by the oldest: waiting a little longer never drops a message.
-            free_at = oldest + window
+        for _userid, _count, oldest in session.execute(stmt):
+            free_at = oldest + window  # when the oldest leaves the window there is room for one more
             latest = free_at if latest is None else max(latest, free_at)
     return latest
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,12 +24,18 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with socket.socket() as sock:  # the bot takes the next port: make sure it is free too
-        sock.bind(("127.0.0.1", port + 1))
-    return port
+    """A free port whose successor is free too: the demo's bot listens on the next port."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        try:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no pair of free ports")
 
 
 class Demo:
@@ -55,7 +60,10 @@ class Demo:
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.communicate(timeout=20)[0].decode()
+        try:
+            return self.proc.communicate(timeout=20)[0].decode()
+        finally:
+            self.proc.kill()  # no-op after a clean exit; never leave a demo running after a test
 
     def api(self, path: str, body: dict | None = None, **query: str) -> dict:
         creds = tomllib.loads((self.workdir / "data" / "demo.toml").read_text())
@@ -127,12 +135,14 @@ def test_member_asks_for_help_switches_identity_and_votes(tmp_path, browser):
 def test_second_run_reuses_the_data_and_reset_starts_over(tmp_path, browser):
     demo = Demo(tmp_path).start()
     page = _phone(browser)
-    page.goto(demo.url + "#user=u010")
-    page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
-    page.fill("#text", "/我")
-    page.press("#text", "Enter")
-    page.wait_for_selector("#screen >> text=你的登记信息", timeout=15_000)
-    demo.stop()
+    try:
+        page.goto(demo.url + "#user=u010")
+        page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
+        page.fill("#text", "/我")
+        page.press("#text", "Enter")
+        page.wait_for_selector("#screen >> text=你的登记信息", timeout=15_000)
+    finally:
+        demo.stop()
 
     demo = Demo(tmp_path).start()
     try:

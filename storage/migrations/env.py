@@ -1,5 +1,4 @@
 from alembic import context
-from sqlalchemy import pool
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
