@@ -13,6 +13,7 @@ from bot import nlp
 from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.handlers import ROUTERS
+from bot.scheduler.service import SchedulerService
 from bot.texts import vocabulary
 from bot.wecom import callback
 from bot.wecom.api import WeComClient
@@ -43,6 +44,7 @@ def build_app(settings: Settings, engine: Engine) -> web.Application:
     callback.add_routes(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_sender_context(settings, engine))
+    app.cleanup_ctx.append(_scheduler_context(settings, engine))
     app.on_startup.append(_warm_up_nlp)
     return app
 
@@ -58,6 +60,18 @@ def _sender_context(settings: Settings, engine: Engine):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             runtime.sender = None
+    return context
+
+
+def _scheduler_context(settings: Settings, engine: Engine):
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        service = SchedulerService(settings, engine, on_queued=app[RUNTIME].wake_sender)
+        task = asyncio.create_task(service.run(), name="scheduler-lease")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await service.stop()
     return context
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
@@ -28,26 +29,50 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", parents=[common], help="database schema")
     db.add_subparsers(dest="action", required=True).add_parser("upgrade", parents=[common])
 
+    campaign = commands.add_parser("campaign", parents=[common], help="campaign files")
+    campaign_actions = campaign.add_subparsers(dest="action", required=True)
+    load = campaign_actions.add_parser("load", parents=[common])
+    load.add_argument("file", type=Path)
+    load.add_argument("--start", type=date.fromisoformat, help="move the plan so it starts on this date")
+    campaign_actions.add_parser("show", parents=[common]).add_argument("name", nargs="?")
+
+    jobs = commands.add_parser("jobs", parents=[common], help="scheduled jobs")
+    jobs_actions = jobs.add_subparsers(dest="action", required=True)
+    jobs_actions.add_parser("list", parents=[common])
+    run = jobs_actions.add_parser("run", parents=[common])
+    run.add_argument("job")
+    run.add_argument("--now", help='run as of this local time, "YYYY-MM-DD HH:MM"')
+
     roster = commands.add_parser("roster", parents=[common], help="people and branches")
     roster_import = roster.add_subparsers(dest="action", required=True).add_parser("import", parents=[common])
     roster_import.add_argument("file", type=Path)
     return parser
 
 
+class SchemaOutdated(Exception):
+    pass
+
+
+def _engine(settings: Settings):
+    """An engine on an up-to-date schema, or SchemaOutdated with the words that say how to fix it."""
+    from storage.db import make_engine
+    from storage.migrate import schema_status
+
+    engine = make_engine(settings.database_url)
+    current, heads = schema_status(engine)
+    if current != heads:
+        raise SchemaOutdated(render("cli/schema_outdated", current=", ".join(sorted(current)),
+                                    heads=", ".join(sorted(heads))))
+    return engine
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.app import build_app
-    from storage.db import make_engine
-    from storage.migrate import schema_status
 
     settings.require_wecom()
-    engine = make_engine(settings.database_url)
-    current, heads = schema_status(engine)
-    if current != heads:
-        print(render("cli/schema_outdated", current=", ".join(sorted(current)), heads=", ".join(sorted(heads))),
-              file=sys.stderr)
-        return 1
+    engine = _engine(settings)
     print(render("cli/serving", host=args.host, port=args.port), flush=True)
     web.run_app(build_app(settings, engine), host=args.host, port=args.port, print=None,
                 handle_signals=True, shutdown_timeout=5)
@@ -87,10 +112,9 @@ def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _roster_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.roster import RosterRejected, import_roster
-    from storage.db import make_engine
 
     try:
-        summary = import_roster(make_engine(settings.database_url), args.file)
+        summary = import_roster(_engine(settings), args.file)
     except RosterRejected as exc:
         print(exc.render(), file=sys.stderr)
         return 1
@@ -98,7 +122,69 @@ def _roster_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}
+def _campaign_load(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.campaigns import CampaignFileError, load_campaign_file
+    from storage.campaigns import upsert_campaign
+    from storage.db import transaction
+
+    try:
+        campaign = load_campaign_file(args.file)
+    except CampaignFileError as exc:
+        print(render("cli/campaign_invalid", problems=str(exc).splitlines()), file=sys.stderr)
+        return 1
+    if args.start:
+        campaign = campaign.rebased(args.start)
+    tasks = [dict(key=t.id, phase_index=i, title=t.title, kind=t.kind, audience=t.audience, due=t.due,
+                  remind_days=t.remind_days_before) for i, p in enumerate(campaign.phases) for t in p.tasks]
+    with transaction(_engine(settings)) as session:
+        result = upsert_campaign(session, name=campaign.name, content=campaign.model_dump(mode="json"),
+                                 source_file=str(args.file), start=campaign.start, end=campaign.end, tasks=tasks)
+    print(render("cli/campaign_loaded", campaign=campaign, status=result.status))
+    return 0
+
+
+def _campaign_show(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.campaigns import Campaign
+    from storage.campaigns import campaigns
+    from storage.db import transaction
+
+    with transaction(_engine(settings)) as session:
+        records = campaigns(session, name=args.name)
+    loaded = [Campaign.model_validate(r.content) for r in records]
+    print(render("cli/campaign_show", campaigns=loaded, name=args.name))
+    return 0 if loaded or not args.name else 1
+
+
+def _jobs_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.scheduler.jobs import JOBS
+
+    print(render("cli/jobs_list", jobs=[(job.id, job.describe(settings)) for job in JOBS.values()]))
+    return 0
+
+
+def _jobs_run(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.scheduler.jobs import JOBS, run_job
+
+    if args.job not in JOBS:
+        print(render("cli/jobs_unknown", job=args.job, jobs=sorted(JOBS)), file=sys.stderr)
+        return 2
+    tz = ZoneInfo(settings.tz)
+    try:
+        now = datetime.strptime(args.now, "%Y-%m-%d %H:%M").replace(tzinfo=tz) if args.now else datetime.now(tz)
+    except ValueError:
+        print(render("cli/config_error", name="--now", problem="now_format", detail=args.now), file=sys.stderr)
+        return 2
+    queued = run_job(args.job, _engine(settings), settings, now)
+    print(render("cli/jobs_ran", job=args.job, now=now.strftime("%Y-%m-%d %H:%M"), queued=queued))
+    return 0
+
+
+COMMANDS = {("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
+            ("jobs", "list"): _jobs_list, ("jobs", "run"): _jobs_run,
+            ("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(render("cli/config_error", name=exc.name, problem=exc.problem, detail=exc.detail), file=sys.stderr)
         return 2
+    except SchemaOutdated as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

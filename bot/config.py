@@ -67,6 +67,38 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _clock_time(value: str) -> str:
+    try:
+        hours, minutes = (int(part) for part in value.split(":"))
+    except ValueError:
+        hours = minutes = -1
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        raise ValueError("clock_time")
+    return f"{hours:02d}:{minutes:02d}"
+
+
+def _quiet_hours(value: str) -> str:
+    if value.strip() in ("", "none"):
+        return ""
+    try:
+        start, end = value.split("-")
+        return f"{_clock_time(start.strip())}-{_clock_time(end.strip())}"
+    except ValueError:
+        raise ValueError("quiet_hours") from None
+
+
+def _weekday(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 7:
+        raise ValueError("weekday")
+    return int(value)
+
+
+def _count(value: str) -> int:
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError("positive")
+    return int(value)
+
+
 def _agent_id(value: str) -> int:
     if not str(value).strip().isdigit():
         raise ValueError("agent_id")
@@ -91,6 +123,14 @@ class Settings:
     http_timeout: float = 10.0
     retry_base: float = 2.0
     retry_cap: float = 300.0
+    # Reminders: the weekly digest (1 = Monday), the time of group announcements, the hours in
+    # which nobody is nudged, and how many personal reminders one person gets in a week at most.
+    digest_weekday: int = 1
+    digest_time: str = "09:00"
+    announce_time: str = "09:00"
+    quiet_hours: str = "22:00-07:00"
+    nudge_cap: int = 3
+    leader_ttl: float = 45.0  # seconds a scheduler lease lasts without renewal
 
     def require_wecom(self) -> "Settings":
         """`serve` cannot run without the app's credentials; other commands can."""
@@ -113,6 +153,12 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "XIANFENG_HTTP_TIMEOUT": ("http_timeout", _positive_float),
     "XIANFENG_RETRY_BASE": ("retry_base", _positive_float),
     "XIANFENG_RETRY_CAP": ("retry_cap", _positive_float),
+    "XIANFENG_DIGEST_WEEKDAY": ("digest_weekday", _weekday),
+    "XIANFENG_DIGEST_TIME": ("digest_time", _clock_time),
+    "XIANFENG_ANNOUNCE_TIME": ("announce_time", _clock_time),
+    "XIANFENG_QUIET_HOURS": ("quiet_hours", _quiet_hours),
+    "XIANFENG_NUDGE_CAP": ("nudge_cap", _count),
+    "XIANFENG_LEADER_TTL": ("leader_ttl", _positive_float),
 }
 
 

@@ -65,7 +65,8 @@ class Dispatcher:
             return Outcome.ignored  # events (enter_agent, card clicks) get their routers with forms and polls
         text = normalise(update.content)
         command, args = self._match(text)
-        ctx = Context(session=session, update=update, person=person, args=args,
+        today = datetime.fromtimestamp(update.create_time, self._tz).date()
+        ctx = Context(session=session, update=update, person=person, args=args, today=today,
                       available=self.available_to(person.role))
         if command is None:
             self._hint(ctx, text)

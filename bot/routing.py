@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Callable, Iterable
 
 from sqlmodel import Session
@@ -22,6 +23,7 @@ class Context:
     update: Update
     person: Person
     args: str = ""
+    today: date = field(default_factory=date.today)  # the sender's local date, in the configured time zone
     available: list["Command"] = field(default_factory=list)  # commands this person's role may use
     replies: int = field(default=0, init=False)
 

@@ -4,10 +4,11 @@ campaigns and are always Asia/Shanghai unless configured."""
 from __future__ import annotations
 
 import time
+from datetime import date
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -98,4 +99,76 @@ class AccessToken(SQLModel, table=True):
     __tablename__ = "access_token"
     key: str = Field(primary_key=True, max_length=100)
     token: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: float
+
+
+class CampaignRecord(SQLModel, table=True):
+    """A loaded campaign file; its validated content is kept whole, its tasks also as rows below."""
+
+    __tablename__ = "campaign"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    source_file: str = Field(max_length=500)
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    content_hash: str = Field(max_length=64)
+    start: date
+    end: date
+    loaded_at: float = Field(default_factory=time.time)
+
+
+class CampaignTask(SQLModel, table=True):
+    __tablename__ = "campaign_task"
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    key: str = Field(max_length=100)
+    phase_index: int
+    title: str = Field(max_length=200)
+    kind: str = Field(max_length=32)
+    audience: str = Field(max_length=32)
+    due: date
+    remind_days: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class TaskDone(SQLModel, table=True):
+    """A task done by a person (subject = userid) or a branch (subject = "branch:<id>")."""
+
+    __tablename__ = "task_done"
+    task_id: int = Field(foreign_key="campaign_task.id", primary_key=True)
+    subject: str = Field(primary_key=True, max_length=80)
+    done_at: float = Field(default_factory=time.time)
+
+
+class ReminderPause(SQLModel, table=True):
+    """/请假: no nudges for this person until (and including) this local date."""
+
+    __tablename__ = "reminder_pause"
+    userid: str = Field(primary_key=True, foreign_key="person.userid", max_length=64)
+    until: date
+
+
+class Nudge(SQLModel, table=True):
+    """Personal reminders sent in one ISO week, to keep under the weekly cap."""
+
+    userid: str = Field(primary_key=True, max_length=64)
+    week: str = Field(primary_key=True, max_length=10)  # e.g. 2026-W47
+    count: int = 0
+
+
+class JobRun(SQLModel, table=True):
+    """Periods a job has already acted for (e.g. the digest of 2026-W47): "already sent" lives here,
+    not in APScheduler, which forgets missed one-shot runs."""
+
+    __tablename__ = "job_run"
+    job: str = Field(primary_key=True, max_length=50)
+    period: str = Field(primary_key=True, max_length=50)
+    ran_at: float = Field(default_factory=time.time)
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which process's scheduler may act; renewed while alive, taken over after it expires."""
+
+    __tablename__ = "scheduler_lease"
+    name: str = Field(primary_key=True, max_length=50)
+    holder: str = Field(max_length=100)
     expires_at: float

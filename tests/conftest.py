@@ -122,8 +122,9 @@ def settings(db_url, emulator_url) -> Settings:
 
 
 @pytest.fixture
-async def bot(aiohttp_client, settings, engine):
-    """The bot on a real port, sender running, talking to the emulator."""
+async def bot(settings, engine, aiohttp_client):
+    """The bot on a real port, sender and scheduler running, talking to the emulator. (aiohttp_client
+    comes last so the app stops before the database is dropped.)"""
     return await aiohttp_client(build_app(settings, engine))
 
 

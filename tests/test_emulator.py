@@ -126,7 +126,7 @@ async def test_directory_and_media(api, emulator):
 
 # -- callbacks into the real bot -------------------------------------------------------------------
 @pytest.fixture
-async def live_bot(aiohttp_server, settings, engine, emulator, rostered):
+async def live_bot(settings, engine, emulator, rostered, aiohttp_server):
     """The real bot on a real port, and the emulator pointed at it. The 2 s retry interval leaves a
     cold first request (jieba still loading in the background) room to answer on the first attempt."""
     server = await aiohttp_server(build_app(settings, engine))
@@ -172,7 +172,7 @@ async def test_callback_to_a_dead_bot_is_retried_then_given_up(emulator):
     assert (await emulator.say("li", "x")).attempts == [None] * 4
 
 
-async def test_slow_bot_gets_the_same_message_again_but_answers_once(aiohttp_server, live_bot, emulator):
+async def test_slow_bot_gets_the_same_message_again_but_answers_once(live_bot, emulator, aiohttp_server):
     """A proxy holds the first attempt past the 0.3 s retry interval: the platform retries, the bot
     sees the same MsgId twice, and the member still gets one reply."""
     seen = []

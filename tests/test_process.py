@@ -87,7 +87,7 @@ def test_serve_refuses_an_out_of_date_schema(tmp_path):
     assert "xianfeng db upgrade" in result.stderr
     upgraded = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=_env(url, "x"),
                               capture_output=True, text=True, timeout=60)
-    assert upgraded.returncode == 0 and "0001" in upgraded.stdout
+    assert upgraded.returncode == 0 and "数据库已升级" in upgraded.stdout
 
 
 async def test_secrets_never_reach_the_logs(db_url, engine, emulator, emulator_url, rostered):

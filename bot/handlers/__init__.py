@@ -1,4 +1,4 @@
 """One router per capability. The dispatcher is built from ROUTERS."""
-from bot.handlers import help, me, roster
+from bot.handlers import help, me, pause, progress, roster
 
-ROUTERS = [help.router, me.router, roster.router]
+ROUTERS = [help.router, me.router, roster.router, progress.router, pause.router]

@@ -1,0 +1,234 @@
+"""Campaign files: a plan (实施方案) as data, validated with errors that name file, line and field.
+
+Dates may be written as YYYY-MM-DD, YYYY-MM (a whole month) or YYYY-MM-上旬/中旬/下旬. As a start
+they mean the 1st, 1st/11th/21st; as an end or a deadline, the last day of the month or of the
+ten-day period (10th/20th/last day).
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TaskKind = Literal["pledge", "progress", "self_assessment", "poll", "rating", "document"]
+Audience = Literal["members", "post_holders", "secretaries", "branches", "committee", "masses"]
+_PERIODS = {"上旬": (1, 10), "中旬": (11, 20), "下旬": (21, None)}
+_DATE = re.compile(r"^(\d{4})-(\d{1,2})(?:-(\d{1,2}|上旬|中旬|下旬))?$")
+
+
+class CampaignFileError(Exception):
+    """str() is one line per problem: file:line: field: what is wrong."""
+
+
+def parse_date(value: Any, *, end: bool) -> date:
+    if isinstance(value, date):
+        return value
+    match = _DATE.match(str(value).strip())
+    if not match:
+        raise ValueError("日期应写成 2012-03-15、2012-03 或 2012-03-上旬/中旬/下旬")
+    year, month, day = int(match[1]), int(match[2]), match[3]
+    last = calendar.monthrange(year, month)[1] if 1 <= month <= 12 else 0
+    if not last:
+        raise ValueError(f"没有 {month} 月")
+    if day is None:
+        return date(year, month, last if end else 1)
+    if day in _PERIODS:
+        first, final = _PERIODS[day]
+        return date(year, month, (final or last) if end else first)
+    return date(year, month, int(day))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Task(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = Field(min_length=1)
+    kind: TaskKind
+    audience: Audience
+    due: date
+    remind_days_before: list[int] = [3]
+    checkin_every_days: int | None = Field(default=None, gt=0)
+    source_text: str = ""
+
+    @field_validator("due", mode="before")
+    @classmethod
+    def parse_due(cls, value: Any) -> date:
+        return parse_date(value, end=True)
+
+    @field_validator("remind_days_before")
+    @classmethod
+    def _non_negative(cls, days: list[int]) -> list[int]:
+        if any(d < 0 for d in days):
+            raise ValueError("提前天数不能为负")
+        return sorted(set(days), reverse=True)
+
+
+class Phase(_Strict):
+    name: str = Field(min_length=1)
+    start: date
+    end: date
+    summary: str = ""
+    source_text: str = ""
+    tasks: list[Task] = []
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def parse_start(cls, value: Any) -> date:
+        return parse_date(value, end=False)
+
+    @field_validator("end", mode="before")
+    @classmethod
+    def parse_end(cls, value: Any) -> date:
+        return parse_date(value, end=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Phase":
+        if self.end < self.start:
+            raise ValueError(f"阶段“{self.name}”的结束日期早于开始日期")
+        return self
+
+
+class StandardSet(_Strict):
+    items: list[str] = Field(min_length=1)
+    aims: dict[str, str] = {}
+
+
+class Rules(_Strict):
+    satisfied_options: list[str] = ["满意", "基本满意"]
+    lose_eligibility_below: float = Field(0.80, ge=0, le=1)
+    star_satisfaction_min: float = Field(0.90, ge=0, le=1)
+    star_participation_min: float = Field(0.90, ge=0, le=1)
+    red_flag_min: float = Field(0.95, ge=0, le=1)
+    min_ballots: int = Field(5, ge=3)
+    rating_levels: list[str] = ["强", "较强", "一般", "薄弱"]
+    rating_weights: dict[Literal["self_assessment", "masses", "superior"], float] = \
+        {"self_assessment": 0.3, "masses": 0.4, "superior": 0.3}
+    level_thresholds: dict[str, float] = {"强": 90, "较强": 75, "一般": 60}
+
+    @field_validator("rating_weights")
+    @classmethod
+    def _weights_sum_to_one(cls, weights: dict[str, float]) -> dict[str, float]:
+        if abs(sum(weights.values()) - 1) > 1e-6:
+            raise ValueError("三项权重之和应为 1")
+        return weights
+
+
+class Campaign(_Strict):
+    name: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    summary: str = ""
+    standards: dict[Literal["member", "branch", "stars"], str]
+    standard_sets: dict[str, StandardSet]
+    rules: Rules = Rules()
+    phases: list[Phase] = Field(min_length=1)
+
+    @property
+    def start(self) -> date:
+        return self.phases[0].start
+
+    @property
+    def end(self) -> date:
+        return self.phases[-1].end
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Campaign":
+        for role in ("member", "branch"):
+            if role not in self.standards:
+                raise ValueError(f"standards 缺少 {role}")
+        missing = [s for s in self.standards.values() if s not in self.standard_sets]
+        if missing:
+            raise ValueError(f"standards 用到的标准在 standard_sets 里没有定义：{'、'.join(missing)}")
+        for earlier, later in zip(self.phases, self.phases[1:]):
+            if later.start <= earlier.end:
+                raise ValueError(f"阶段“{later.name}”与前一阶段重叠或顺序颠倒")
+        ids = [t.id for p in self.phases for t in p.tasks]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"任务 id 重复：{'、'.join(sorted({i for i in ids if ids.count(i) > 1}))}")
+        late = [t.id for p in self.phases for t in p.tasks if not self.start <= t.due <= self.end]
+        if late:
+            raise ValueError(f"任务期限不在活动时间内：{'、'.join(late)}")
+        return self
+
+    def rebased(self, new_start: date) -> "Campaign":
+        """The same plan moved so it starts on new_start, every interval kept."""
+        shift = new_start - self.start
+        data = self.model_dump()
+        for phase in data["phases"]:
+            phase["start"], phase["end"] = phase["start"] + shift, phase["end"] + shift
+            for task in phase["tasks"]:
+                task["due"] = task["due"] + shift
+        return Campaign.model_validate(data)
+
+
+# -- YAML with line numbers ---------------------------------------------------------------------
+def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            result[key] = _to_python(value_node, path + (key,), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, path + (i,), lines) for i, item in enumerate(node.value)]
+    if node.tag.endswith(":timestamp") or (node.style is None and _DATE.match(node.value)):
+        return node.value  # dates stay text: parse_date knows the forms plans use
+    return yaml.SafeLoader("").construct_object(node)
+
+
+def _line_of(loc: tuple, lines: dict[tuple, int]) -> int:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return 1
+
+
+def _field_name(loc: tuple) -> str:
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "（整个文件）"
+
+
+def load_campaign_text(text: str, *, source: str = "<text>") -> Campaign:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise CampaignFileError(f"{source}:{mark.line + 1 if mark else 1}: 不是有效的 YAML（{getattr(exc, 'problem', exc)}）") from None
+    if node is None:
+        raise CampaignFileError(f"{source}:1: 文件是空的")
+    lines: dict[tuple, int] = {}
+    data = _to_python(node, (), lines)
+    try:
+        return Campaign.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "date"))))
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{source}:{_line_of(loc, lines)}: {_field_name(loc)}: {_chinese(error['type'], message)}")
+        raise CampaignFileError("\n".join(problems)) from None
+
+
+def _chinese(kind: str, message: str) -> str:
+    words = {"missing": "必须填写", "extra_forbidden": "不认识这个字段（拼写错了吗？）",
+             "literal_error": f"取值不对：{message}", "string_pattern_mismatch": "只能用小写字母、数字和连字符",
+             "too_short": "不能为空"}
+    return words.get(kind, message)
+
+
+def load_campaign_file(path: Path) -> Campaign:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignFileError(f"{path}:1: 无法读取（{type(exc).__name__}）") from None
+    return load_campaign_text(text, source=str(path))

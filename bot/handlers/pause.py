@@ -1,0 +1,45 @@
+"""/请假 7天: no personal reminders for a while (group announcements still go to the group)."""
+import re
+from datetime import timedelta
+
+from bot.routing import Context, Router
+from storage.models import ReminderPause
+
+router = Router()
+NUMERALS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+            "半": 0}
+MAX_DAYS = 60
+
+
+def parse_days(text: str) -> int | None:
+    """7天, 7, 一周, 两周, 十天, 1个月 → days; None when it says no duration."""
+    match = re.search(r"(\d+|[一两二三四五六七八九十]+)\s*(个)?\s*(天|日|周|星期|礼拜|月)?", text)
+    if not match:
+        return None
+    number = match[1]
+    if number.isdigit():
+        count = int(number)
+    else:  # 十, 十五, 二十 are enough for a pause
+        tens, _, ones = number.partition("十")
+        count = (NUMERALS.get(tens, 1) * 10 + NUMERALS.get(ones, 0)) if "十" in number else NUMERALS.get(number, 0)
+    unit = match[3] or "天"
+    return count * {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30}[unit]
+
+
+@router.command("/请假")
+def pause_reminders(ctx: Context) -> None:
+    if any(word in ctx.args for word in ("取消", "恢复", "结束")):
+        existing = ctx.session.get(ReminderPause, ctx.person.userid)
+        if existing:
+            ctx.session.delete(existing)
+        ctx.reply("pause_cleared")
+        return
+    days = parse_days(ctx.args)
+    if not days or days > MAX_DAYS:
+        ctx.reply("pause_help")
+        return
+    until = ctx.today + timedelta(days=days - 1)
+    pause = ctx.session.get(ReminderPause, ctx.person.userid) or ReminderPause(userid=ctx.person.userid, until=until)
+    pause.until = until
+    ctx.session.add(pause)
+    ctx.reply("pause_set", until=until)

@@ -1,0 +1,40 @@
+"""/进度: a member sees their own tasks; a secretary their branch, task by task with who is open;
+the committee every branch."""
+from bot.routing import Context, Router
+from bot.scheduler.obligations import Obligations
+from bot.texts import vocabulary
+from storage.models import Role
+
+router = Router()
+
+
+@router.command("/进度")
+def show_progress(ctx: Context) -> None:
+    ob = Obligations(ctx.session, today=ctx.today)
+    words = vocabulary()
+    if ctx.person.role == Role.committee:
+        ctx.reply("progress_all", rows=_all_branches(ob))
+    elif ctx.person.role == Role.secretary and ctx.person.branch_id:
+        ctx.reply("progress_branch", branch=ob.branches[ctx.person.branch_id].name,
+                  rows=_branch_rows(ob, ctx.person.branch_id))
+    else:
+        ctx.reply("progress_member", items=ob.tasks_for(ctx.person), action=words["task_actions"])
+
+
+def _branch_rows(ob: Obligations, branch_id: int) -> list[dict]:
+    rows = []
+    for task in ob.tasks:
+        total, still_open = ob.branch_status(task, branch_id)
+        if total:
+            rows.append({"task": task, "total": total, "open": [p.name for p in still_open]})
+    return rows
+
+
+def _all_branches(ob: Obligations) -> list[dict]:
+    rows = []
+    for branch in sorted(ob.branches.values(), key=lambda b: b.name):
+        counts = [ob.branch_status(task, branch.id) for task in ob.tasks]
+        total = sum(c[0] for c in counts)
+        if total:
+            rows.append({"branch": branch.name, "total": total, "open": sum(len(c[1]) for c in counts)})
+    return rows

@@ -1,0 +1,68 @@
+"""The weekly digest: each person with open tasks gets one message listing only what they owe.
+
+It goes out on the configured weekday (the next working day when that is a holiday; 调休 days
+count as working days) at the configured time. The day it served is recorded in job_run, so a
+repeated run, a second worker, or a restart sends nothing twice, and after downtime across
+several digest days only the latest is sent. Paused people (/请假) and people at the weekly cap
+are skipped.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.scheduler.calendar import clock, digest_day, is_quiet, week_key
+from bot.scheduler.obligations import Obligations
+from bot.texts import render, vocabulary
+from bot.wecom import messages
+from storage.models import JobRun, Nudge, ReminderPause
+
+JOB = "digest"
+
+
+def latest_digest_day(now: datetime, settings: Settings) -> date | None:
+    """This week's digest day, once its time has come. Last week's counts too when a holiday
+    pushed it into this week; a digest day of a week gone by is never sent late."""
+    week = week_key(now.date())
+    for day in (digest_day(now.date(), settings.digest_weekday),
+                digest_day(now.date() - timedelta(days=7), settings.digest_weekday)):
+        if week_key(day) == week and datetime.combine(day, clock(settings.digest_time), now.tzinfo) <= now:
+            return day
+    return None
+
+
+def _skipped(session: Session, today: date, week: str, cap: int) -> set[str]:
+    paused = session.scalars(select(ReminderPause.userid).where(ReminderPause.until >= today))
+    capped = session.scalars(select(Nudge.userid).where(Nudge.week == week, Nudge.count >= cap))
+    return set(paused) | set(capped)
+
+
+def _count_nudges(session: Session, week: str, userids: list[str]) -> None:
+    existing = {n.userid: n for n in session.scalars(select(Nudge).where(Nudge.week == week, Nudge.userid.in_(userids)))}
+    for userid in userids:
+        nudge = existing.get(userid) or Nudge(userid=userid, week=week, count=0)
+        nudge.count += 1
+        session.add(nudge)
+
+
+def run_digest(session: Session, settings: Settings, now: datetime) -> int:
+    day = latest_digest_day(now, settings)
+    if day is None or is_quiet(now, settings.quiet_hours) or session.get(JobRun, (JOB, day.isoformat())):
+        return 0
+    session.add(JobRun(job=JOB, period=day.isoformat()))
+    today, week = now.date(), week_key(now.date())
+    ob = Obligations(session, today=today)
+    skipped = _skipped(session, today, week, settings.nudge_cap)
+    words = vocabulary()
+    sent = []
+    for person in ob.people:
+        owed = ob.open_for(person) if person.userid not in skipped else []
+        if owed:
+            text = render("digest", person=person, owed=owed, action=words["task_actions"])
+            messages.to_person(session, key=f"digest:{day.isoformat()}:{person.userid}", userid=person.userid, text=text)
+            sent.append(person.userid)
+    _count_nudges(session, week, sent)
+    return len(sent)

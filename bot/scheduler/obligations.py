@@ -1,0 +1,90 @@
+"""Who owes what in the active campaigns, from a handful of set queries whatever the head count.
+
+A task is visible from the start of its phase. Person tasks are done per person (subject =
+userid); branch tasks per branch (subject = "branch:<id>") and owed by the branch's secretaries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from storage import campaigns
+from storage.models import Branch, CampaignTask, Person, Role
+
+TRUTHY = {"是", "有", "有职", "yes", "true", "1", "y"}
+PERSONAL = {"members", "post_holders", "secretaries", "committee", "masses"}
+
+
+@dataclass(frozen=True)
+class Owed:
+    task: CampaignTask
+    campaign: str
+    phase: str
+    overdue: bool
+
+
+def audiences(person: Person) -> set[str]:
+    found = set()
+    if person.role in (Role.member, Role.secretary):
+        found.add("members")
+        if str(person.attributes.get("有职", "")).strip().lower() in TRUTHY:
+            found.add("post_holders")
+    if person.role == Role.secretary:
+        found |= {"secretaries", "branches"}
+    if person.role == Role.committee:
+        found.add("committee")
+    if person.role == Role.masses:
+        found.add("masses")
+    return found
+
+
+def subject_for(task: CampaignTask, person: Person) -> str | None:
+    if task.audience == "branches":
+        return f"branch:{person.branch_id}" if person.branch_id else None
+    return person.userid
+
+
+class Obligations:
+    def __init__(self, session: Session, *, today: date, ended_within: int = 0,
+                 people: Iterable[Person] | None = None):
+        self.today = today
+        records = campaigns.active_campaigns(session, today=today, ended_within=ended_within)
+        self.campaigns = {r.id: r for r in records}
+        self.tasks = [t for t in campaigns.tasks_of(session, campaign_ids=list(self.campaigns))
+                      if self.phase_start(t) <= today]
+        self.done = campaigns.done_subjects(session, task_ids=[t.id for t in self.tasks])
+        self.people = list(people) if people is not None else list(session.scalars(select(Person)))
+        self.branches = {b.id: b for b in session.scalars(select(Branch))}
+        self.by_branch: dict[int | None, list[Person]] = {}
+        for person in self.people:
+            self.by_branch.setdefault(person.branch_id, []).append(person)
+
+    def _phase(self, task: CampaignTask) -> dict:
+        return self.campaigns[task.campaign_id].content["phases"][task.phase_index]
+
+    def phase_start(self, task: CampaignTask) -> date:
+        return date.fromisoformat(self._phase(task)["start"])
+
+    def owed(self, task: CampaignTask, person: Person) -> bool:
+        subject = subject_for(task, person)
+        return task.audience in audiences(person) and subject is not None and (task.id, subject) not in self.done
+
+    def open_for(self, person: Person) -> list[Owed]:
+        return [Owed(t, self.campaigns[t.campaign_id].name, self._phase(t)["name"], t.due < self.today)
+                for t in self.tasks if self.owed(t, person)]
+
+    def tasks_for(self, person: Person) -> list[tuple[CampaignTask, bool]]:
+        """Every visible task this person has a part in, with whether it is done."""
+        mine = audiences(person)
+        return [(t, not self.owed(t, person)) for t in self.tasks if t.audience in mine]
+
+    def branch_status(self, task: CampaignTask, branch_id: int) -> tuple[int, list[Person]]:
+        """(how many of the branch's people it concerns, who of them still owe it)."""
+        concerned = [p for p in self.by_branch.get(branch_id, []) if task.audience in audiences(p)]
+        if task.audience == "branches":
+            concerned = concerned[:1]  # one answer per branch, whichever secretary gives it
+        return len(concerned), [p for p in concerned if self.owed(task, p)]

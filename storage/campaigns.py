@@ -1,0 +1,83 @@
+"""Loaded campaigns and their tasks: the upsert behind `campaign load`, and set-based queries for
+the scheduler (every query here returns whole sets, so a digest costs the same few queries for
+ten people or a hundred thousand)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from storage.models import CampaignRecord, CampaignTask, TaskDone
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    record: CampaignRecord
+    status: str  # "created", "updated" or "unchanged"
+
+
+def upsert_campaign(session: Session, *, name: str, content: dict[str, Any], source_file: str,
+                    start: date, end: date, tasks: list[dict[str, Any]]) -> LoadResult:
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    record = session.scalars(select(CampaignRecord).where(CampaignRecord.name == name)).first()
+    if record is not None and record.content_hash == digest:
+        return LoadResult(record, "unchanged")
+    status = "updated" if record else "created"
+    record = record or CampaignRecord(name=name, source_file=source_file, content=content, content_hash=digest,
+                                      start=start, end=end, loaded_at=time.time())
+    record.source_file, record.content, record.content_hash, record.start, record.end = \
+        source_file, content, digest, start, end
+    session.add(record)
+    session.flush()
+    _sync_tasks(session, record.id, tasks)
+    return LoadResult(record, status)
+
+
+def _sync_tasks(session: Session, campaign_id: int, tasks: list[dict[str, Any]]) -> None:
+    existing = {t.key: t for t in session.scalars(select(CampaignTask).where(CampaignTask.campaign_id == campaign_id))}
+    for values in tasks:
+        row = existing.pop(values["key"], None) or CampaignTask(campaign_id=campaign_id, **values)
+        for field, value in values.items():
+            setattr(row, field, value)
+        session.add(row)
+    gone = [t.id for t in existing.values()]
+    if gone:
+        session.execute(delete(TaskDone).where(TaskDone.task_id.in_(gone)))
+        session.execute(delete(CampaignTask).where(CampaignTask.id.in_(gone)))
+
+
+def campaigns(session: Session, *, name: str | None = None) -> list[CampaignRecord]:
+    stmt = select(CampaignRecord).order_by(CampaignRecord.start)
+    return list(session.scalars(stmt.where(CampaignRecord.name == name) if name else stmt))
+
+
+def active_campaigns(session: Session, *, today: date, ended_within: int = 0) -> list[CampaignRecord]:
+    """Campaigns running today (or ended at most `ended_within` days ago, for late notices)."""
+    stmt = select(CampaignRecord).where(CampaignRecord.start <= today,
+                                        CampaignRecord.end >= today - timedelta(days=ended_within))
+    return list(session.scalars(stmt.order_by(CampaignRecord.start)))
+
+
+def tasks_of(session: Session, *, campaign_ids: list[int]) -> list[CampaignTask]:
+    if not campaign_ids:
+        return []
+    stmt = select(CampaignTask).where(CampaignTask.campaign_id.in_(campaign_ids))
+    return list(session.scalars(stmt.order_by(CampaignTask.due, CampaignTask.id)))
+
+
+def done_subjects(session: Session, *, task_ids: list[int]) -> set[tuple[int, str]]:
+    if not task_ids:
+        return set()
+    stmt = select(TaskDone.task_id, TaskDone.subject).where(TaskDone.task_id.in_(task_ids))
+    return {(task_id, subject) for task_id, subject in session.execute(stmt)}
+
+
+def mark_done(session: Session, *, task_id: int, subject: str) -> None:
+    if session.get(TaskDone, (task_id, subject)) is None:
+        session.add(TaskDone(task_id=task_id, subject=subject))
