@@ -145,7 +145,7 @@ class Campaign(_Strict):
         missing = [s for s in self.standards.values() if s not in self.standard_sets]
         if missing:
             raise ValueError(f"standards 用到的标准在 standard_sets 里没有定义：{'、'.join(missing)}")
-        for earlier, later in zip(self.phases, self.phases[1:]):
+        for earlier, later in zip(self.phases, self.phases[1:], strict=False):
             if later.start <= earlier.end:
                 raise ValueError(f"阶段“{later.name}”与前一阶段重叠或顺序颠倒")
         ids = [t.id for p in self.phases for t in p.tasks]
@@ -232,3 +232,13 @@ def load_campaign_file(path: Path) -> Campaign:
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignFileError(f"{path}:1: 无法读取（{type(exc).__name__}）") from None
     return load_campaign_text(text, source=str(path))
+
+
+def save_campaign(session, campaign: Campaign, *, source_file: str):
+    """Store a validated campaign and its tasks (storage.campaigns.upsert_campaign); idempotent."""
+    from storage.campaigns import upsert_campaign
+
+    tasks = [dict(key=t.id, phase_index=i, title=t.title, kind=t.kind, audience=t.audience, due=t.due,
+                  remind_days=t.remind_days_before) for i, p in enumerate(campaign.phases) for t in p.tasks]
+    return upsert_campaign(session, name=campaign.name, content=campaign.model_dump(mode="json"),
+                           source_file=source_file, start=campaign.start, end=campaign.end, tasks=tasks)

@@ -123,8 +123,7 @@ def _roster_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _campaign_load(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.campaigns import CampaignFileError, load_campaign_file
-    from storage.campaigns import upsert_campaign
+    from bot.campaigns import CampaignFileError, load_campaign_file, save_campaign
     from storage.db import transaction
 
     try:
@@ -134,11 +133,8 @@ def _campaign_load(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     if args.start:
         campaign = campaign.rebased(args.start)
-    tasks = [dict(key=t.id, phase_index=i, title=t.title, kind=t.kind, audience=t.audience, due=t.due,
-                  remind_days=t.remind_days_before) for i, p in enumerate(campaign.phases) for t in p.tasks]
     with transaction(_engine(settings)) as session:
-        result = upsert_campaign(session, name=campaign.name, content=campaign.model_dump(mode="json"),
-                                 source_file=str(args.file), start=campaign.start, end=campaign.end, tasks=tasks)
+        result = save_campaign(session, campaign, source_file=str(args.file))
     print(render("cli/campaign_loaded", campaign=campaign, status=result.status))
     return 0
 

@@ -13,19 +13,24 @@ import json
 import secrets
 import tomllib
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from aiohttp import web
 
+import campaigns as campaign_files
 from bot.app import build_app
+from bot.campaigns import load_campaign_file, save_campaign
 from bot.config import Settings
 from bot.roster import import_roster, read_roster
 from bot.texts import render, vocabulary
 from bot.wecom.emulator import WeComEmulator
-from storage.db import make_engine
+from storage.campaigns import campaigns
+from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 
 ROSTER = Path(__file__).with_name("data") / "demo_roster.csv"
+CAMPAIGN = Path(campaign_files.__file__).with_name("seed004.yaml")
 COMMITTEE_DEPT = 2  # department 1 is the bureau itself
 
 
@@ -68,7 +73,17 @@ def demo_settings(files: DemoFiles, emulator_port: int) -> Settings:
     return Settings(corp_id=creds["WECOM_CORP_ID"], agent_id=1000002, secret=creds["WECOM_SECRET"],
                     token=creds["WECOM_TOKEN"], aes_key=creds["WECOM_AES_KEY"],
                     api_base=f"http://127.0.0.1:{emulator_port}/cgi-bin",
-                    database_url=f"sqlite:///{files.database}")
+                    database_url=f"sqlite:///{files.database}",
+                    # A demo should show announcements whenever it is started.
+                    announce_time="00:00", quiet_hours="")
+
+
+def load_demo_campaign(engine) -> None:
+    """Seed 004 (创五星、争红旗, a school with 第一–第四党支部), moved so its first phase is under way."""
+    with transaction(engine) as session:
+        if not campaigns(session):
+            plan = load_campaign_file(CAMPAIGN).rebased(date.today() - timedelta(days=10))
+            save_campaign(session, plan, source_file=str(CAMPAIGN))
 
 
 def seed_directory(emulator: WeComEmulator) -> None:
@@ -102,6 +117,7 @@ async def run_demo(root: Path, *, host: str = "127.0.0.1", port: int = 8700, res
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     import_roster(engine, ROSTER)  # a no-op after the first run: the import is an upsert
+    load_demo_campaign(engine)
     emulator = build_emulator(settings, files)
     emulator.connect_bot(url=f"http://127.0.0.1:{port + 1}/wecom/callback", token=settings.token,
                          aes_key=settings.aes_key)

@@ -14,10 +14,17 @@ TEMPLATE_DIR = Path(message_templates.__file__).parent
 TEXT_LIMIT = 2048  # bytes, for text and markdown content alike
 
 
+def month_day(day) -> str:
+    """3月2日: how dates read in messages."""
+    return f"{day.month}月{day.day}日"
+
+
 @cache
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["md"] = month_day
+    return env
 
 
 def render(template: str, /, **context: Any) -> str:

@@ -30,16 +30,31 @@ class Claimed:
     attempts: int
 
 
+def _row(key: str, endpoint: str, payload: dict[str, Any], recipients: Iterable[str], channel: str | None,
+         now: float) -> dict[str, Any]:
+    return dict(idem_key=key, endpoint=endpoint, payload=payload, recipients=list(dict.fromkeys(recipients)),
+                channel=channel, status=OutboxStatus.pending, attempts=0, next_attempt_at=now,
+                lease_until=0.0, created_at=now)
+
+
+def _insert(session: Session):
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(Outbox).on_conflict_do_nothing(index_elements=["idem_key"])
+
+
 def enqueue(session: Session, *, key: str, endpoint: str, payload: dict[str, Any],
             recipients: Iterable[str] = (), channel: str | None = None) -> bool:
     """Add a row unless one with this idempotency key exists; True when added."""
-    now = time.time()
-    values = dict(idem_key=key, endpoint=endpoint, payload=payload, recipients=list(dict.fromkeys(recipients)),
-                  channel=channel, status=OutboxStatus.pending, attempts=0, next_attempt_at=now,
-                  lease_until=0.0, created_at=now)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Outbox).values(values).on_conflict_do_nothing(index_elements=["idem_key"])
+    stmt = _insert(session).values(_row(key, endpoint, payload, recipients, channel, time.time()))
     return session.execute(stmt.returning(Outbox.id)).scalar() is not None
+
+
+def enqueue_many(session: Session, rows: list[tuple[str, str, dict[str, Any], list[str], str | None]]) -> None:
+    """Many rows in one statement (executemany): a digest to 100,000 people is one insert, not 100,000.
+    Each row is (key, endpoint, payload, recipients, channel); existing keys are skipped."""
+    if rows:
+        now = time.time()
+        session.execute(_insert(session), [_row(*row, now) for row in rows])
 
 
 def _blocked_until(session: Session, recipients: list[str], now: float) -> float | None:

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.campaigns import load_campaign_text
+from bot.campaigns import load_campaign_text, save_campaign
 from bot.dispatch import Dispatcher
 from bot.handlers import ROUTERS
 from bot.scheduler.calendar import digest_day
 from bot.scheduler.jobs import run_job
 from bot.wecom.updates import parse_update
-from storage.campaigns import mark_done, upsert_campaign
+from storage.campaigns import mark_done
 from storage.db import transaction
 from storage.models import Branch, CampaignTask, JobRun, Nudge, Outbox
 from tests.conftest import make_settings, text_xml
@@ -42,11 +42,8 @@ phases:
 
 def load(engine, start="2026-03-02", end="2026-04-30", due="2026-03-20"):
     campaign = load_campaign_text(CAMPAIGN.replace("START", start).replace("END", end).replace("DUE", due))
-    tasks = [dict(key=t.id, phase_index=i, title=t.title, kind=t.kind, audience=t.audience, due=t.due,
-                  remind_days=t.remind_days_before) for i, p in enumerate(campaign.phases) for t in p.tasks]
     with transaction(engine) as session:
-        return upsert_campaign(session, name=campaign.name, content=campaign.model_dump(mode="json"),
-                               source_file="test", start=campaign.start, end=campaign.end, tasks=tasks)
+        return save_campaign(session, campaign, source_file="test")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from bot.config import Settings
@@ -41,11 +41,15 @@ def _skipped(session: Session, today: date, week: str, cap: int) -> set[str]:
 
 
 def _count_nudges(session: Session, week: str, userids: list[str]) -> None:
-    existing = {n.userid: n for n in session.scalars(select(Nudge).where(Nudge.week == week, Nudge.userid.in_(userids)))}
-    for userid in userids:
-        nudge = existing.get(userid) or Nudge(userid=userid, week=week, count=0)
-        nudge.count += 1
-        session.add(nudge)
+    """One more nudge for each of these people this week, in two bulk statements."""
+    counts = dict(session.execute(select(Nudge.userid, Nudge.count).where(Nudge.week == week)).all())
+    fresh = [{"userid": u, "week": week, "count": 1} for u in userids if u not in counts]
+    again = [{"b_userid": u, "b_week": week, "b_count": counts[u] + 1} for u in userids if u in counts]
+    if fresh:
+        session.execute(insert(Nudge), fresh)
+    if again:
+        session.execute(update(Nudge).where(Nudge.userid == bindparam("b_userid"), Nudge.week == bindparam("b_week"))
+                        .values(count=bindparam("b_count")).execution_options(synchronize_session=False), again)
 
 
 def run_digest(session: Session, settings: Settings, now: datetime) -> int:
@@ -57,12 +61,12 @@ def run_digest(session: Session, settings: Settings, now: datetime) -> int:
     ob = Obligations(session, today=today)
     skipped = _skipped(session, today, week, settings.nudge_cap)
     words = vocabulary()
-    sent = []
+    items = []
     for person in ob.people:
         owed = ob.open_for(person) if person.userid not in skipped else []
         if owed:
             text = render("digest", person=person, owed=owed, action=words["task_actions"])
-            messages.to_person(session, key=f"digest:{day.isoformat()}:{person.userid}", userid=person.userid, text=text)
-            sent.append(person.userid)
-    _count_nudges(session, week, sent)
-    return len(sent)
+            items.append((f"digest:{day.isoformat()}:{person.userid}", person.userid, text))
+    messages.to_each(session, items)
+    _count_nudges(session, week, [userid for _key, userid, _text in items])
+    return len(items)

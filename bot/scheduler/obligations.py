@@ -69,13 +69,15 @@ class Obligations:
     def phase_start(self, task: CampaignTask) -> date:
         return date.fromisoformat(self._phase(task)["start"])
 
-    def owed(self, task: CampaignTask, person: Person) -> bool:
+    def owed(self, task: CampaignTask, person: Person, mine: set[str] | None = None) -> bool:
         subject = subject_for(task, person)
-        return task.audience in audiences(person) and subject is not None and (task.id, subject) not in self.done
+        return task.audience in (mine if mine is not None else audiences(person)) and subject is not None \
+            and (task.id, subject) not in self.done
 
     def open_for(self, person: Person) -> list[Owed]:
+        mine = audiences(person)
         return [Owed(t, self.campaigns[t.campaign_id].name, self._phase(t)["name"], t.due < self.today)
-                for t in self.tasks if self.owed(t, person)]
+                for t in self.tasks if self.owed(t, person, mine)]
 
     def tasks_for(self, person: Person) -> list[tuple[CampaignTask, bool]]:
         """Every visible task this person has a part in, with whether it is done."""

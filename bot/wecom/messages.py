@@ -27,6 +27,13 @@ def to_person(session: Session, *, key: str, userid: str, text: str, markdown: b
                        recipients=[userid], channel=f"user:{userid}")
 
 
+def to_each(session: Session, items: Iterable[tuple[str, str, str]]) -> None:
+    """A different text to each person, as (key, userid, text), queued in one statement."""
+    rows = [(f"{key}#{n}", "message/send", {"touser": userid, **_body(part, False)}, [userid], f"user:{userid}")
+            for key, userid, text in items for n, part in enumerate(split_message(text))]
+    outbox.enqueue_many(session, rows)
+
+
 def to_people(session: Session, *, key: str, userids: Iterable[str], text: str, markdown: bool = False) -> None:
     """One identical message to many: one API call per thousand people."""
     people: Sequence[str] = sorted(set(userids))
