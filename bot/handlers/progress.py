@@ -4,13 +4,21 @@ from bot.routing import Context, Router
 from bot.scheduler.obligations import Obligations
 from bot.texts import vocabulary
 from storage.models import Role
+from storage.people import in_branch
 
 router = Router()
 
 
 @router.command("/进度")
 def show_progress(ctx: Context) -> None:
-    ob = Obligations(ctx.session, today=ctx.today)
+    # Load only the people this view is about: a member's /进度 must not read the whole roster.
+    if ctx.person.role == Role.committee:
+        people = None
+    elif ctx.person.role == Role.secretary and ctx.person.branch_id:
+        people = in_branch(ctx.session, branch_id=ctx.person.branch_id)
+    else:
+        people = [ctx.person]
+    ob = Obligations(ctx.session, today=ctx.today, people=people)
     words = vocabulary()
     if ctx.person.role == Role.committee:
         ctx.reply("progress_all", rows=_all_branches(ob))

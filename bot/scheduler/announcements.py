@@ -28,6 +28,7 @@ class Event:
     kind: str  # phase_start, phase_end, reminder, overdue
     planned: datetime
     campaign: CampaignRecord
+    phase_index: int
     phase: dict
     task: CampaignTask | None = None
     days_left: int = 0
@@ -44,19 +45,19 @@ def due_events(ob: Obligations, records: list[CampaignRecord], tasks: list[Campa
         for index, phase in enumerate(record.content["phases"]):
             start, end = date.fromisoformat(phase["start"]), date.fromisoformat(phase["end"])
             if _at(start, settings, tz) <= now and now.date() <= end:
-                yield Event(f"{record.id}:phase-start:{index}", "phase_start", _at(start, settings, tz), record, phase)
+                yield Event(f"{record.id}:phase-start:{index}", "phase_start", _at(start, settings, tz), record, index, phase)
             if _at(end, settings, tz) <= now <= _at(end, settings, tz) + PHASE_END_GRACE:
-                yield Event(f"{record.id}:phase-end:{index}", "phase_end", _at(end, settings, tz), record, phase)
+                yield Event(f"{record.id}:phase-end:{index}", "phase_end", _at(end, settings, tz), record, index, phase)
     for task in tasks:
         record = next(r for r in records if r.id == task.campaign_id)
         phase = record.content["phases"][task.phase_index]
         for days in task.remind_days:
             planned = _at(task.due - timedelta(days=days), settings, tz)
             if planned <= now and now.date() <= task.due and task.due - timedelta(days=days) >= date.fromisoformat(phase["start"]):
-                yield Event(f"{task.id}:remind:{days}", "reminder", planned, record, phase, task, days)
+                yield Event(f"{task.id}:remind:{days}", "reminder", planned, record, task.phase_index, phase, task, days)
         overdue_at = _at(task.due + timedelta(days=1), settings, tz)
         if overdue_at <= now <= overdue_at + ESCALATION_GRACE:
-            yield Event(f"{task.id}:overdue", "overdue", overdue_at, record, phase, task)
+            yield Event(f"{task.id}:overdue", "overdue", overdue_at, record, task.phase_index, phase, task)
 
 
 def _words() -> dict:
@@ -76,7 +77,8 @@ def announce(session: Session, event: Event, ob: Obligations, now: datetime) -> 
         _escalate(session, event, ob)
         return
     if event.kind == "phase_start":
-        tasks = [t for t in ob_tasks(ob, event) if t.audience in GROUP_AUDIENCES]
+        tasks = [t for t in ob.tasks if t.campaign_id == event.campaign.id and t.phase_index == event.phase_index
+                 and t.audience in GROUP_AUDIENCES]
         text = render("phase_start", tasks=tasks, **common)
     elif event.kind == "phase_end":
         text = render("phase_end", **common)
@@ -88,11 +90,6 @@ def announce(session: Session, event: Event, ob: Obligations, now: datetime) -> 
         if branch.chat_id:
             messages.to_chat(session, key=f"announce:{event.key}:{branch.id}", chat_id=branch.chat_id,
                              text=text, markdown=True)
-
-
-def ob_tasks(ob: Obligations, event: Event) -> list[CampaignTask]:
-    index = event.campaign.content["phases"].index(event.phase)
-    return [t for t in ob.tasks if t.campaign_id == event.campaign.id and t.phase_index == index]
 
 
 def _escalate(session: Session, event: Event, ob: Obligations) -> None:
