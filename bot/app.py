@@ -38,7 +38,8 @@ RUNTIME = web.AppKey("runtime", Runtime)
 def build_app(settings: Settings, engine: Engine) -> web.Application:
     app = web.Application(client_max_size=callback.MAX_BODY)
     app[callback.CRYPTO] = CallbackCrypto(token=settings.token, aes_key=settings.aes_key, corp_id=settings.corp_id)
-    app[callback.DISPATCHER] = Dispatcher(engine, ROUTERS, tz=settings.tz)
+    app[callback.DISPATCHER] = Dispatcher(engine, ROUTERS, tz=settings.tz,
+                                          form_idle_seconds=settings.form_idle_minutes * 60)
     app[RUNTIME] = Runtime()
     app[callback.WAKE_SENDER] = app[RUNTIME].wake_sender
     callback.add_routes(app)

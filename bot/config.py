@@ -131,6 +131,7 @@ class Settings:
     quiet_hours: str = "22:00-07:00"
     nudge_cap: int = 3
     leader_ttl: float = 45.0  # seconds a scheduler lease lasts without renewal
+    form_idle_minutes: float = 30.0  # a half-filled form is parked after this long without an answer
 
     def require_wecom(self) -> "Settings":
         """`serve` cannot run without the app's credentials; other commands can."""
@@ -159,6 +160,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "XIANFENG_QUIET_HOURS": ("quiet_hours", _quiet_hours),
     "XIANFENG_NUDGE_CAP": ("nudge_cap", _count),
     "XIANFENG_LEADER_TTL": ("leader_ttl", _positive_float),
+    "XIANFENG_FORM_IDLE_MINUTES": ("form_idle_minutes", _positive_float),
 }
 
 

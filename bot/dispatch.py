@@ -16,13 +16,13 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from bot import nlp
+from bot import forms, nlp
 from bot.routing import Command, Context, Router
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from bot.wecom.updates import Update
 from storage.db import transaction
-from storage.models import Person, ProcessedCallback
+from storage.models import ConversationState, Person, ProcessedCallback
 
 _SPACES = re.compile(r"\s+")
 
@@ -40,8 +40,9 @@ def normalise(text: str) -> str:
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine, routers: Iterable[Router], *, tz: str = "Asia/Shanghai"):
-        self._engine = engine
+    def __init__(self, engine: Engine, routers: Iterable[Router], *, tz: str = "Asia/Shanghai",
+                 form_idle_seconds: float = 1800):
+        self._engine, self._form_idle = engine, form_idle_seconds
         self._tz = ZoneInfo(tz)
         self.commands: dict[str, Command] = {}
         for router in routers:
@@ -68,12 +69,23 @@ class Dispatcher:
         today = datetime.fromtimestamp(update.create_time, self._tz).date()
         ctx = Context(session=session, update=update, person=person, args=args, today=today,
                       available=self.available_to(person.role))
-        if command is None:
+        state = forms.current_state(session, person.userid)
+        if state and not state.data.get("parked") and forms.is_idle(state, self._form_idle):
+            forms.park(ctx, state)
+            if command is None:
+                return Outcome.handled  # most likely an answer to a question they no longer see
+        active = state if state and not state.data.get("parked") else None
+        if command is None and active:
+            forms.handle(ctx, active, update.content)
+        elif command is None:
             self._hint(ctx, text)
         elif person.role not in command.roles:
             ctx.reply("not_allowed", command=command.name, roles=self.role_labels(command.roles))
         else:
+            touched = active.updated_at if active else None
             command.handler(ctx)
+            if active and active.updated_at == touched and session.get(ConversationState, person.userid):
+                forms.ask(ctx, forms.FORMS[active.form], active.data.get("answers", {}))  # back to the question
         return Outcome.handled
 
     def _match(self, text: str) -> tuple[Command | None, str]:

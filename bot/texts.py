@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["md"] = month_day
+    env.filters["isodate_md"] = lambda text: month_day(date.fromisoformat(text)) if text else ""
     return env
 
 

@@ -172,3 +172,17 @@ class SchedulerLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=50)
     holder: str = Field(max_length=100)
     expires_at: float
+
+
+class Pledge(SQLModel, table=True):
+    """A submitted 公开承诺. Edits add a version; earlier versions stay as history."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "userid", "kind", "version"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    userid: str = Field(foreign_key="person.userid", max_length=64, index=True)
+    branch_id: Optional[int] = Field(default=None, foreign_key="branch.id")
+    kind: str = Field(default="member", max_length=16)
+    version: int = 1
+    items: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    submitted_at: float = Field(default_factory=time.time)

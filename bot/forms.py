@@ -1,0 +1,155 @@
+"""The form engine: a conversation of short questions, kept in the database at every step.
+
+A form declares its steps (built from its answers so far, which is how it branches); the current
+step is the first one not yet answered. Anywhere: 取消 cancels (nothing saved), 返回 goes back a
+step, 跳过 skips an optional step. A wrong answer gets a specific re-prompt and the form waits.
+The person's row in conversation_state is locked while an answer is applied, so a burst of
+messages is taken one at a time and no step is skipped. A form idle for too long is parked;
+/继续 resumes it where it stopped.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from sqlmodel import Session
+
+from bot.answers import Invalid, parse_choice, parse_date, parse_text
+from bot.routing import Context
+from storage.models import ConversationState
+
+CANCEL, BACK, SKIP = {"取消", "算了", "不填了"}, {"返回", "上一步", "后退"}, {"跳过", "略过"}
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    prompt: str  # template name
+    kind: str = "text"  # text | date | choice
+    options: tuple[str, ...] = ()
+    optional: bool = False
+    data: dict[str, Any] = field(default_factory=dict)  # more words for the prompt
+
+    def parse(self, text: str, today: date) -> Any:
+        if self.kind == "date":
+            return parse_date(text, today).isoformat()
+        if self.kind == "choice":
+            return parse_choice(text, list(self.options))
+        return parse_text(text)
+
+
+class Form(Protocol):
+    name: str
+    title: str
+
+    def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]: ...
+
+    def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
+        """Raise Invalid when a well-formed answer does not fit the others."""
+
+    def submit(self, ctx: Context, answers: dict[str, Any]) -> None: ...
+
+
+FORMS: dict[str, Form] = {}
+
+
+def register(form: Form) -> Form:
+    FORMS[form.name] = form
+    return form
+
+
+def current_state(session: Session, userid: str) -> ConversationState | None:
+    """The person's form, locked for this transaction (PostgreSQL) so answers apply one at a time."""
+    return session.get(ConversationState, userid, with_for_update=True)
+
+
+def _current(steps: list[Step], answers: dict[str, Any]) -> tuple[int, Step | None]:
+    for index, step in enumerate(steps):
+        if step.key not in answers:
+            return index, step
+    return len(steps), None
+
+
+def ask(ctx: Context, form: Form, answers: dict[str, Any], note: Invalid | None = None) -> None:
+    steps = form.steps(ctx, answers)
+    index, step = _current(steps, answers)
+    ctx.reply("form_step", title=form.title, step=step, number=index + 1, total=len(steps), answers=answers,
+              note=note.template if note else None, note_data=note.data if note else {}, **step.data)
+
+
+def start(ctx: Context, form: Form, answers: dict[str, Any] | None = None) -> None:
+    """Begin a form; the same form already begun (or parked) resumes instead of starting over."""
+    state = current_state(ctx.session, ctx.person.userid)
+    if state is not None and state.form == form.name:
+        resume(ctx, state)
+        return
+    if state is not None and not state.data.get("parked"):
+        ctx.reply("form_busy", title=FORMS[state.form].title)
+        return
+    state = state or ConversationState(userid=ctx.person.userid, form=form.name, step="", data={})
+    state.form, state.data, state.updated_at = form.name, {"answers": dict(answers or {})}, time.time()
+    ctx.session.add(state)
+    ask(ctx, form, state.data["answers"])
+
+
+def park(ctx: Context, state: ConversationState) -> None:
+    state.data = {**state.data, "parked": True}
+    ctx.session.add(state)
+    ctx.reply("form_parked", title=FORMS[state.form].title)
+
+
+def handle(ctx: Context, state: ConversationState, text: str) -> None:
+    """Apply one answer (or 取消/返回/跳过) to the person's form and ask what comes next."""
+    form = FORMS[state.form]
+    answers = dict(state.data.get("answers", {}))
+    steps = form.steps(ctx, answers)
+    index, step = _current(steps, answers)
+    word = text.strip()
+    if word in CANCEL:
+        ctx.session.delete(state)
+        ctx.reply("form_cancelled", title=form.title)
+        return
+    if word in BACK:
+        if index > 0:
+            answers.pop(steps[index - 1].key, None)
+        _save(ctx, state, answers)
+        ask(ctx, form, answers, None if index > 0 else Invalid("form_at_start"))
+        return
+    try:
+        if word in SKIP:
+            if not step.optional:
+                raise Invalid("form_required")
+            value = None
+        else:
+            value = step.parse(text, ctx.today)
+            form.check(ctx, answers, step, value)
+    except Invalid as problem:
+        ask(ctx, form, answers, problem)
+        return
+    answers[step.key] = value
+    if _current(form.steps(ctx, answers), answers)[1] is None:
+        ctx.session.delete(state)
+        form.submit(ctx, answers)
+        return
+    _save(ctx, state, answers)
+    ask(ctx, form, answers)
+
+
+def _save(ctx: Context, state: ConversationState, answers: dict[str, Any]) -> None:
+    state.data = {"answers": answers}
+    state.updated_at = time.time()
+    ctx.session.add(state)
+
+
+def resume(ctx: Context, state: ConversationState) -> None:
+    state.data = {**state.data, "parked": False}
+    state.updated_at = time.time()
+    ctx.session.add(state)
+    ask(ctx, FORMS[state.form], state.data.get("answers", {}))
+
+
+def is_idle(state: ConversationState, idle_seconds: float, now: float | None = None) -> bool:
+    return (now or time.time()) - state.updated_at > idle_seconds
+

@@ -1,0 +1,105 @@
+"""/承诺: a member's public pledge (公开承诺) against each standard of the campaign's member set —
+what (具体事项), how (措施), by when (时限) — plus a 岗位承诺 for 有职党员. Preview, confirm, and
+the pledge is published to the branch group with the member's name: pledges are public by design.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot import forms
+from bot.answers import Invalid
+from bot.forms import Step
+from bot.routing import Context, Router
+from bot.scheduler.obligations import audiences
+from bot.texts import render
+from bot.wecom import messages
+from storage import campaigns
+from storage.models import Branch, CampaignRecord, Pledge
+
+router = Router()
+SUBMIT = "提交"
+
+
+def pledge_campaign(ctx: Context) -> CampaignRecord | None:
+    """The running campaign that asks members for a pledge."""
+    for record in campaigns.active_campaigns(ctx.session, today=ctx.today):
+        tasks = campaigns.tasks_of(ctx.session, campaign_ids=[record.id])
+        if any(t.kind == "pledge" and t.audience in ("members", "post_holders") for t in tasks):
+            return record
+    return None
+
+
+def _item_steps(prefix: str, label: str, answers: dict[str, Any], optional: bool) -> list[Step]:
+    steps = [Step(f"{prefix}_what", "pledge_what", optional=optional, data={"standard": label})]
+    if answers.get(f"{prefix}_what") is not None or not optional:
+        steps += [Step(f"{prefix}_how", "pledge_how", data={"standard": label}),
+                  Step(f"{prefix}_by", "pledge_by", kind="date", data={"standard": label})]
+    return steps
+
+
+def pledge_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
+    items = []
+    for prefix, label in _standards(ctx):
+        if answers.get(f"{prefix}_what"):
+            items.append({"standard": label, "what": answers[f"{prefix}_what"],
+                          "how": answers.get(f"{prefix}_how"), "by": answers.get(f"{prefix}_by")})
+    return items
+
+
+def _standards(ctx: Context) -> list[tuple[str, str]]:
+    record = pledge_campaign(ctx)
+    content = record.content if record else {"standards": {"member": ""}, "standard_sets": {}}
+    names = content["standard_sets"].get(content["standards"]["member"], {}).get("items", [])
+    labels = [(f"s{i}", name) for i, name in enumerate(names)]
+    if "post_holders" in audiences(ctx.person):
+        labels.append(("post", "岗位承诺"))
+    return labels
+
+
+class MemberPledge:
+    name, title = "member_pledge", "公开承诺"
+
+    def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
+        steps: list[Step] = []
+        for prefix, label in _standards(ctx):
+            steps += _item_steps(prefix, label, answers, optional=prefix != "post")
+        preview = render("pledge_preview", items=pledge_items(ctx, answers))
+        return steps + [Step("confirm", "pledge_confirm", kind="choice", options=(SUBMIT,), data={"preview": preview})]
+
+    def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
+        if step.kind == "date" and date.fromisoformat(value) < ctx.today:
+            raise Invalid("invalid_past")
+        if step.key == "confirm" and not pledge_items(ctx, answers):
+            raise Invalid("pledge_empty")
+
+    def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
+        record = pledge_campaign(ctx)
+        items = pledge_items(ctx, answers)
+        version = 1 + (ctx.session.scalar(select(func.max(Pledge.version)).where(
+            Pledge.campaign_id == record.id, Pledge.userid == ctx.person.userid, Pledge.kind == "member")) or 0)
+        pledge = Pledge(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id,
+                        kind="member", version=version, items=items)
+        ctx.session.add(pledge)
+        ctx.session.flush()
+        for task in campaigns.tasks_of(ctx.session, campaign_ids=[record.id]):
+            if task.kind == "pledge" and task.audience in audiences(ctx.person) and task.audience != "branches":
+                campaigns.mark_done(ctx.session, task_id=task.id, subject=ctx.person.userid)
+        branch = ctx.session.get(Branch, ctx.person.branch_id) if ctx.person.branch_id else None
+        if branch and branch.chat_id:
+            messages.to_chat(ctx.session, key=f"pledge:{pledge.id}", chat_id=branch.chat_id, markdown=True,
+                             text=render("pledge_published", person=ctx.person, items=items, version=version))
+        ctx.reply("pledge_submitted", published=bool(branch and branch.chat_id), version=version)
+
+
+MEMBER_PLEDGE = forms.register(MemberPledge())
+
+
+@router.command("/承诺", roles=["member", "secretary"])
+def pledge(ctx: Context) -> None:
+    if pledge_campaign(ctx) is None:
+        ctx.reply("pledge_no_campaign")
+        return
+    forms.start(ctx, MEMBER_PLEDGE)
