@@ -30,7 +30,11 @@ class Step:
     kind: str = "text"  # text | date | choice
     options: tuple[str, ...] = ()
     optional: bool = False
+    requires: str = ""  # asked only when this earlier step was answered (not skipped): how forms branch
     data: dict[str, Any] = field(default_factory=dict)  # more words for the prompt
+
+    def applies(self, answers: dict[str, Any]) -> bool:
+        return not self.requires or answers.get(self.requires) is not None
 
     def parse(self, text: str, today: date) -> Any:
         if self.kind == "date":
@@ -67,9 +71,13 @@ def current_state(session: Session, userid: str) -> ConversationState | None:
 
 def _current(steps: list[Step], answers: dict[str, Any]) -> tuple[int, Step | None]:
     for index, step in enumerate(steps):
-        if step.key not in answers:
+        if step.key not in answers and step.applies(answers):
             return index, step
     return len(steps), None
+
+
+def _previous(steps: list[Step], answers: dict[str, Any], index: int) -> Step | None:
+    return next((s for s in reversed(steps[:index]) if s.applies(answers) and s.key in answers), None)
 
 
 def ask(ctx: Context, form: Form, answers: dict[str, Any], note: Invalid | None = None) -> None:
@@ -112,10 +120,11 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
         ctx.reply("form_cancelled", title=form.title)
         return
     if word in BACK:
-        if index > 0:
-            answers.pop(steps[index - 1].key, None)
+        previous = _previous(steps, answers, index)
+        if previous is not None:
+            answers.pop(previous.key)
         _save(ctx, state, answers)
-        ask(ctx, form, answers, None if index > 0 else Invalid("form_at_start"))
+        ask(ctx, form, answers, None if previous else Invalid("form_at_start"))
         return
     try:
         if word in SKIP:

@@ -19,6 +19,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from bot.app import build_app
 from bot.config import Settings
 from bot.wecom.emulator import WeComEmulator
+from bot.wecom.emulator.callbacks import cdata
 from storage.db import make_engine
 from storage.migrate import upgrade
 
@@ -135,7 +136,7 @@ _msg_ids = itertools.count(7_000_000_000_000_000_000)
 def text_xml(userid: str, content: str, *, msg_id: int | None = None, create_time: int | None = None) -> str:
     return (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
             f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id or next(_msg_ids)}</MsgId>"
+            f"<Content>{cdata(content)}</Content><MsgId>{msg_id or next(_msg_ids)}</MsgId>"
             f"<AgentID>{AGENT_ID}</AgentID></xml>")
 
 

@@ -32,12 +32,12 @@ def pledge_campaign(ctx: Context) -> CampaignRecord | None:
     return None
 
 
-def _item_steps(prefix: str, label: str, answers: dict[str, Any], optional: bool) -> list[Step]:
-    steps = [Step(f"{prefix}_what", "pledge_what", optional=optional, data={"standard": label})]
-    if answers.get(f"{prefix}_what") is not None or not optional:
-        steps += [Step(f"{prefix}_how", "pledge_how", data={"standard": label}),
-                  Step(f"{prefix}_by", "pledge_by", kind="date", data={"standard": label})]
-    return steps
+def _item_steps(prefix: str, label: str, optional: bool) -> list[Step]:
+    """What, how, by when; skipping "what" of an optional standard skips the other two."""
+    what = f"{prefix}_what"
+    return [Step(what, "pledge_what", optional=optional, data={"standard": label}),
+            Step(f"{prefix}_how", "pledge_how", requires=what, data={"standard": label}),
+            Step(f"{prefix}_by", "pledge_by", kind="date", requires=what, data={"standard": label})]
 
 
 def pledge_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
@@ -65,7 +65,7 @@ class MemberPledge:
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
         steps: list[Step] = []
         for prefix, label in _standards(ctx):
-            steps += _item_steps(prefix, label, answers, optional=prefix != "post")
+            steps += _item_steps(prefix, label, optional=prefix != "post")
         preview = render("pledge_preview", items=pledge_items(ctx, answers))
         return steps + [Step("confirm", "pledge_confirm", kind="choice", options=(SUBMIT,), data={"preview": preview})]
 

@@ -1,0 +1,217 @@
+"""The member pledge form (/承诺) and, through it, the form engine: every way a phone user answers."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.dispatch import Dispatcher
+from bot.handlers import ROUTERS
+from bot.wecom.updates import parse_update
+from storage.models import ConversationState, Outbox, Pledge, TaskDone
+from tests.conftest import eventually, post_callback, text_xml
+from tests.test_scheduler import load
+
+TZ = ZoneInfo("Asia/Shanghai")
+MOMENT = int(datetime(2026, 3, 5, 10, 0, tzinfo=TZ).timestamp())  # inside the campaign's pledge phase
+
+
+@pytest.fixture
+def campaign(engine, rostered):
+    return load(engine)
+
+
+class Phone:
+    """One person typing into the app's chat; each message is one callback through feed_update."""
+
+    def __init__(self, engine, userid: str, dispatcher: Dispatcher | None = None):
+        self.engine, self.userid = engine, userid
+        self.dispatcher = dispatcher or Dispatcher(engine, ROUTERS)
+        self.sent = 0
+
+    def say(self, text: str) -> list[str]:
+        self.sent += 1
+        before = len(self.replies())
+        self.dispatcher.feed_update(parse_update(text_xml(self.userid, text, create_time=MOMENT + self.sent)))
+        return self.replies()[before:]
+
+    def replies(self) -> list[str]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(Outbox).where(Outbox.endpoint == "message/send").order_by(Outbox.id))
+            return [r.payload["text"]["content"] for r in rows if r.payload.get("touser") == self.userid]
+
+    def answers(self) -> dict | None:
+        with Session(self.engine) as session:
+            state = session.get(ConversationState, self.userid)
+            return state.data.get("answers") if state else None
+
+
+def pledges(engine) -> list[Pledge]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Pledge).order_by(Pledge.id)))
+
+
+def test_happy_path_publishes_to_the_group_and_marks_the_tasks_done(engine, campaign):
+    li = Phone(engine, "li")  # a 有职党员: one standard, then the 岗位承诺
+    assert "【公开承诺 1/7】" in li.say("/承诺")[0] and "带头学习提高" in li.replies()[-1]
+    assert "准备怎么做" in li.say("每周听一节青年教师的课并交流")[0]
+    assert "什么时候前完成" in li.say("每月记录一次，学期末写总结")[0]
+    assert "4/7" in li.say("6月15日")[0] and "岗位承诺" in li.replies()[-1]
+    li.say("把教研组的集体备课做实")
+    li.say("每两周组织一次集体备课")
+    confirm = li.say("月底")[0]
+    assert "请核对" in confirm and "6月15日前" in confirm and "3月31日前" in confirm
+    assert "已提交" in li.say("1")[0]
+    [pledge] = pledges(engine)
+    assert [i["standard"] for i in pledge.items] == ["带头学习提高", "岗位承诺"]
+    assert pledge.items[0]["by"] == "2026-06-15" and li.answers() is None
+    with Session(engine) as session:
+        group = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith("pledge:")]
+        done = {t.subject for t in session.scalars(select(TaskDone))}
+    assert "李娜的公开承诺" in group[0].payload["markdown"]["content"] and done == {"li"}
+
+
+def test_cancel_saves_nothing(engine, campaign):
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    li.say("每周听一节课")
+    assert "已取消" in li.say("取消")[0]
+    assert li.answers() is None and pledges(engine) == []
+
+
+def test_back_goes_to_the_previous_question(engine, campaign):
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    li.say("第一次写的事项")
+    assert "1/7" in li.say("返回")[0]
+    assert "已经是第一项了" in li.say("返回")[0]
+    li.say("改过的事项")
+    assert li.answers() == {"s0_what": "改过的事项"}
+
+
+def test_skip_optional_but_not_required(engine, campaign):
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    assert "岗位承诺" in li.say("跳过")[0]  # the standard is skipped with its 措施 and 时限
+    assert "不能跳过" in li.say("跳过")[0]  # a 有职党员's 岗位承诺 is required
+    qian = Phone(engine, "qian")  # an ordinary member: skipping everything leaves nothing to submit
+    qian.say("/承诺")
+    qian.say("跳过")
+    assert "还没有写任何一项" in qian.say("1")[0] and pledges(engine) == []
+
+
+@pytest.mark.parametrize("answer,note", [
+    ("明年某天", "没看懂这个日期"), ("2026-02-30", "没看懂这个日期"), ("1月5日前", None),
+    ("2025-06-01", "已经过去了"), ("下周五", None), ("6.15", None),
+])
+def test_date_answers(engine, campaign, answer, note):
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    li.say("每周听一节课")
+    li.say("每月记录一次")
+    reply = li.say(answer)[0]
+    if note:
+        assert note in reply and "3/7" in reply and "s0_by" not in li.answers()
+    else:
+        assert "4/7" in reply and li.answers()["s0_by"] >= "2026-03-05"
+
+
+def test_text_and_choice_answers_are_checked(engine, campaign):
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    assert "太短" in li.say("好")[0]
+    assert "超过了 500 字" in li.say("听" * 501)[0]
+    for answer in ("每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底"):
+        li.say(answer)
+    assert "请回复选项前的数字" in li.say("5")[0] and pledges(engine) == []
+    assert "已提交" in li.say("提交")[0]
+
+
+def test_command_mid_form_is_answered_and_the_form_waits(engine, campaign):
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    li.say("每周听一节课")
+    help_reply, again = li.say("帮助")
+    assert "你可以发送这些命令" in help_reply and "2/7" in again
+    assert li.answers() == {"s0_what": "每周听一节课"}
+
+
+def test_restart_mid_form_resumes_at_the_same_question(engine, campaign):
+    Phone(engine, "li").say("/承诺")
+    Phone(engine, "li").say("每周听一节课")
+    restarted = Phone(engine, "li", Dispatcher(engine, ROUTERS))  # a new process: nothing kept in memory
+    restarted.sent = 10
+    assert "3/7" in restarted.say("每月记录一次")[0]
+
+
+def test_burst_of_five_messages_skips_no_step(engine, campaign):
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    barrier = threading.Barrier(5)
+    dispatcher = Dispatcher(engine, ROUTERS)
+
+    def send(n: int) -> None:
+        barrier.wait()
+        dispatcher.feed_update(parse_update(text_xml("li", f"第{n}条回答内容", create_time=MOMENT + 100 + n)))
+
+    with ThreadPoolExecutor(5) as pool:
+        list(pool.map(send, range(5)))
+    answers = li.answers()
+    assert set(answers) == {"s0_what", "s0_how"}  # the third step wants a date: the rest were re-prompted
+    assert len(li.replies()) == 1 + 5
+
+
+def test_idle_form_is_parked_and_resumed(engine, campaign):
+    li = Phone(engine, "li", Dispatcher(engine, ROUTERS, form_idle_seconds=0))
+    li.say("/承诺")
+    li.say("每周听一节课")  # idle already: this parks the form instead of answering
+    reply = li.replies()[-1]
+    assert "还没填完" in reply and "/继续" in reply
+    assert "没看懂" in li.say("随便说点什么")[0]  # parked: ordinary chat again
+    assert "1/7" in li.say("/继续")[0]
+
+
+PHONE_TEXT = st.characters(blacklist_categories=("Cs", "Cc"))  # a phone's keyboard; XML carries no control characters
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(st.text(PHONE_TEXT, max_size=30), st.text(PHONE_TEXT, min_size=480, max_size=700), st.sampled_from(
+    ["", " ", "😀🎉", "跳过", "返回", "\n\n", "0", "99", "2026-13-40", "／帮助", "<xml>", "]]>"])),
+       steps_done=st.integers(min_value=0, max_value=6))
+def test_any_text_at_any_step_never_crashes_or_saves_junk(engine, campaign, text, steps_done):
+    with Session(engine) as session, session.begin():
+        state = session.get(ConversationState, "li")
+        if state:
+            session.delete(state)
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    for answer in ("每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底")[:steps_done]:
+        li.say(answer)
+    before = len(li.replies())
+    li.say(text)
+    assert len(li.replies()) > before  # always an answer
+    for key, value in (li.answers() or {}).items():
+        if key.endswith("_by") and value is not None:
+            assert value >= "2026-03-05"
+        elif value is not None:
+            assert 2 <= len(value) <= 500
+
+
+async def test_pledge_through_real_callbacks_reaches_the_group(bot, emulator, engine, rostered):
+    today = date.today()
+    load(engine, start=(today - timedelta(days=1)).isoformat(), end=(today + timedelta(days=60)).isoformat(),
+         due=(today + timedelta(days=20)).isoformat())
+    await eventually(lambda: len(emulator.chats) == 2)
+    for text in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
+        assert (await post_callback(bot, text_xml("li", text))).status == 200
+    chat = next(c for c in emulator.chats.values() if "li" in c.members)
+    await eventually(lambda: any("李娜的公开承诺" in m.get("markdown", {}).get("content", "") for m in chat.messages))
+    await asyncio.sleep(0.2)
+    assert "已提交" in emulator.texts("li")[-1]
