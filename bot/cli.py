@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("job")
     run.add_argument("--now", help='run as of this local time, "YYYY-MM-DD HH:MM"')
 
+    export = commands.add_parser("export", parents=[common], help="records as .xlsx, one sheet per branch")
+    export.add_argument("action", choices=["pledges", "self-assessments"])
+    export.add_argument("--campaign", required=True)
+    export.add_argument("--out", type=Path, required=True)
+
     roster = commands.add_parser("roster", parents=[common], help="people and branches")
     roster_import = roster.add_subparsers(dest="action", required=True).add_parser("import", parents=[common])
     roster_import.add_argument("file", type=Path)
@@ -178,7 +183,21 @@ def _jobs_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.export import export
+    from storage.db import transaction
+
+    with transaction(_engine(settings)) as session:
+        count = export(session, what=args.action, campaign=args.campaign, out=args.out)
+    if count < 0:
+        print(render("cli/export_no_campaign", campaign=args.campaign), file=sys.stderr)
+        return 1
+    print(render("cli/exported", count=count, out=args.out))
+    return 0
+
+
+COMMANDS = {("export", "pledges"): _export, ("export", "self-assessments"): _export,
+            ("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
             ("jobs", "list"): _jobs_list, ("jobs", "run"): _jobs_run,
             ("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}
 

@@ -85,7 +85,7 @@ class Dispatcher:
             touched = active.updated_at if active else None
             command.handler(ctx)
             if active and active.updated_at == touched and session.get(ConversationState, person.userid):
-                forms.ask(ctx, forms.FORMS[active.form], active.data.get("answers", {}))  # back to the question
+                forms.resume(ctx, active)  # back to the question
         return Outcome.handled
 
     def _match(self, text: str) -> tuple[Command | None, str]:

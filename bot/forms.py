@@ -21,6 +21,7 @@ from bot.routing import Context
 from storage.models import ConversationState
 
 CANCEL, BACK, SKIP = {"取消", "算了", "不填了"}, {"返回", "上一步", "后退"}, {"跳过", "略过"}
+KEEP = {"不变", "保留", "同上", "照旧"}  # when editing: keep the previous answer
 
 
 @dataclass(frozen=True)
@@ -80,15 +81,18 @@ def _previous(steps: list[Step], answers: dict[str, Any], index: int) -> Step | 
     return next((s for s in reversed(steps[:index]) if s.applies(answers) and s.key in answers), None)
 
 
-def ask(ctx: Context, form: Form, answers: dict[str, Any], note: Invalid | None = None) -> None:
+def ask(ctx: Context, form: Form, answers: dict[str, Any], note: Invalid | None = None,
+        previous: dict[str, Any] | None = None) -> None:
     steps = form.steps(ctx, answers)
     index, step = _current(steps, answers)
     ctx.reply("form_step", title=form.title, step=step, number=index + 1, total=len(steps), answers=answers,
-              note=note.template if note else None, note_data=note.data if note else {}, **step.data)
+              note=note.template if note else None, note_data=note.data if note else {},
+              previous=(previous or {}).get(step.key), **step.data)
 
 
-def start(ctx: Context, form: Form, answers: dict[str, Any] | None = None) -> None:
-    """Begin a form; the same form already begun (or parked) resumes instead of starting over."""
+def start(ctx: Context, form: Form, previous: dict[str, Any] | None = None) -> None:
+    """Begin a form (with `previous` answers to keep when editing); the same form already begun
+    (or parked) resumes instead of starting over."""
     state = current_state(ctx.session, ctx.person.userid)
     if state is not None and state.form == form.name:
         resume(ctx, state)
@@ -97,9 +101,10 @@ def start(ctx: Context, form: Form, answers: dict[str, Any] | None = None) -> No
         ctx.reply("form_busy", title=FORMS[state.form].title)
         return
     state = state or ConversationState(userid=ctx.person.userid, form=form.name, step="", data={})
-    state.form, state.data, state.updated_at = form.name, {"answers": dict(answers or {})}, time.time()
+    state.form, state.updated_at = form.name, time.time()
+    state.data = {"answers": {}, "previous": dict(previous or {})}
     ctx.session.add(state)
-    ask(ctx, form, state.data["answers"])
+    ask(ctx, form, {}, previous=state.data["previous"])
 
 
 def park(ctx: Context, state: ConversationState) -> None:
@@ -111,7 +116,7 @@ def park(ctx: Context, state: ConversationState) -> None:
 def handle(ctx: Context, state: ConversationState, text: str) -> None:
     """Apply one answer (or 取消/返回/跳过) to the person's form and ask what comes next."""
     form = FORMS[state.form]
-    answers = dict(state.data.get("answers", {}))
+    answers, previous = dict(state.data.get("answers", {})), state.data.get("previous", {})
     steps = form.steps(ctx, answers)
     index, step = _current(steps, answers)
     word = text.strip()
@@ -120,14 +125,17 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
         ctx.reply("form_cancelled", title=form.title)
         return
     if word in BACK:
-        previous = _previous(steps, answers, index)
-        if previous is not None:
-            answers.pop(previous.key)
+        earlier = _previous(steps, answers, index)
+        if earlier is not None:
+            answers.pop(earlier.key)
         _save(ctx, state, answers)
-        ask(ctx, form, answers, None if previous else Invalid("form_at_start"))
+        ask(ctx, form, answers, None if earlier else Invalid("form_at_start"), previous)
         return
     try:
-        if word in SKIP:
+        if word in KEEP and step.key in previous:
+            value = previous[step.key]
+            form.check(ctx, answers, step, value)
+        elif word in SKIP:
             if not step.optional:
                 raise Invalid("form_required")
             value = None
@@ -135,7 +143,7 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
             value = step.parse(text, ctx.today)
             form.check(ctx, answers, step, value)
     except Invalid as problem:
-        ask(ctx, form, answers, problem)
+        ask(ctx, form, answers, problem, previous)
         return
     answers[step.key] = value
     if _current(form.steps(ctx, answers), answers)[1] is None:
@@ -143,11 +151,11 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
         form.submit(ctx, answers)
         return
     _save(ctx, state, answers)
-    ask(ctx, form, answers)
+    ask(ctx, form, answers, previous=previous)
 
 
 def _save(ctx: Context, state: ConversationState, answers: dict[str, Any]) -> None:
-    state.data = {"answers": answers}
+    state.data = {**state.data, "answers": answers}
     state.updated_at = time.time()
     ctx.session.add(state)
 
@@ -156,7 +164,7 @@ def resume(ctx: Context, state: ConversationState) -> None:
     state.data = {**state.data, "parked": False}
     state.updated_at = time.time()
     ctx.session.add(state)
-    ask(ctx, FORMS[state.form], state.data.get("answers", {}))
+    ask(ctx, FORMS[state.form], state.data.get("answers", {}), previous=state.data.get("previous"))
 
 
 def is_idle(state: ConversationState, idle_seconds: float, now: float | None = None) -> bool:

@@ -186,3 +186,17 @@ class Pledge(SQLModel, table=True):
     version: int = 1
     items: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     submitted_at: float = Field(default_factory=time.time)
+
+
+class SelfAssessment(SQLModel, table=True):
+    """A 自评 / 党性分析 (kind "member") or a branch's 党组织自评 (kind "branch"). Private: shown only to
+    the person, their secretary and the committee; never published."""
+
+    __tablename__ = "self_assessment"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    userid: str = Field(foreign_key="person.userid", max_length=64)
+    branch_id: Optional[int] = Field(default=None, foreign_key="branch.id")
+    kind: str = Field(default="member", max_length=16)
+    items: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    submitted_at: float = Field(default_factory=time.time)

@@ -215,3 +215,28 @@ async def test_pledge_through_real_callbacks_reaches_the_group(bot, emulator, en
     await eventually(lambda: any("李娜的公开承诺" in m.get("markdown", {}).get("content", "") for m in chat.messages))
     await asyncio.sleep(0.2)
     assert "已提交" in emulator.texts("li")[-1]
+
+
+def test_edit_keeps_what_is_unchanged_and_adds_a_version(engine, campaign):
+    li = Phone(engine, "li")
+    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
+        li.say(answer)
+    first = li.say("/修改 承诺")[0]
+    assert "上次写的是：每周听一节课" in first and "不变" in first
+    for answer in ("不变", "每周记录一次", "不变", "不变", "不变", "不变", "1"):
+        li.say(answer)
+    old, new = pledges(engine)
+    assert (old.version, new.version) == (1, 2)
+    assert new.items[0]["how"] == "每周记录一次" and new.items[0]["what"] == old.items[0]["what"]
+    assert new.items[1] == old.items[1]
+    with Session(engine) as session:
+        published = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith("pledge:")]
+    assert len(published) == 2 and "第 2 次修改" in published[1].payload["markdown"]["content"]
+
+
+def test_edit_after_the_deadline_is_refused(engine, campaign):
+    li = Phone(engine, "li")
+    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
+        li.say(answer)
+    li.sent = 20 * 24 * 3600  # a little over twenty days later: after the 20 March deadline
+    assert "不能再修改" in li.say("/修改 承诺")[0]

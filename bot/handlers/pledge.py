@@ -103,3 +103,41 @@ def pledge(ctx: Context) -> None:
         ctx.reply("pledge_no_campaign")
         return
     forms.start(ctx, MEMBER_PLEDGE)
+
+
+def _latest(ctx: Context, record: CampaignRecord) -> Pledge | None:
+    stmt = (select(Pledge).where(Pledge.campaign_id == record.id, Pledge.userid == ctx.person.userid,
+                                 Pledge.kind == "member").order_by(Pledge.version.desc()))
+    return ctx.session.scalars(stmt).first()
+
+
+def _as_answers(ctx: Context, pledge: Pledge) -> dict[str, Any]:
+    by_standard = {item["standard"]: item for item in pledge.items}
+    answers: dict[str, Any] = {}
+    for prefix, label in _standards(ctx):
+        item = by_standard.get(label)
+        answers.update({f"{prefix}_what": item["what"], f"{prefix}_how": item["how"], f"{prefix}_by": item["by"]}
+                       if item else {f"{prefix}_what": None})
+    return answers
+
+
+def _deadline(ctx: Context, record: CampaignRecord) -> date | None:
+    dues = [t.due for t in campaigns.tasks_of(ctx.session, campaign_ids=[record.id])
+            if t.kind == "pledge" and t.audience in audiences(ctx.person) and t.audience != "branches"]
+    return max(dues, default=None)
+
+
+@router.command("/修改", roles=["member", "secretary"])
+def edit(ctx: Context) -> None:
+    """/修改 承诺: the pledge again, each answer shown; 不变 keeps it. Every edit is a new version."""
+    if "承诺" not in ctx.args:
+        ctx.reply("edit_what")
+        return
+    record = pledge_campaign(ctx)
+    pledge = _latest(ctx, record) if record else None
+    if pledge is None:
+        ctx.reply("edit_nothing")
+    elif (deadline := _deadline(ctx, record)) is not None and ctx.today > deadline:
+        ctx.reply("edit_closed", deadline=deadline)
+    else:
+        forms.start(ctx, MEMBER_PLEDGE, previous=_as_answers(ctx, pledge))

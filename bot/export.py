@@ -1,0 +1,65 @@
+"""`xianfeng export pledges|self-assessments --campaign NAME --out FILE.xlsx`: records for the 党建档案,
+one sheet per branch. Pledges: each person's latest version. Self-assessments: every one submitted."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable
+
+from openpyxl import Workbook
+from sqlalchemy import select
+from sqlmodel import Session
+
+from storage.models import Branch, CampaignRecord, Person, Pledge, SelfAssessment
+
+HEADERS = {
+    "pledges": ["姓名", "账号", "标准", "具体事项", "措施", "时限", "版本", "提交时间"],
+    "self-assessments": ["姓名", "账号", "类型", "标准", "自评等级", "差距", "措施", "提交时间"],
+}
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _pledge_rows(session: Session, campaign_id: int) -> Iterable[tuple[int | None, list]]:
+    latest: dict[str, Pledge] = {}
+    for pledge in session.scalars(select(Pledge).where(Pledge.campaign_id == campaign_id).order_by(Pledge.version)):
+        latest[pledge.userid] = pledge
+    for pledge in latest.values():
+        person = session.get(Person, pledge.userid)
+        for item in pledge.items:
+            yield pledge.branch_id, [person.name, person.userid, item["standard"], item["what"], item["how"],
+                                     item["by"], pledge.version, _when(pledge.submitted_at)]
+
+
+def _assessment_rows(session: Session, campaign_id: int) -> Iterable[tuple[int | None, list]]:
+    stmt = select(SelfAssessment).where(SelfAssessment.campaign_id == campaign_id).order_by(SelfAssessment.id)
+    for assessment in session.scalars(stmt):
+        person = session.get(Person, assessment.userid)
+        kind = "党组织自评" if assessment.kind == "branch" else "个人自评"
+        for item in assessment.items:
+            yield assessment.branch_id, [person.name, person.userid, kind, item["standard"], item["rating"],
+                                         item["gap"], item["measure"], _when(assessment.submitted_at)]
+
+
+def export(session: Session, *, what: str, campaign: str, out: Path) -> int:
+    """Write the workbook; returns the number of data rows, or -1 when there is no such campaign."""
+    record = session.scalars(select(CampaignRecord).where(CampaignRecord.name == campaign)).first()
+    if record is None:
+        return -1
+    rows = _pledge_rows if what == "pledges" else _assessment_rows
+    branches = {b.id: b.name for b in session.scalars(select(Branch))}
+    book, count = Workbook(), 0
+    book.remove(book.active)
+    for branch_id, row in rows(session, record.id):
+        title = branches.get(branch_id, "未分配支部")[:31]  # Excel's limit for sheet names
+        if title not in book.sheetnames:
+            book.create_sheet(title).append(HEADERS[what])
+        book[title].append(row)
+        count += 1
+    if not book.sheetnames:
+        book.create_sheet("无数据").append(HEADERS[what])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    book.save(out)
+    return count

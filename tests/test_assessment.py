@@ -1,0 +1,94 @@
+"""/自评: a member's self-assessment and a secretary's 党组织自评, private to them, secretary and committee."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.campaigns import load_campaign_text, save_campaign
+from storage.db import transaction
+from storage.models import Outbox, SelfAssessment, TaskDone
+from tests.test_pledge_form import Phone
+
+CAMPAIGN = """
+name: 自评测试
+source: tests
+standards: {member: 五带头, branch: 五个好}
+standard_sets:
+  五带头: {items: [带头学习提高, 带头服务群众]}
+  五个好: {items: [领导班子好, 群众反映好]}
+phases:
+  - name: 查找差距
+    start: 2026-03-02
+    end: 2026-04-30
+    tasks:
+      - {id: member-self, title: 党员自评, kind: self_assessment, audience: members, due: 2026-03-31}
+      - {id: branch-self, title: 党组织自评, kind: self_assessment, audience: branches, due: 2026-03-31}
+"""
+
+
+@pytest.fixture
+def campaign(engine, rostered):
+    with transaction(engine) as session:
+        return save_campaign(session, load_campaign_text(CAMPAIGN), source_file="test").record
+
+
+def saved(engine) -> list[SelfAssessment]:
+    with Session(engine) as session:
+        return list(session.scalars(select(SelfAssessment)))
+
+
+def test_member_self_assessment_is_private(engine, campaign):
+    qian = Phone(engine, "qian")
+    assert "带头学习提高" in qian.say("/自评")[0]
+    assert "请回复选项前的数字" in qian.say("很好")[0]
+    for answer in ("2", "读书少，笔记不系统", "每月读一本书写一篇笔记", "一般", "走访家长不够", "每学期家访五户", "1"):
+        reply = qian.say(answer)
+    assert "只有你本人、支部书记和党委能看到" in reply[0]
+    [assessment] = saved(engine)
+    assert assessment.kind == "member" and [i["rating"] for i in assessment.items] == ["较好", "一般"]
+    with Session(engine) as session:
+        assert not [r for r in session.scalars(select(Outbox)) if r.endpoint == "appchat/send" and "自评" in str(r.payload)]
+        assert {t.subject for t in session.scalars(select(TaskDone))} == {"qian"}
+
+
+def test_secretary_does_the_branch_assessment(engine, campaign):
+    zhang = Phone(engine, "zhang")
+    assert "哪一种自评" in zhang.say("/自评")[0]
+    assert "领导班子好" in zhang.say("2")[0]
+    for answer in ("好", "组织生活不够规范", "每月按时开好组织生活会", "较好", "听取意见渠道少", "每学期开一次座谈会", "1"):
+        zhang.say(answer)
+    [assessment] = saved(engine)
+    assert assessment.kind == "branch" and assessment.items[0]["standard"] == "领导班子好"
+    with Session(engine) as session:
+        assert {t.subject for t in session.scalars(select(TaskDone))} == {"branch:1"}
+
+
+def test_masses_cannot_self_assess(engine, campaign):
+    assert "只有" in Phone(engine, "wang").say("/自评")[0]
+
+
+def test_exports_open_in_openpyxl_with_the_expected_rows(engine, campaign, db_url, monkeypatch, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    from bot.cli import main
+    from tests.test_pledge_form import load
+
+    test_member_self_assessment_is_private(engine, campaign)
+    load(engine)  # the pledge campaign of the pledge tests
+    li = Phone(engine, "li")
+    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
+        li.say(answer)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    out = tmp_path / "records" / "pledges.xlsx"
+    assert main(["export", "pledges", "--campaign", "测试活动", "--out", str(out)]) == 0
+    book = load_workbook(out)
+    assert book.sheetnames == ["第一党支部"]
+    rows = list(book["第一党支部"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("姓名", "账号", "标准") and len(rows) == 3 and rows[1][:3] == ("李娜", "li", "带头学习提高")
+    out = tmp_path / "self.xlsx"
+    assert main(["export", "self-assessments", "--campaign", "自评测试", "--out", str(out)]) == 0
+    rows = list(load_workbook(out)["第二党支部"].iter_rows(values_only=True))
+    assert [r[4] for r in rows[1:]] == ["较好", "一般"]
+    assert main(["export", "pledges", "--campaign", "没有这个", "--out", str(out)]) == 1
+    assert "没有名为" in capsys.readouterr().err
