@@ -200,3 +200,15 @@ class SelfAssessment(SQLModel, table=True):
     kind: str = Field(default="member", max_length=16)
     items: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     submitted_at: float = Field(default_factory=time.time)
+
+
+class PledgeProgress(SQLModel, table=True):
+    """A 践诺 report on one item of a pledge: what was done, and how far along (optional)."""
+
+    __tablename__ = "pledge_progress"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    pledge_id: int = Field(foreign_key="pledge.id", index=True)
+    item: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    percent: Optional[int] = None
+    reported_at: float = Field(default_factory=time.time)

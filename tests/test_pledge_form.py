@@ -28,6 +28,13 @@ def campaign(engine, rostered):
     return load(engine)
 
 
+@pytest.fixture
+def cfg(db_url):
+    from tests.conftest import make_settings
+
+    return make_settings(db_url, "http://127.0.0.1:9/cgi-bin")
+
+
 class Phone:
     """One person typing into the app's chat; each message is one callback through feed_update."""
 
@@ -240,3 +247,29 @@ def test_edit_after_the_deadline_is_refused(engine, campaign):
         li.say(answer)
     li.sent = 20 * 24 * 3600  # a little over twenty days later: after the 20 March deadline
     assert "不能再修改" in li.say("/修改 承诺")[0]
+
+
+def test_progress_report_and_the_periodic_public_summary(engine, campaign, cfg):
+    from bot.scheduler.jobs import run_job
+    from tests.test_scheduler import at
+
+    li, qian = Phone(engine, "li"), Phone(engine, "qian")
+    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
+        li.say(answer)
+    for answer in ("/承诺", "每周家访一户", "记录家访情况", "6月30日", "1"):
+        qian.say(answer)
+    assert "报告哪一项" in li.say("/践诺")[0]
+    li.say("1")
+    li.say("听了 4 节课，和 2 位青年教师交流")
+    assert "0 到 100" in li.say("一百二")[0]
+    assert "已记录" in li.say("60")[0]
+    assert run_job("checkins", engine, cfg, at("2026-03-30 09:00")) == 0  # the first 30 days are not over
+    assert run_job("checkins", engine, cfg, at("2026-04-01 09:00")) > 0
+    assert run_job("checkins", engine, cfg, at("2026-04-02 09:00")) == 0  # once a period
+    with Session(engine) as session:
+        rows = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith(("checkins:", "checkin:"))]
+    summaries = [r.payload["markdown"]["content"] for r in rows if r.idem_key.startswith("checkins:")]
+    assert len(summaries) == 2  # one per branch group with a pledge
+    first = next(s for s in summaries if "李娜" in s)
+    assert "李娜**·带头学习提高：听了 4 节课" in first and "约 60%" in first and "共 1 人作出承诺" in first
+    assert [r.payload["touser"] for r in rows if r.idem_key.startswith("checkin:")] == ["qian"]  # no report

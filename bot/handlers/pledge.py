@@ -81,7 +81,8 @@ class MemberPledge:
         version = 1 + (ctx.session.scalar(select(func.max(Pledge.version)).where(
             Pledge.campaign_id == record.id, Pledge.userid == ctx.person.userid, Pledge.kind == "member")) or 0)
         pledge = Pledge(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id,
-                        kind="member", version=version, items=items)
+                        kind="member", version=version, items=items,
+                        submitted_at=float(ctx.update.create_time))
         ctx.session.add(pledge)
         ctx.session.flush()
         for task in campaigns.tasks_of(ctx.session, campaign_ids=[record.id]):

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from bot.config import Settings
 from bot.scheduler.announcements import run_announcements
 from bot.scheduler.calendar import clock
+from bot.scheduler.checkins import run_checkins
 from bot.scheduler.digest import run_digest
 from storage.db import transaction
 
@@ -36,6 +37,8 @@ JOBS = {
     "announcements": Job("announcements", run_announcements, lambda s: {"trigger": "interval", "minutes": 5}),
     # Daily at the digest time: the job itself decides whether today is a digest day (holidays move it).
     "digest": Job("digest", run_digest, lambda s: _daily_at(s.digest_time)),
+    # Daily at the announce time: the job itself knows when a check-in period has ended.
+    "checkins": Job("checkins", run_checkins, lambda s: _daily_at(s.announce_time)),
 }
 
 

@@ -1,0 +1,70 @@
+"""/践诺: report on one item of my pledge — what was done, and (optionally) how far along."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from bot import forms
+from bot.answers import Invalid
+from bot.forms import Step
+from bot.handlers.pledge import pledge_campaign
+from bot.routing import Context, Router
+from storage import campaigns
+from storage.models import Pledge, PledgeProgress, Role
+
+router = Router()
+
+
+def latest_pledge(ctx: Context) -> Pledge | None:
+    record = pledge_campaign(ctx)
+    if record is None:
+        return None
+    stmt = (select(Pledge).where(Pledge.campaign_id == record.id, Pledge.userid == ctx.person.userid)
+            .order_by(Pledge.version.desc()))
+    return ctx.session.scalars(stmt).first()
+
+
+def _label(item: dict[str, Any]) -> str:
+    return f"【{item['standard']}】{item['what']}"[:40]
+
+
+class ProgressForm:
+    name, title = "pledge_progress", "践诺"
+
+    def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
+        pledge = latest_pledge(ctx)
+        labels = tuple(_label(item) for item in (pledge.items if pledge else []))
+        return [Step("item", "progress_item", kind="choice", options=labels),
+                Step("text", "progress_text"),
+                Step("percent", "progress_percent", kind="text", optional=True)]
+
+    def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
+        if step.key == "percent" and value is not None:
+            match = re.fullmatch(r"(\d{1,3})\s*%?", value.replace("％", "%"))
+            if not match or int(match[1]) > 100:
+                raise Invalid("invalid_percent")
+
+    def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
+        pledge = latest_pledge(ctx)
+        labels = [_label(item) for item in pledge.items]
+        percent = int(re.sub(r"\D", "", answers["percent"])) if answers.get("percent") else None
+        ctx.session.add(PledgeProgress(pledge_id=pledge.id, item=labels.index(answers["item"]),
+                                       text=answers["text"], percent=percent,
+                                       reported_at=float(ctx.update.create_time)))
+        for task in campaigns.tasks_of(ctx.session, campaign_ids=[pledge.campaign_id]):
+            if task.kind == "progress" and task.audience in ("members", "post_holders"):
+                campaigns.mark_done(ctx.session, task_id=task.id, subject=ctx.person.userid)
+        ctx.reply("progress_saved")
+
+
+PROGRESS = forms.register(ProgressForm())
+
+
+@router.command("/践诺", roles=[Role.member, Role.secretary])
+def report_progress(ctx: Context) -> None:
+    if latest_pledge(ctx) is None:
+        ctx.reply("progress_no_pledge")
+        return
+    forms.start(ctx, PROGRESS)
