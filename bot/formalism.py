@@ -1,34 +1,28 @@
 """Spotting formalism (形式主义) in pledge items: copied, campaign wording, or too vague to check.
 
-Similarity is the Jaccard index of the two items' token sets. Tokens come from jieba's search
-mode, which also emits the words inside compounds (思想认识 -> 思想, 认识), so a light rewording
-("提高认识" / "提高思想认识") still shares most tokens. Default threshold: 0.6.
+"copied"/"template": Jaccard similarity of token sets >= threshold (default 0.6). Tokens come from
+jieba's search mode, which also emits the words inside compounds (思想认识 -> 思想, 认识). It is
+lexical: synonyms (党纪国法 / 党的纪律和国家法律) and 2名 / 两名 are not seen as the same.
 
-Rule for "vague" (the 四化三可 test, applied gently to the item text alone):
-
-    an item is vague when it names no concrete action (动作),
-    or when it has neither a measure (量化) nor a time anchor (时间).
-
+"vague" (四化三可, applied gently to the item text; the form collects the deadline separately):
+an item is vague when it names no concrete action (动作), or has neither a measure (量化) nor a
+time anchor (时间). The flag's detail lists the missing parts, e.g. "量化、时间".
 * 动作: an observable act from a short list (听课, 家访, 辅导, 撰写, 读完, 讲, 公示 ...) or a stated
-  result (达到, 提高到, 控制在, 获得 ...). Abstract verbs (加强, 提高, 发挥, 做到, 树立) do not count.
-* 量化: an Arabic number that is not part of a date (3篇, 85%, 7点半), a Chinese numeral with a
-  measure word (一节, 两次, 三个月), a frequency or "each" (每周, 每月, 每位, 逐一), a percentage,
-  or a concrete act promised never to happen (不收受…, 不体罚…: zero is a number too).
-  Set phrases are not quantities: 做一名/作为一名, 一份力, 四个意识, 三会一课 ...
+  result (达到, 提高到, 控制在, 获得 ...); abstract verbs (加强, 提高, 发挥, 做到, 树立) do not count.
+* 量化: a number not part of a date (3篇, 85%), a Chinese numeral with a measure word (一节, 两次),
+  a frequency or "each" (每周, 每位, 逐一), or a concrete act promised never to happen (不收受…,
+  不体罚…: zero is a number too). Set phrases (做一名, 一份力, 四个意识, 三会一课) are not measures.
 * 时间: a term or date in the text (本学期, 年底前, 6月底, 寒假, 七一前).
-
-The flag's detail lists the missing parts, e.g. "量化、时间" for "认真备课，认真批改作业".
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import jieba
-import jieba.posseg  # creates a tagger over jieba's default tokenizer; loads no dictionary yet
 
 STOP_WORDS = frozenset(
     "的 地 得 了 着 和 与 及 以及 等 在 把 被 要 将 会 能 我 我们 本人 自己 自身 进一步 并 并且 为 对 于 向 从 给 "
@@ -40,7 +34,7 @@ ACTION_WORDS = (
     "听课 评课 上课 上好 授课 讲课 讲授 宣讲 备课 批改 辅导 补课 家访 走访 回访 谈心 谈话 结对 帮扶 资助 "
     "捐助 捐赠 读完 阅读 通读 精读 学完 学习 自学 背诵 抄写 撰写 写好 写出 编写 编制 完成 提交 发表 整理 "
     "录制 制作 设计 开设 开展 组织 举办 主持 参加 参与 承担 建立 建档 培训 指导 带教 示范 展示 观摩 "
-    "汇报 值班 值周 护导 巡查 检查 排查 维修 安装 接送 陪伴 联系 回复 公示 公开 交流 分享 送教 支教 "
+    "汇报 开放 值班 值周 护导 巡查 检查 排查 维修 安装 接送 陪伴 联系 回复 公示 公开 交流 分享 送教 支教 "
     "收受 接受 索要 体罚 从事 推销 驾车 驾驶 缴纳 交纳 记录 填写 上报 发布 举报 "
     "达到 提高到 提升到 降到 降低到 控制在 保持在 获得 考取 实现"
 ).split()
@@ -59,7 +53,7 @@ _QUANTITY = re.compile(
 )
 _TIME = re.compile(
     r"本学期|本学年|本年度|今年|明年|下学期|上半年|下半年|学期末|学年末|期中|期末|年底|年末|年内|月底|月末|"
-    r"寒假|暑假|开学|毕业前|[月日底末假学考]前|\d{2,4}年|(?:\d+|[一二三四五六七八九十]+)月|\d+日|七一|国庆|截至|截止"
+    r"寒假|暑假|开学|毕业前|[月日底末假考]前|\d{2,4}年|(?:\d+|[一二三四五六七八九十]+)月|\d+日|七一|国庆|截至|截止"
 )
 
 
@@ -69,14 +63,14 @@ class Flag:
     detail: str  # the text it resembles, or the missing parts of a vague item ("量化、时间")
 
 
-def _is_noise(token: str) -> bool:
-    return not token.strip() or all(unicodedata.category(ch)[0] in "PSZ" for ch in token)
-
-
 def tokens(text: str) -> frozenset[str]:
     """jieba search-mode tokens, lower-cased, without punctuation, whitespace and stop words."""
-    words = (t.strip().lower() for t in jieba.lcut_for_search(text))
-    return frozenset(w for w in words if not _is_noise(w) and w not in STOP_WORDS)
+    words = {t.strip().lower() for t in jieba.lcut_for_search(text)}
+    return frozenset(w for w in words if w and w not in STOP_WORDS and not _is_punctuation(w))
+
+
+def _is_punctuation(word: str) -> bool:
+    return all(unicodedata.category(ch)[0] in "PSZ" for ch in word)
 
 
 def similarity(a: str, b: str) -> float:
@@ -102,13 +96,11 @@ def _has_action(text: str, words: Sequence[str]) -> bool:
 
 def _has_prohibition(words: Sequence[str]) -> bool:
     """A negation followed within two words by a concrete act: 不收受, 不体罚, 绝不酒后驾车."""
-    for i, word in enumerate(words):
-        if word in NEGATIONS and any(_has_action(w, [w]) for w in words[i + 1 : i + 3]):
-            return True
-    return False
+    following = (words[i + 1 : i + 3] for i, word in enumerate(words) if word in NEGATIONS)
+    return any(_has_action(w, [w]) for after in following for w in after)
 
 
-def missing_parts(text: str) -> list[str]:
+def _missing_parts(text: str) -> list[str]:
     """Which of 动作/量化/时间 the item text lacks."""
     words = [w for w in jieba.lcut(text) if w.strip()]
     plain = _SET_PHRASES.sub("，", text)
@@ -121,7 +113,7 @@ def missing_parts(text: str) -> list[str]:
 
 
 def _vague(text: str) -> Flag | None:
-    missing = missing_parts(text)
+    missing = _missing_parts(text)
     if "动作" in missing or {"量化", "时间"} <= set(missing):
         return Flag("vague", "、".join(missing))
     return None
@@ -153,9 +145,16 @@ def summarise(items: Sequence[str], top: int = 5) -> list[tuple[str, int]]:
 
 
 def _theme_words(text: str) -> list[str]:
+    """Nouns, verbs and abbreviations of two or more characters, minus stop words, dates and measures."""
+    from jieba import posseg  # here, not at the top: its tables take half a second to import
+
     words = []
-    for pair in jieba.posseg.lcut(text):
+    for pair in posseg.lcut(text):
         word = pair.word.strip().lower()
-        if len(word) >= 2 and pair.flag[:1] in ("n", "v", "j") and word not in STOP_WORDS | GENERIC_WORDS:
+        if len(word) >= 2 and pair.flag[:1] in ("n", "v", "j") and _is_theme(word):
             words.append(word)
     return words
+
+
+def _is_theme(word: str) -> bool:
+    return word not in STOP_WORDS | GENERIC_WORDS and not _TIME.search(word) and not _QUANTITY.search(word)

@@ -273,3 +273,17 @@ def test_progress_report_and_the_periodic_public_summary(engine, campaign, cfg):
     first = next(s for s in summaries if "李娜" in s)
     assert "李娜**·带头学习提高：听了 4 节课" in first and "约 60%" in first and "共 1 人作出承诺" in first
     assert [r.payload["touser"] for r in rows if r.idem_key.startswith("checkin:")] == ["qian"]  # no report
+
+
+def test_secretary_branch_pledge_is_published(engine, campaign):
+    zhang = Phone(engine, "zhang")
+    assert "本支部的目标" in zhang.say("/承诺 支部")[0]
+    for answer in ("创建红旗党支部", "开展五项主题活动", "三月部署，六月总结", "每月一次组织生活会", "党员带头，服务师生"):
+        reply = zhang.say(answer)
+    assert "请核对" in reply[0]
+    assert "已提交" in zhang.say("1")[0]
+    with Session(engine) as session:
+        group = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith("pledge:")]
+        done = {t.subject for t in session.scalars(select(TaskDone))}
+    assert "第一党支部·支部承诺方案" in group[0].payload["markdown"]["content"] and done == {"branch:1"}
+    assert "只有支部书记" in Phone(engine, "li").say("/承诺 支部")[0]

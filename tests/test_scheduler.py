@@ -35,7 +35,7 @@ phases:
     tasks:
       - {id: member-pledge, title: 党员公开承诺, kind: pledge, audience: members, due: DUE, remind_days_before: [3]}
       - {id: post-pledge, title: 岗位承诺, kind: pledge, audience: post_holders, due: DUE}
-      - {id: branch-plan, title: 支部承诺方案, kind: document, audience: branches, due: DUE}
+      - {id: branch-plan, title: 支部承诺方案, kind: pledge, audience: branches, due: DUE}
       - {id: committee-review, title: 审核各支部方案, kind: document, audience: committee, due: DUE}
 """
 

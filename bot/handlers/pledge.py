@@ -100,6 +100,9 @@ MEMBER_PLEDGE = forms.register(MemberPledge())
 
 @router.command("/承诺", roles=["member", "secretary"])
 def pledge(ctx: Context) -> None:
+    if "支部" in ctx.args:
+        _branch_pledge(ctx)
+        return
     if pledge_campaign(ctx) is None:
         ctx.reply("pledge_no_campaign")
         return
@@ -142,3 +145,14 @@ def edit(ctx: Context) -> None:
         ctx.reply("edit_closed", deadline=deadline)
     else:
         forms.start(ctx, MEMBER_PLEDGE, previous=_as_answers(ctx, pledge))
+
+
+def _branch_pledge(ctx: Context) -> None:
+    from bot.handlers.branch_pledge import BRANCH_PLEDGE, branch_pledge_task
+
+    if ctx.person.role != "secretary" or not ctx.person.branch_id:
+        ctx.reply("not_allowed", command="/承诺 支部", roles=["支部书记"])
+    elif branch_pledge_task(ctx) is None:
+        ctx.reply("pledge_no_campaign")
+    else:
+        forms.start(ctx, BRANCH_PLEDGE)
