@@ -111,6 +111,7 @@ class Rules(_Strict):
     rating_weights: dict[Literal["self_assessment", "masses", "superior"], float] = \
         {"self_assessment": 0.3, "masses": 0.4, "superior": 0.3}
     level_thresholds: dict[str, float] = {"强": 90, "较强": 75, "一般": 60}
+    copy_similarity: float = Field(0.6, gt=0, le=1)  # pledge items this alike (token sets) count as copied
 
     @field_validator("rating_weights")
     @classmethod

@@ -25,18 +25,16 @@ from dataclasses import dataclass
 import jieba
 
 STOP_WORDS = frozenset(
-    "的 地 得 了 着 和 与 及 以及 等 在 把 被 要 将 会 能 我 我们 本人 自己 自身 进一步 并 并且 为 对 于 向 从 给 "
-    "让 使 以 也 都 还 又 就 是 之 其 上 中 里 做 好 积极 主动 认真 努力 切实 不断 自觉 坚持 始终 全面 "
-    "更加 更好 争取 力争 做到".split()
+    "的 地 得 了 着 和 与 及 以及 等 在 把 被 要 将 会 能 我 我们 本人 自己 自身 进一步 并 并且 为 对 于 向 从 给 让 使 以 "
+    "也 都 还 又 就 是 之 其 上 中 里 做 好 积极 主动 认真 努力 切实 不断 自觉 坚持 始终 全面 更加 更好 争取 力争 做到".split()
 )
 GENERIC_WORDS = frozenset("带头 加强 提高 提升 发挥 树立 增强 做好 工作 作用 方面 各项 问题 情况".split())
-ACTION_WORDS = (
-    "听课 评课 上课 上好 授课 讲课 讲授 宣讲 备课 批改 辅导 补课 家访 走访 回访 谈心 谈话 结对 帮扶 资助 "
-    "捐助 捐赠 读完 阅读 通读 精读 学完 学习 自学 背诵 抄写 撰写 写好 写出 编写 编制 完成 提交 发表 整理 "
-    "录制 制作 设计 开设 开展 组织 举办 主持 参加 参与 承担 建立 建档 培训 指导 带教 示范 展示 观摩 "
-    "汇报 开放 值班 值周 护导 巡查 检查 排查 维修 安装 接送 陪伴 联系 回复 公示 公开 交流 分享 送教 支教 "
-    "收受 接受 索要 体罚 从事 推销 驾车 驾驶 缴纳 交纳 记录 填写 上报 发布 举报 "
-    "达到 提高到 提升到 降到 降低到 控制在 保持在 获得 考取 实现"
+ACTION_WORDS = (  # observable acts, then stated results; matched anywhere in the text
+    "听课 评课 上课 上好 授课 讲课 讲授 宣讲 备课 批改 辅导 补课 家访 走访 回访 谈心 谈话 结对 帮扶 资助 捐助 捐赠 "
+    "读完 阅读 通读 精读 学完 学习 自学 背诵 抄写 撰写 写好 写出 编写 编制 完成 提交 发表 整理 录制 制作 设计 开设 "
+    "开展 组织 举办 主持 参加 参与 承担 建立 建档 培训 指导 带教 示范 展示 观摩 汇报 开放 值班 值周 护导 巡查 检查 "
+    "排查 维修 安装 接送 陪伴 联系 回复 公示 公开 交流 分享 送教 支教 收受 接受 索要 体罚 从事 推销 驾车 驾驶 缴纳 "
+    "交纳 记录 填写 上报 发布 举报 达到 提高到 提升到 降到 降低到 控制在 保持在 获得 考取 实现"
 ).split()
 SHORT_ACTIONS = frozenset("听 读 写 讲 教".split())  # single characters count only as whole jieba tokens
 NEGATIONS = frozenset("不 不再 绝不 决不 从不 严禁 杜绝 拒绝".split())
@@ -103,20 +101,12 @@ def _has_prohibition(words: Sequence[str]) -> bool:
 def _missing_parts(text: str) -> list[str]:
     """Which of 动作/量化/时间 the item text lacks."""
     words = [w for w in jieba.lcut(text) if w.strip()]
-    plain = _SET_PHRASES.sub("，", text)
     present = {
         "动作": _has_action(text, words),
-        "量化": bool(_QUANTITY.search(plain)) or _has_prohibition(words),
+        "量化": bool(_QUANTITY.search(_SET_PHRASES.sub("，", text))) or _has_prohibition(words),
         "时间": bool(_TIME.search(text)),
     }
     return [part for part, found in present.items() if not found]
-
-
-def _vague(text: str) -> Flag | None:
-    missing = _missing_parts(text)
-    if "动作" in missing or {"量化", "时间"} <= set(missing):
-        return Flag("vague", "、".join(missing))
-    return None
 
 
 def check_item(
@@ -128,8 +118,9 @@ def check_item(
         flags.append(Flag("copied", source))
     if (source := _closest(text, wording, threshold)) is not None:
         flags.append(Flag("template", source))
-    if (vague := _vague(text)) is not None:
-        flags.append(vague)
+    missing = _missing_parts(text)
+    if "动作" in missing or {"量化", "时间"} <= set(missing):
+        flags.append(Flag("vague", "、".join(missing)))
     return flags
 
 

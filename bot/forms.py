@@ -32,7 +32,7 @@ class Step:
     options: tuple[str, ...] = ()
     optional: bool = False
     requires: str = ""  # asked only when this earlier step was answered (not skipped): how forms branch
-    data: dict[str, Any] = field(default_factory=dict)  # more words for the prompt
+    data: dict[str, Any] = field(default_factory=dict)  # more words for the prompt; callables run when asked
 
     def applies(self, answers: dict[str, Any]) -> bool:
         return not self.requires or answers.get(self.requires) is not None
@@ -85,9 +85,10 @@ def ask(ctx: Context, form: Form, answers: dict[str, Any], note: Invalid | None 
         previous: dict[str, Any] | None = None) -> None:
     steps = form.steps(ctx, answers)
     index, step = _current(steps, answers)
+    words = {key: value() if callable(value) else value for key, value in step.data.items()}  # e.g. a preview
     ctx.reply("form_step", title=form.title, step=step, number=index + 1, total=len(steps), answers=answers,
               note=note.template if note else None, note_data=note.data if note else {},
-              previous=(previous or {}).get(step.key), **step.data)
+              previous=(previous or {}).get(step.key), **words)
 
 
 def start(ctx: Context, form: Form, previous: dict[str, Any] | None = None) -> None:

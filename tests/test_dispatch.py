@@ -52,9 +52,9 @@ def test_free_text_hint_uses_jieba_for_a_registered_command(engine, rostered, pl
 
 
 def test_hint_never_offers_a_command_that_does_not_exist_yet(engine, rostered):
-    feed(Dispatcher(engine, ROUTERS), "li", "我想做一下自评")  # /自评 comes with a later capability
-    [reply] = replies(engine, "li")
-    assert "/自评" not in reply and "帮助" in reply
+    feed(Dispatcher(engine, ROUTERS), "zhang", "我想发起满意度评议")  # /评议 comes with the polls capability
+    [reply] = replies(engine, "zhang")
+    assert "/评议" not in reply and "帮助" in reply
 
 
 def test_hint_respects_role(engine, rostered):

@@ -119,7 +119,8 @@ def test_labelled_pledges_accuracy() -> None:
     hits = len(CASES) - len(misses)
     share = hits / len(CASES)
     print(f"formalism accuracy: {hits}/{len(CASES)} = {share:.3f}", *misses, sep="\n  ")
-    # Achieved: see the report; the assertion message carries the figure and the misses.
+    # Achieved 59/62 = 0.952 with threshold 0.6. The three misses are lexical limits: 党纪国法 for
+    # 党的纪律和国家法律法规, 2名/每个月 for 两名/每月, and 理论学习/思想认识 for 学习/认识.
     assert share >= 0.90, f"accuracy {hits}/{len(CASES)} = {share:.3f} < 0.90; misses:\n" + "\n".join(misses)
 
 

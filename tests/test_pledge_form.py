@@ -287,3 +287,31 @@ def test_secretary_branch_pledge_is_published(engine, campaign):
         done = {t.subject for t in session.scalars(select(TaskDone))}
     assert "第一党支部·支部承诺方案" in group[0].payload["markdown"]["content"] and done == {"branch:1"}
     assert "只有支部书记" in Phone(engine, "li").say("/承诺 支部")[0]
+
+
+def test_formalism_guard_suggests_but_lets_submit(engine, campaign):
+    zhao = Phone(engine, "zhao")  # first pledge, concrete
+    for answer in ("/承诺", "每周听一节青年教师的课并当面交流意见", "每月记录一次", "6月15日", "1"):
+        zhao.say(answer)
+    qian = Phone(engine, "qian")
+    for answer in ("/承诺", "每周听一节青年教师的课，并当面交流意见", "每月记录", "6月15日"):
+        reply = qian.say(answer)
+    assert "和别人的承诺几乎一样" in reply[0] and "也可以直接提交" in reply[0]
+    assert "已提交" in qian.say("1")[0]
+    assert pledges(engine)[-1].items[0]["flags"][0]["code"] == "copied"
+    li = Phone(engine, "li")
+    for answer in ("/承诺", "加强学习，提高认识", "多学习", "6月15日", "做实集体备课", "每两周一次", "月底"):
+        reply = li.say(answer)
+    assert "还不够具体" in reply[0]
+
+
+def test_secretary_sees_flagged_items_and_committee_the_themes(engine, campaign):
+    test_formalism_guard_suggests_but_lets_submit(engine, campaign)
+    Phone(engine, "li").say("1")  # li submits the vague pledge too
+    zhao_view = Phone(engine, "zhao").say("进度")[0]
+    assert "需要帮助完善的承诺" in zhao_view and "钱敏·带头学习提高" in zhao_view and "与他人雷同" in zhao_view
+    zhang_view = Phone(engine, "zhang").say("进度")[0]
+    assert "李娜·带头学习提高：加强学习，提高认识（不够具体）" in zhang_view
+    summary = Phone(engine, "sun").say("/承诺汇总")[0]
+    assert "3 人已提交" in summary and "【带头学习提高】3 条" in summary
+    assert "青年教师" in summary or "听课" in summary

@@ -51,7 +51,7 @@ class SelfAssessmentForm:
             words = {"standard": name, "scope": _scope(ctx, answers)}
             steps += [Step(f"r{i}", "assess_rating", kind="choice", options=RATINGS, data=words),
                       Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
-        preview = render("assessment_preview", items=assessment_items(ctx, answers))
+        preview = lambda: render("assessment_preview", items=assessment_items(ctx, answers))  # noqa: E731
         return steps + [Step("confirm", "assess_confirm", kind="choice", options=(SUBMIT,), data={"preview": preview})]
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:

@@ -39,7 +39,7 @@ class BranchPledge:
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
         steps = [Step(key, "branch_part", kind="date" if key == "deadline" else "text", data={"part": label})
                  for key, label in _parts(ctx)]
-        preview = render("branch_pledge_preview", items=self.items(ctx, answers))
+        preview = lambda: render("branch_pledge_preview", items=self.items(ctx, answers))  # noqa: E731
         return steps + [Step("confirm", "pledge_confirm", kind="choice", options=("提交",), data={"preview": preview})]
 
     def items(self, ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:

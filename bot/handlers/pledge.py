@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot import forms
 from bot.answers import Invalid
+from bot.formalism import check_item
 from bot.forms import Step
 from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
@@ -18,6 +19,7 @@ from bot.texts import render
 from bot.wecom import messages
 from storage import campaigns
 from storage.models import Branch, CampaignRecord, Pledge
+from storage.pledges import latest_pledges
 
 router = Router()
 SUBMIT = "提交"
@@ -40,13 +42,29 @@ def _item_steps(prefix: str, label: str, optional: bool) -> list[Step]:
             Step(f"{prefix}_by", "pledge_by", kind="date", requires=what, data={"standard": label})]
 
 
-def pledge_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
-    items = []
-    for prefix, label in _standards(ctx):
-        if answers.get(f"{prefix}_what"):
-            items.append({"standard": label, "what": answers[f"{prefix}_what"],
-                          "how": answers.get(f"{prefix}_how"), "by": answers.get(f"{prefix}_by")})
-    return items
+def answered_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"standard": label, "what": answers[f"{prefix}_what"], "how": answers.get(f"{prefix}_how"),
+             "by": answers.get(f"{prefix}_by")} for prefix, label in _standards(ctx) if answers.get(f"{prefix}_what")]
+
+
+def pledge_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answered items, each with the formalism guard's flags (a suggestion, never a refusal)."""
+    items = answered_items(ctx, answers)
+    return _flagged(ctx, items) if items else items
+
+
+def _flagged(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    record = pledge_campaign(ctx)
+    others = [item["what"] for pledge in _latest_of_others(ctx, record) for item in pledge.items]
+    wording = [w for s in record.content["standard_sets"].values() for w in [*s["items"], *s.get("aims", {}).values()]]
+    threshold = record.content.get("rules", {}).get("copy_similarity", 0.6)
+    return [{**item, "flags": [{"code": f.code, "detail": f.detail} for f in
+                               check_item(item["what"], others=others, wording=wording, threshold=threshold)]}
+            for item in items]
+
+
+def _latest_of_others(ctx: Context, record: CampaignRecord) -> list[Pledge]:
+    return [p for p in latest_pledges(ctx.session, campaign_ids=[record.id]) if p.userid != ctx.person.userid]
 
 
 def _standards(ctx: Context) -> list[tuple[str, str]]:
@@ -66,13 +84,13 @@ class MemberPledge:
         steps: list[Step] = []
         for prefix, label in _standards(ctx):
             steps += _item_steps(prefix, label, optional=prefix != "post")
-        preview = render("pledge_preview", items=pledge_items(ctx, answers))
+        preview = lambda: render("pledge_preview", items=pledge_items(ctx, answers))  # noqa: E731 - only when asked
         return steps + [Step("confirm", "pledge_confirm", kind="choice", options=(SUBMIT,), data={"preview": preview})]
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
         if step.kind == "date" and date.fromisoformat(value) < ctx.today:
             raise Invalid("invalid_past")
-        if step.key == "confirm" and not pledge_items(ctx, answers):
+        if step.key == "confirm" and not answered_items(ctx, answers):
             raise Invalid("pledge_empty")
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from bot.scheduler.obligations import Obligations
 from bot.texts import vocabulary
 from storage.models import Role
 from storage.people import in_branch
+from storage.pledges import latest_pledges
 
 router = Router()
 
@@ -24,7 +25,7 @@ def show_progress(ctx: Context) -> None:
         ctx.reply("progress_all", rows=_all_branches(ob))
     elif ctx.person.role == Role.secretary and ctx.person.branch_id:
         ctx.reply("progress_branch", branch=ob.branches[ctx.person.branch_id].name,
-                  rows=_branch_rows(ob, ctx.person.branch_id))
+                  rows=_branch_rows(ob, ctx.person.branch_id), flagged=_flagged(ctx, ob))
     else:
         ctx.reply("progress_member", items=ob.tasks_for(ctx.person), action=words["task_actions"])
 
@@ -46,3 +47,12 @@ def _all_branches(ob: Obligations) -> list[dict]:
         if total:
             rows.append({"branch": branch.name, "total": total, "open": sum(len(c[1]) for c in counts)})
     return rows
+
+
+def _flagged(ctx: Context, ob: Obligations) -> list[dict]:
+    """Pledge items of the branch the formalism guard flagged, for the secretary to follow up."""
+    names = {p.userid: p.name for p in ob.people}
+    pledges = latest_pledges(ctx.session, campaign_ids=list(ob.campaigns), branch_id=ctx.person.branch_id)
+    return [{"name": names.get(p.userid, p.userid), "standard": item["standard"], "what": item["what"],
+             "codes": [f["code"] for f in item.get("flags", [])]}
+            for p in pledges for item in p.items if item.get("flags")]
