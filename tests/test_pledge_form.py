@@ -315,3 +315,46 @@ def test_secretary_sees_flagged_items_and_committee_the_themes(engine, campaign)
     summary = Phone(engine, "sun").say("/承诺汇总")[0]
     assert "3 人已提交" in summary and "【带头学习提高】3 条" in summary
     assert "青年教师" in summary or "听课" in summary
+
+
+def test_idle_forms_job_parks_and_tells_once(engine, campaign, cfg):
+    from dataclasses import replace
+
+    from bot.scheduler.jobs import run_job
+
+    li = Phone(engine, "li")
+    li.say("/承诺")
+    li.say("每周听一节课")
+    later = datetime.now(TZ).replace(hour=12)
+    assert run_job("idle_forms", engine, replace(cfg, form_idle_minutes=1e6), later) == 0  # not idle yet
+    assert run_job("idle_forms", engine, replace(cfg, form_idle_minutes=1), later) == 1
+    assert run_job("idle_forms", engine, replace(cfg, form_idle_minutes=1), later) == 0
+    assert "/继续" in li.replies()[-1]
+    assert "2/7" in li.say("/继续")[0] and li.answers() == {"s0_what": "每周听一节课"}
+
+
+async def test_every_form_through_real_callbacks(bot, emulator, engine, rostered):
+    from tests.test_assessment import CAMPAIGN as ASSESSMENT
+
+    today = date.today()
+    load(engine, start=(today - timedelta(days=1)).isoformat(), end=(today + timedelta(days=60)).isoformat(),
+         due=(today + timedelta(days=20)).isoformat())
+    from bot.campaigns import load_campaign_text, save_campaign
+    from storage.db import transaction
+
+    moved = load_campaign_text(ASSESSMENT).rebased(today - timedelta(days=1))
+    with transaction(engine) as session:
+        save_campaign(session, moved, source_file="test")
+    walks = {
+        "zhang": ("/承诺 支部", "创建红旗党支部", "开展五项主题活动", "每月推进一项", "每月一次组织生活会", "党员带头服务师生", "1"),
+        "qian": ("/自评", "较好", "读书少", "每月读一本书", "一般", "家访不够", "每学期家访五户", "1"),
+        "li": ("/承诺", "每周听一节课", "每月记录一次", "月底", "做实集体备课", "每两周一次", "月底", "1",
+               "/践诺", "1", "听了 4 节课", "40"),
+    }
+    for userid, answers in walks.items():
+        for text in answers:
+            assert (await post_callback(bot, text_xml(userid, text))).status == 200
+    await eventually(lambda: all(any(w in t for t in emulator.texts(u) for w in ("已提交", "已保存", "已记录"))
+                                 for u in walks) and "已记录" in emulator.texts("li")[-1], timeout=20)
+    chat = next(c for c in emulator.chats.values() if "zhang" in c.members)
+    await eventually(lambda: any("支部承诺方案" in m.get("markdown", {}).get("content", "") for m in chat.messages))

@@ -15,6 +15,7 @@ from bot.scheduler.announcements import run_announcements
 from bot.scheduler.calendar import clock
 from bot.scheduler.checkins import run_checkins
 from bot.scheduler.digest import run_digest
+from bot.scheduler.idle_forms import run_idle_forms
 from storage.db import transaction
 
 
@@ -39,6 +40,7 @@ JOBS = {
     "digest": Job("digest", run_digest, lambda s: _daily_at(s.digest_time)),
     # Daily at the announce time: the job itself knows when a check-in period has ended.
     "checkins": Job("checkins", run_checkins, lambda s: _daily_at(s.announce_time)),
+    "idle_forms": Job("idle_forms", run_idle_forms, lambda s: {"trigger": "interval", "minutes": 5}),
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.config import Settings
+import bot.handlers  # noqa: F401  (registers the forms the idle_forms job parks)
 from bot.scheduler.jobs import JOBS, run_job
 from storage.db import transaction
 from storage.models import SchedulerLease
