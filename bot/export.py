@@ -37,7 +37,7 @@ def _assessment_rows(session: Session, campaign_id: int) -> Iterable[tuple[int |
     stmt = select(SelfAssessment).where(SelfAssessment.campaign_id == campaign_id).order_by(SelfAssessment.id)
     for assessment in session.scalars(stmt):
         person = session.get(Person, assessment.userid)
-        kind = "党组织自评" if assessment.kind == "branch" else "个人自评"
+        kind = {"branch": "党组织自评", "stars": "五星指标自评"}.get(assessment.kind, "个人自评")
         for item in assessment.items:
             yield assessment.branch_id, [person.name, person.userid, kind, item["standard"], item["rating"],
                                          item["gap"], item["measure"], _when(assessment.submitted_at)]

@@ -92,3 +92,23 @@ def test_exports_open_in_openpyxl_with_the_expected_rows(engine, campaign, db_ur
     assert [r[4] for r in rows[1:]] == ["较好", "一般"]
     assert main(["export", "pledges", "--campaign", "没有这个", "--out", str(out)]) == 1
     assert "没有名为" in capsys.readouterr().err
+
+
+def test_party_analysis_and_star_indicators_when_the_campaign_asks(engine, rostered):
+    text = CAMPAIGN.replace("title: 党员自评", "title: 党员自评和党性分析").replace(
+        "standards: {member: 五带头, branch: 五个好}", "standards: {member: 五带头, branch: 五个好, stars: 五星}").replace(
+        "  五个好: {items: [领导班子好, 群众反映好]}", "  五个好: {items: [领导班子好, 群众反映好]}\n  五星: {items: [班子建设, 作用发挥]}")
+    with transaction(engine) as session:
+        save_campaign(session, load_campaign_text(text), source_file="test")
+    qian = Phone(engine, "qian")
+    qian.say("/自评")
+    for answer in ("2", "读书少", "每月读一本书", "一般", "家访不够", "每学期家访五户"):
+        reply = qian.say(answer)
+    assert "党性分析" in reply[0]
+    qian.say("宗旨意识还要加强，要多听群众意见")
+    qian.say("1")
+    zhang = Phone(engine, "zhang")
+    assert "五星指标自评" in zhang.say("/自评")[0]
+    assert "班子建设" in zhang.say("3")[0]
+    kinds = {a.kind: a for a in saved(engine)}
+    assert kinds["member"].items[-1]["standard"] == "党性分析"

@@ -16,7 +16,7 @@ from storage.models import CampaignRecord, Role, SelfAssessment
 
 router = Router()
 RATINGS = ("好", "较好", "一般", "差")
-PERSONAL, BRANCH, SUBMIT = "个人自评", "党组织自评", "提交"
+PERSONAL, BRANCH, STARS, SUBMIT = "个人自评", "党组织自评", "五星指标自评", "提交"
 
 
 def assessment_campaign(ctx: Context) -> CampaignRecord | None:
@@ -32,8 +32,20 @@ def _scope(ctx: Context, answers: dict[str, Any]) -> str:
 
 def _standards(ctx: Context, answers: dict[str, Any]) -> list[str]:
     content = assessment_campaign(ctx).content
-    key = "branch" if _scope(ctx, answers) == BRANCH else "member"
+    key = {BRANCH: "branch", STARS: "stars"}.get(_scope(ctx, answers), "member")
     return content["standard_sets"][content["standards"][key]]["items"]
+
+
+def _scopes(ctx: Context) -> tuple[str, ...]:
+    """A secretary chooses: their own 自评, the branch's 党组织自评, or (where the campaign has 五星) the stars."""
+    stars = "stars" in assessment_campaign(ctx).content["standards"]
+    return (PERSONAL, BRANCH, STARS) if stars else (PERSONAL, BRANCH)
+
+
+def _asks_party_analysis(ctx: Context) -> bool:
+    record = assessment_campaign(ctx)
+    return any(t.kind == "self_assessment" and "党性分析" in t.title
+               for t in campaigns.tasks_of(ctx.session, campaign_ids=[record.id]))
 
 
 def assessment_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
@@ -45,13 +57,16 @@ class SelfAssessmentForm:
     name, title = "self_assessment", "自评"
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
-        steps = [Step("scope", "assess_scope", kind="choice", options=(PERSONAL, BRANCH))] \
+        steps = [Step("scope", "assess_scope", kind="choice", options=_scopes(ctx))] \
             if ctx.person.role == Role.secretary else []
         for i, name in enumerate(_standards(ctx, answers)):
             words = {"standard": name, "scope": _scope(ctx, answers)}
             steps += [Step(f"r{i}", "assess_rating", kind="choice", options=RATINGS, data=words),
                       Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
-        preview = lambda: render("assessment_preview", items=assessment_items(ctx, answers))  # noqa: E731
+        if _scope(ctx, answers) == PERSONAL and _asks_party_analysis(ctx):
+            steps.append(Step("analysis", "assess_analysis"))
+        preview = lambda: render("assessment_preview", items=assessment_items(ctx, answers),  # noqa: E731
+                                 analysis=answers.get("analysis"))
         return steps + [Step("confirm", "assess_confirm", kind="choice", options=(SUBMIT,), data={"preview": preview})]
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
@@ -59,9 +74,13 @@ class SelfAssessmentForm:
             raise Invalid("form_required")
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
-        record, branch = assessment_campaign(ctx), _scope(ctx, answers) == BRANCH
+        record, branch = assessment_campaign(ctx), _scope(ctx, answers) in (BRANCH, STARS)
+        items = assessment_items(ctx, answers)
+        if answers.get("analysis"):
+            items.append({"standard": "党性分析", "rating": "", "gap": answers["analysis"], "measure": ""})
+        kind = {BRANCH: "branch", STARS: "stars"}.get(_scope(ctx, answers), "member")
         ctx.session.add(SelfAssessment(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id,
-                                       kind="branch" if branch else "member", items=assessment_items(ctx, answers)))
+                                       kind=kind, items=items))
         subject = f"branch:{ctx.person.branch_id}" if branch else ctx.person.userid
         for task in campaigns.tasks_of(ctx.session, campaign_ids=[record.id]):
             if task.kind == "self_assessment" and (task.audience == "branches") == branch:
