@@ -81,3 +81,11 @@ def done_subjects(session: Session, *, task_ids: list[int]) -> set[tuple[int, st
 def mark_done(session: Session, *, task_id: int, subject: str) -> None:
     if session.get(TaskDone, (task_id, subject)) is None:
         session.add(TaskDone(task_id=task_id, subject=subject))
+
+
+def mark_kind_done(session: Session, *, campaign_id: int, kind: str, audiences: set[str], subject: str) -> None:
+    """Mark done every task of this kind, for these audiences, in one campaign (e.g. all pledge tasks
+    a 有职党员's pledge answers: the members' one and the post holders' one)."""
+    for task in tasks_of(session, campaign_ids=[campaign_id]):
+        if task.kind == kind and task.audience in audiences:
+            mark_done(session, task_id=task.id, subject=subject)

@@ -82,9 +82,8 @@ class SelfAssessmentForm:
         ctx.session.add(SelfAssessment(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id,
                                        kind=kind, items=items))
         subject = f"branch:{ctx.person.branch_id}" if branch else ctx.person.userid
-        for task in campaigns.tasks_of(ctx.session, campaign_ids=[record.id]):
-            if task.kind == "self_assessment" and (task.audience == "branches") == branch:
-                campaigns.mark_done(ctx.session, task_id=task.id, subject=subject)
+        campaigns.mark_kind_done(ctx.session, campaign_id=record.id, kind="self_assessment", subject=subject,
+                                 audiences={"branches"} if branch else {"members", "post_holders"})
         ctx.reply("assessment_saved", branch=branch)
 
 

@@ -103,9 +103,8 @@ class MemberPledge:
                         submitted_at=float(ctx.update.create_time))
         ctx.session.add(pledge)
         ctx.session.flush()
-        for task in campaigns.tasks_of(ctx.session, campaign_ids=[record.id]):
-            if task.kind == "pledge" and task.audience in audiences(ctx.person) and task.audience != "branches":
-                campaigns.mark_done(ctx.session, task_id=task.id, subject=ctx.person.userid)
+        campaigns.mark_kind_done(ctx.session, campaign_id=record.id, kind="pledge", subject=ctx.person.userid,
+                                 audiences=audiences(ctx.person) - {"branches"})
         branch = ctx.session.get(Branch, ctx.person.branch_id) if ctx.person.branch_id else None
         if branch and branch.chat_id:
             messages.to_chat(ctx.session, key=f"pledge:{pledge.id}", chat_id=branch.chat_id, markdown=True,

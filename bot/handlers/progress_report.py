@@ -53,9 +53,8 @@ class ProgressForm:
         ctx.session.add(PledgeProgress(pledge_id=pledge.id, item=labels.index(answers["item"]),
                                        text=answers["text"], percent=percent,
                                        reported_at=float(ctx.update.create_time)))
-        for task in campaigns.tasks_of(ctx.session, campaign_ids=[pledge.campaign_id]):
-            if task.kind == "progress" and task.audience in ("members", "post_holders"):
-                campaigns.mark_done(ctx.session, task_id=task.id, subject=ctx.person.userid)
+        campaigns.mark_kind_done(ctx.session, campaign_id=pledge.campaign_id, kind="progress",
+                                 audiences={"members", "post_holders"}, subject=ctx.person.userid)
         ctx.reply("progress_saved")
 
 
