@@ -50,6 +50,7 @@ class Dispatcher:
         words = vocabulary()["commands"]
         self._aliases = {alias.lower(): name for name in self.commands for alias in words.get(name, {}).get("aliases", [])}
         self._aliases.update({name.lstrip("/"): name for name in self.commands})
+        self._longest_first = sorted(self.commands, key=len, reverse=True)  # /承诺汇总 before /承诺
         self._keywords = {name: words.get(name, {}).get("keywords", []) for name in words}
 
     def feed_update(self, update: Update) -> Outcome:
@@ -66,34 +67,48 @@ class Dispatcher:
             return Outcome.ignored  # events (enter_agent, card clicks) get their routers with forms and polls
         text = normalise(update.content)
         command, args = self._match(text)
-        today = datetime.fromtimestamp(update.create_time, self._tz).date()
-        ctx = Context(session=session, update=update, person=person, args=args, today=today,
-                      available=self.available_to(person.role))
-        state = forms.current_state(session, person.userid)
-        if state and not state.data.get("parked") and forms.is_idle(state, self._form_idle):
-            forms.park(ctx, state)
-            if command is None:
-                return Outcome.handled  # most likely an answer to a question they no longer see
-        active = state if state and not state.data.get("parked") else None
-        if command is None and active:
-            forms.handle(ctx, active, update.content)
+        ctx = Context(session=session, update=update, person=person, args=args,
+                      today=self._local(update).date(), available=self.available_to(person.role))
+        form, parked_now = self._active_form(ctx)
+        if command is None and parked_now:
+            pass  # most likely an answer to a question they no longer see: the parking notice is the answer
+        elif command is None and form:
+            forms.handle(ctx, form, update.content)
         elif command is None:
             self._hint(ctx, text)
         elif person.role not in command.roles:
             ctx.reply("not_allowed", command=command.name, roles=self.role_labels(command.roles))
         else:
-            touched = active.updated_at if active else None
-            command.handler(ctx)
-            if active and active.updated_at == touched and session.get(ConversationState, person.userid):
-                forms.resume(ctx, active)  # back to the question
+            self._run(ctx, command, form)
         return Outcome.handled
+
+    def _active_form(self, ctx: Context) -> tuple[ConversationState | None, bool]:
+        """(the person's unparked form, whether it was parked just now for being idle too long)."""
+        state = forms.current_state(ctx.session, ctx.person.userid)
+        if state is None or state.data.get("parked"):
+            return None, False
+        if forms.is_idle(state, self._form_idle):
+            forms.park(ctx, state)
+            return None, True
+        return state, False
+
+    @staticmethod
+    def _run(ctx: Context, command: Command, form: ConversationState | None) -> None:
+        """A command typed mid-form is answered, then the form's question is asked again."""
+        touched = form.updated_at if form else None
+        command.handler(ctx)
+        if form and form.updated_at == touched and ctx.session.get(ConversationState, ctx.person.userid):
+            forms.resume(ctx, form)
+
+    def _local(self, update: Update) -> datetime:
+        return datetime.fromtimestamp(update.create_time, self._tz)
 
     def _match(self, text: str) -> tuple[Command | None, str]:
         name = self._aliases.get(text.lower())
         if name:
             return self.commands[name], ""
         if text.startswith("/"):
-            for name in sorted(self.commands, key=len, reverse=True):
+            for name in self._longest_first:
                 if text.startswith(name):
                     return self.commands[name], text[len(name):].strip()
         return None, ""
@@ -109,7 +124,7 @@ class Dispatcher:
 
     def _answer_stranger(self, session: Session, update: Update) -> Outcome:
         """One polite answer a day, however often a stranger writes: the key folds repeats together."""
-        day = datetime.fromtimestamp(update.create_time, self._tz).strftime("%Y%m%d")
+        day = self._local(update).strftime("%Y%m%d")
         messages.to_person(session, key=f"stranger:{update.userid}:{day}", userid=update.userid,
                            text=render("unregistered", userid=update.userid))
         return Outcome.unregistered

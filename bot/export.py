@@ -10,12 +10,9 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.texts import vocabulary
 from storage.models import Branch, CampaignRecord, Person, Pledge, SelfAssessment
 
-HEADERS = {
-    "pledges": ["姓名", "账号", "标准", "具体事项", "措施", "时限", "版本", "提交时间"],
-    "self-assessments": ["姓名", "账号", "类型", "标准", "自评等级", "差距", "措施", "提交时间"],
-}
 
 
 def _when(ts: float) -> str:
@@ -37,7 +34,9 @@ def _assessment_rows(session: Session, campaign_id: int) -> Iterable[tuple[int |
     stmt = select(SelfAssessment).where(SelfAssessment.campaign_id == campaign_id).order_by(SelfAssessment.id)
     for assessment in session.scalars(stmt):
         person = session.get(Person, assessment.userid)
-        kind = {"branch": "党组织自评", "stars": "五星指标自评"}.get(assessment.kind, "个人自评")
+        words = vocabulary()["forms"]
+        kind = words[{"branch": "branch_assessment", "stars": "stars_assessment"}.get(assessment.kind,
+                                                                                     "personal_assessment")]
         for item in assessment.items:
             yield assessment.branch_id, [person.name, person.userid, kind, item["standard"], item["rating"],
                                          item["gap"], item["measure"], _when(assessment.submitted_at)]
@@ -50,16 +49,17 @@ def export(session: Session, *, what: str, campaign: str, out: Path) -> int:
         return -1
     rows = _pledge_rows if what == "pledges" else _assessment_rows
     branches = {b.id: b.name for b in session.scalars(select(Branch))}
+    words = vocabulary()["export"]
     book, count = Workbook(), 0
     book.remove(book.active)
     for branch_id, row in rows(session, record.id):
-        title = branches.get(branch_id, "未分配支部")[:31]  # Excel's limit for sheet names
+        title = branches.get(branch_id, words["unassigned"])[:31]  # Excel's limit for sheet names
         if title not in book.sheetnames:
-            book.create_sheet(title).append(HEADERS[what])
+            book.create_sheet(title).append(words[what])
         book[title].append(row)
         count += 1
     if not book.sheetnames:
-        book.create_sheet("无数据").append(HEADERS[what])
+        book.create_sheet(words["empty"]).append(words[what])
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)
     return count

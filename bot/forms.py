@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot.answers import Invalid, parse_choice, parse_date, parse_text
 from bot.routing import Context
+from bot.texts import vocabulary
 from storage.models import ConversationState
 
 CANCEL, BACK, SKIP = {"取消", "算了", "不填了"}, {"返回", "上一步", "后退"}, {"跳过", "略过"}
@@ -58,6 +59,11 @@ class Form(Protocol):
 
 
 FORMS: dict[str, Form] = {}
+
+
+def confirm_step(prompt: str, preview) -> Step:
+    """The last step of every form: a preview (rendered only when asked) and one option to submit."""
+    return Step("confirm", prompt, kind="choice", options=(vocabulary()["forms"]["submit"],), data={"preview": preview})
 
 
 def register(form: Form) -> Form:
@@ -101,7 +107,7 @@ def start(ctx: Context, form: Form, previous: dict[str, Any] | None = None) -> N
     if state is not None and not state.data.get("parked"):
         ctx.reply("form_busy", title=FORMS[state.form].title)
         return
-    state = state or ConversationState(userid=ctx.person.userid, form=form.name, step="", data={})
+    state = state or ConversationState(userid=ctx.person.userid, form=form.name, data={})
     state.form, state.updated_at = form.name, time.time()
     state.data = {"answers": {}, "previous": dict(previous or {})}
     ctx.session.add(state)
@@ -133,26 +139,28 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
         ask(ctx, form, answers, None if earlier else Invalid("form_at_start"), previous)
         return
     try:
-        if word in KEEP and step.key in previous:
-            value = previous[step.key]
-            form.check(ctx, answers, step, value)
-        elif word in SKIP:
-            if not step.optional:
-                raise Invalid("form_required")
-            value = None
-        else:
-            value = step.parse(text, ctx.today)
-            form.check(ctx, answers, step, value)
+        answers[step.key] = _value(ctx, form, step, text, answers, previous)
     except Invalid as problem:
         ask(ctx, form, answers, problem, previous)
         return
-    answers[step.key] = value
     if _current(form.steps(ctx, answers), answers)[1] is None:
         ctx.session.delete(state)
         form.submit(ctx, answers)
         return
     _save(ctx, state, answers)
     ask(ctx, form, answers, previous=previous)
+
+
+def _value(ctx: Context, form: Form, step: Step, text: str, answers: dict[str, Any], previous: dict[str, Any]) -> Any:
+    """The answer's value: the previous one (不变), None (跳过 an optional step), or the parsed text."""
+    word = text.strip()
+    if word in SKIP:
+        if not step.optional:
+            raise Invalid("form_required")
+        return None
+    value = previous[step.key] if word in KEEP and step.key in previous else step.parse(text, ctx.today)
+    form.check(ctx, answers, step, value)
+    return value
 
 
 def _save(ctx: Context, state: ConversationState, answers: dict[str, Any]) -> None:

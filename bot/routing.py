@@ -26,6 +26,13 @@ class Context:
     today: date = field(default_factory=date.today)  # the sender's local date, in the configured time zone
     available: list["Command"] = field(default_factory=list)  # commands this person's role may use
     replies: int = field(default=0, init=False)
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A lookup done once per update: forms rebuild their steps several times while answering."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def reply(self, template: str, **data: Any) -> None:
         """Queue a reply in this transaction; the key makes a replayed callback's reply the same row."""

@@ -89,3 +89,14 @@ def mark_kind_done(session: Session, *, campaign_id: int, kind: str, audiences: 
     for task in tasks_of(session, campaign_ids=[campaign_id]):
         if task.kind == kind and task.audience in audiences:
             mark_done(session, task_id=task.id, subject=subject)
+
+
+def find_task(session: Session, *, today: date, kind: str,
+              audiences: set[str] | None = None) -> tuple[CampaignRecord, CampaignTask] | None:
+    """The first running campaign with a task of this kind (for one of these audiences), and that task:
+    what /承诺, /承诺 支部 and /自评 work on."""
+    for record in active_campaigns(session, today=today):
+        for task in tasks_of(session, campaign_ids=[record.id]):
+            if task.kind == kind and (audiences is None or task.audience in audiences):
+                return record, task
+    return None

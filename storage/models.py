@@ -87,8 +87,7 @@ class ConversationState(SQLModel, table=True):
 
     __tablename__ = "conversation_state"
     userid: str = Field(primary_key=True, foreign_key="person.userid", max_length=64)
-    form: str = Field(max_length=64)
-    step: str = Field(max_length=64)
+    form: str = Field(max_length=64)  # the current step is derived from the answers in data
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: float = Field(default_factory=time.time)
 

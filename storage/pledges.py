@@ -16,3 +16,15 @@ def latest_pledges(session: Session, *, campaign_ids: list[int], branch_id: int 
     for pledge in session.scalars(stmt):
         latest[(pledge.campaign_id, pledge.userid)] = pledge
     return list(latest.values())
+
+
+def latest_pledge(session: Session, *, campaign_id: int, kind: str, userid: str | None = None,
+                  branch_id: int | None = None) -> Pledge | None:
+    """The newest version of one person's (kind "member") or one branch's (kind "branch") pledge."""
+    stmt = select(Pledge).where(Pledge.campaign_id == campaign_id, Pledge.kind == kind)
+    stmt = stmt.where(Pledge.userid == userid) if kind == "member" else stmt.where(Pledge.branch_id == branch_id)
+    return session.scalars(stmt.order_by(Pledge.version.desc())).first()
+
+
+def next_version(latest: Pledge | None) -> int:
+    return latest.version + 1 if latest else 1

@@ -358,3 +358,49 @@ async def test_every_form_through_real_callbacks(bot, emulator, engine, rostered
                                  for u in walks) and "已记录" in emulator.texts("li")[-1], timeout=20)
     chat = next(c for c in emulator.chats.values() if "zhang" in c.members)
     await eventually(lambda: any("支部承诺方案" in m.get("markdown", {}).get("content", "") for m in chat.messages))
+
+
+def test_progress_uses_the_personal_pledge_not_the_branch_one(engine, campaign):
+    """Regression: /践诺 took the newest pledge of any kind, so a secretary could report on the branch's."""
+    zhang = Phone(engine, "zhang")
+    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "1"):
+        zhang.say(answer)
+    for answer in ("/承诺 支部", "创建红旗党支部", "开展五项主题活动", "三月部署", "每月一次组织生活会", "党员带头", "1"):
+        zhang.say(answer)
+    options = zhang.say("/践诺")[0]
+    assert "每周听一节课" in options and "创建红旗党支部" not in options
+
+
+def test_checkins_skip_branch_pledges_paused_and_capped_people(engine, campaign, cfg):
+    """Regression: check-ins counted branch pledges as personal ones and ignored /请假 and the weekly cap."""
+    from bot.scheduler.jobs import run_job
+    from storage.db import transaction
+    from storage.models import Nudge
+    from tests.test_scheduler import at
+
+    for userid in ("zhang", "li", "qian"):
+        phone = Phone(engine, userid)
+        for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日"):
+            phone.say(answer)
+        if userid == "li":
+            for answer in ("做实集体备课", "每两周一次", "月底"):
+                phone.say(answer)
+        phone.say("1")
+    zhang = Phone(engine, "zhang")
+    for answer in ("/承诺 支部", "创建红旗党支部", "开展五项主题活动", "三月部署", "每月一次组织生活会", "党员带头", "1"):
+        zhang.say(answer)
+    Phone(engine, "li").say("/请假 两个月")
+    with transaction(engine) as session:
+        session.add(Nudge(userid="qian", week="2026-W14", count=cfg.nudge_cap))
+    run_job("checkins", engine, cfg, at("2026-04-01 09:00"))
+    with Session(engine) as session:
+        rows = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith(("checkins:", "checkin:"))]
+    asked = [r.payload["touser"] for r in rows if r.idem_key.startswith("checkin:")]
+    assert asked == ["zhang"]  # li paused, qian at the cap; zhang once, for the personal pledge
+    summaries = [r.payload["markdown"]["content"] for r in rows if r.idem_key.startswith("checkins:")]
+    assert any("共 2 人作出承诺" in text for text in summaries)  # zhang and li in 第一党支部: the branch pledge is not a person
+
+
+def test_secretary_summary_names_the_branch(engine, campaign):
+    """Regression: a secretary's /承诺汇总 is about their branch but said 全部支部."""
+    assert Phone(engine, "zhang").say("/承诺汇总")[0].startswith("第一党支部承诺汇总")

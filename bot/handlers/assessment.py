@@ -8,38 +8,36 @@ from typing import Any
 
 from bot import forms
 from bot.answers import Invalid
-from bot.forms import Step
+from bot.forms import Step, confirm_step
 from bot.routing import Context, Router
-from bot.texts import render
+from bot.texts import render, vocabulary
 from storage import campaigns
 from storage.models import CampaignRecord, Role, SelfAssessment
 
 router = Router()
-RATINGS = ("好", "较好", "一般", "差")
-PERSONAL, BRANCH, STARS, SUBMIT = "个人自评", "党组织自评", "五星指标自评", "提交"
+SCOPES = {"personal_assessment": "member", "branch_assessment": "branch", "stars_assessment": "stars"}
 
 
 def assessment_campaign(ctx: Context) -> CampaignRecord | None:
-    for record in campaigns.active_campaigns(ctx.session, today=ctx.today):
-        if any(t.kind == "self_assessment" for t in campaigns.tasks_of(ctx.session, campaign_ids=[record.id])):
-            return record
-    return None
+    found = ctx.once("assessment", lambda: campaigns.find_task(ctx.session, today=ctx.today, kind="self_assessment"))
+    return found[0] if found else None
 
 
-def _scope(ctx: Context, answers: dict[str, Any]) -> str:
-    return answers.get("scope") or PERSONAL
+def _kind(answers: dict[str, Any]) -> str:
+    """"member", "branch" or "stars": which standard set, from the scope a secretary chose."""
+    words = vocabulary()["forms"]
+    return next((kind for word, kind in SCOPES.items() if words[word] == answers.get("scope")), "member")
 
 
 def _standards(ctx: Context, answers: dict[str, Any]) -> list[str]:
     content = assessment_campaign(ctx).content
-    key = {BRANCH: "branch", STARS: "stars"}.get(_scope(ctx, answers), "member")
-    return content["standard_sets"][content["standards"][key]]["items"]
+    return content["standard_sets"][content["standards"][_kind(answers)]]["items"]
 
 
 def _scopes(ctx: Context) -> tuple[str, ...]:
     """A secretary chooses: their own 自评, the branch's 党组织自评, or (where the campaign has 五星) the stars."""
-    stars = "stars" in assessment_campaign(ctx).content["standards"]
-    return (PERSONAL, BRANCH, STARS) if stars else (PERSONAL, BRANCH)
+    words, standards = vocabulary()["forms"], assessment_campaign(ctx).content["standards"]
+    return tuple(words[word] for word, kind in SCOPES.items() if kind == "member" or kind in standards)
 
 
 def _asks_party_analysis(ctx: Context) -> bool:
@@ -59,28 +57,30 @@ class SelfAssessmentForm:
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
         steps = [Step("scope", "assess_scope", kind="choice", options=_scopes(ctx))] \
             if ctx.person.role == Role.secretary else []
+        ratings = tuple(vocabulary()["forms"]["ratings"])
         for i, name in enumerate(_standards(ctx, answers)):
-            words = {"standard": name, "scope": _scope(ctx, answers)}
-            steps += [Step(f"r{i}", "assess_rating", kind="choice", options=RATINGS, data=words),
+            words = {"standard": name, "branch": _kind(answers) != "member"}
+            steps += [Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words),
                       Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
-        if _scope(ctx, answers) == PERSONAL and _asks_party_analysis(ctx):
+        if _kind(answers) == "member" and _asks_party_analysis(ctx):
             steps.append(Step("analysis", "assess_analysis"))
         preview = lambda: render("assessment_preview", items=assessment_items(ctx, answers),  # noqa: E731
                                  analysis=answers.get("analysis"))
-        return steps + [Step("confirm", "assess_confirm", kind="choice", options=(SUBMIT,), data={"preview": preview})]
+        return steps + [confirm_step("assess_confirm", preview)]
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
         if step.key == "confirm" and not assessment_items(ctx, answers):
             raise Invalid("form_required")
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
-        record, branch = assessment_campaign(ctx), _scope(ctx, answers) in (BRANCH, STARS)
+        record, kind = assessment_campaign(ctx), _kind(answers)
+        branch = kind != "member"
         items = assessment_items(ctx, answers)
         if answers.get("analysis"):
-            items.append({"standard": "党性分析", "rating": "", "gap": answers["analysis"], "measure": ""})
-        kind = {BRANCH: "branch", STARS: "stars"}.get(_scope(ctx, answers), "member")
+            items.append({"standard": vocabulary()["forms"]["party_analysis"], "rating": "",
+                          "gap": answers["analysis"], "measure": ""})
         ctx.session.add(SelfAssessment(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id,
-                                       kind=kind, items=items))
+                                       kind=kind, items=items, submitted_at=float(ctx.update.create_time)))
         subject = f"branch:{ctx.person.branch_id}" if branch else ctx.person.userid
         campaigns.mark_kind_done(ctx.session, campaign_id=record.id, kind="self_assessment", subject=subject,
                                  audiences={"branches"} if branch else {"members", "post_holders"})

@@ -5,32 +5,25 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-
 from bot import forms
 from bot.answers import Invalid
-from bot.forms import Step
+from bot.forms import Step, confirm_step
 from bot.routing import Context
-from bot.texts import render
+from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import campaigns
 from storage.models import Branch, CampaignRecord, CampaignTask, Pledge
-
-SIX_PARTS = (("goal", "目标"), ("tasks", "任务"), ("plan", "计划"), ("measures", "措施"), ("promise", "承诺"))
-RECTIFY_PARTS = (("problem", "问题"), ("owner", "责任人"), ("measures", "措施"), ("deadline", "时限"))
-
+from storage.pledges import latest_pledge, next_version
 
 def branch_pledge_task(ctx: Context) -> tuple[CampaignRecord, CampaignTask] | None:
-    for record in campaigns.active_campaigns(ctx.session, today=ctx.today):
-        for task in campaigns.tasks_of(ctx.session, campaign_ids=[record.id]):
-            if task.kind == "pledge" and task.audience == "branches":
-                return record, task
-    return None
+    return ctx.once("branch_pledge_task", lambda: campaigns.find_task(
+        ctx.session, today=ctx.today, kind="pledge", audiences={"branches"}))
 
 
-def _parts(ctx: Context) -> tuple[tuple[str, str], ...]:
+def _parts(ctx: Context) -> list[tuple[str, str]]:
     found = branch_pledge_task(ctx)
-    return RECTIFY_PARTS if found and "整改" in found[1].title else SIX_PARTS
+    parts = vocabulary()["forms"]["rectify_parts" if found and "整改" in found[1].title else "branch_parts"]
+    return list(parts.items())
 
 
 class BranchPledge:
@@ -40,7 +33,7 @@ class BranchPledge:
         steps = [Step(key, "branch_part", kind="date" if key == "deadline" else "text", data={"part": label})
                  for key, label in _parts(ctx)]
         preview = lambda: render("branch_pledge_preview", items=self.items(ctx, answers))  # noqa: E731
-        return steps + [Step("confirm", "pledge_confirm", kind="choice", options=("提交",), data={"preview": preview})]
+        return steps + [confirm_step("pledge_confirm", preview)]
 
     def items(self, ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
         return [{"standard": label, "what": answers[key], "how": "", "by": answers[key] if key == "deadline" else ""}
@@ -52,8 +45,8 @@ class BranchPledge:
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
         record, task = branch_pledge_task(ctx)
-        version = 1 + (ctx.session.scalar(select(func.max(Pledge.version)).where(
-            Pledge.campaign_id == record.id, Pledge.branch_id == ctx.person.branch_id, Pledge.kind == "branch")) or 0)
+        version = next_version(latest_pledge(ctx.session, campaign_id=record.id, kind="branch",
+                                             branch_id=ctx.person.branch_id))
         pledge = Pledge(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id, kind="branch",
                         version=version, items=self.items(ctx, answers), submitted_at=float(ctx.update.create_time))
         ctx.session.add(pledge)

@@ -7,31 +7,34 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-
 from bot import forms
 from bot.answers import Invalid
 from bot.formalism import check_item
-from bot.forms import Step
+from bot.forms import Step, confirm_step
 from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
-from bot.texts import render
+from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import campaigns
-from storage.models import Branch, CampaignRecord, Pledge
-from storage.pledges import latest_pledges
+from storage.models import Branch, CampaignRecord, Pledge, Role
+from storage.pledges import latest_pledge, latest_pledges, next_version
 
 router = Router()
-SUBMIT = "提交"
+MEMBER_AUDIENCES = {"members", "post_holders"}
 
 
 def pledge_campaign(ctx: Context) -> CampaignRecord | None:
     """The running campaign that asks members for a pledge."""
-    for record in campaigns.active_campaigns(ctx.session, today=ctx.today):
-        tasks = campaigns.tasks_of(ctx.session, campaign_ids=[record.id])
-        if any(t.kind == "pledge" and t.audience in ("members", "post_holders") for t in tasks):
-            return record
-    return None
+    found = ctx.once("pledge_campaign", lambda: campaigns.find_task(
+        ctx.session, today=ctx.today, kind="pledge", audiences=MEMBER_AUDIENCES))
+    return found[0] if found else None
+
+
+def my_pledge(ctx: Context) -> Pledge | None:
+    """This person's latest pledge in the running pledge campaign."""
+    record = pledge_campaign(ctx)
+    return ctx.once("my_pledge", lambda: record and latest_pledge(
+        ctx.session, campaign_id=record.id, kind="member", userid=ctx.person.userid))
 
 
 def _item_steps(prefix: str, label: str, optional: bool) -> list[Step]:
@@ -73,7 +76,7 @@ def _standards(ctx: Context) -> list[tuple[str, str]]:
     names = content["standard_sets"].get(content["standards"]["member"], {}).get("items", [])
     labels = [(f"s{i}", name) for i, name in enumerate(names)]
     if "post_holders" in audiences(ctx.person):
-        labels.append(("post", "岗位承诺"))
+        labels.append(("post", vocabulary()["forms"]["post_pledge"]))
     return labels
 
 
@@ -85,7 +88,7 @@ class MemberPledge:
         for prefix, label in _standards(ctx):
             steps += _item_steps(prefix, label, optional=prefix != "post")
         preview = lambda: render("pledge_preview", items=pledge_items(ctx, answers))  # noqa: E731 - only when asked
-        return steps + [Step("confirm", "pledge_confirm", kind="choice", options=(SUBMIT,), data={"preview": preview})]
+        return steps + [confirm_step("pledge_confirm", preview)]
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
         if step.kind == "date" and date.fromisoformat(value) < ctx.today:
@@ -96,8 +99,7 @@ class MemberPledge:
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
         record = pledge_campaign(ctx)
         items = pledge_items(ctx, answers)
-        version = 1 + (ctx.session.scalar(select(func.max(Pledge.version)).where(
-            Pledge.campaign_id == record.id, Pledge.userid == ctx.person.userid, Pledge.kind == "member")) or 0)
+        version = next_version(my_pledge(ctx))
         pledge = Pledge(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id,
                         kind="member", version=version, items=items,
                         submitted_at=float(ctx.update.create_time))
@@ -115,7 +117,7 @@ class MemberPledge:
 MEMBER_PLEDGE = forms.register(MemberPledge())
 
 
-@router.command("/承诺", roles=["member", "secretary"])
+@router.command("/承诺", roles=[Role.member, Role.secretary])
 def pledge(ctx: Context) -> None:
     if "支部" in ctx.args:
         _branch_pledge(ctx)
@@ -124,12 +126,6 @@ def pledge(ctx: Context) -> None:
         ctx.reply("pledge_no_campaign")
         return
     forms.start(ctx, MEMBER_PLEDGE)
-
-
-def _latest(ctx: Context, record: CampaignRecord) -> Pledge | None:
-    stmt = (select(Pledge).where(Pledge.campaign_id == record.id, Pledge.userid == ctx.person.userid,
-                                 Pledge.kind == "member").order_by(Pledge.version.desc()))
-    return ctx.session.scalars(stmt).first()
 
 
 def _as_answers(ctx: Context, pledge: Pledge) -> dict[str, Any]:
@@ -148,14 +144,13 @@ def _deadline(ctx: Context, record: CampaignRecord) -> date | None:
     return max(dues, default=None)
 
 
-@router.command("/修改", roles=["member", "secretary"])
+@router.command("/修改", roles=[Role.member, Role.secretary])
 def edit(ctx: Context) -> None:
     """/修改 承诺: the pledge again, each answer shown; 不变 keeps it. Every edit is a new version."""
     if "承诺" not in ctx.args:
         ctx.reply("edit_what")
         return
-    record = pledge_campaign(ctx)
-    pledge = _latest(ctx, record) if record else None
+    record, pledge = pledge_campaign(ctx), my_pledge(ctx)
     if pledge is None:
         ctx.reply("edit_nothing")
     elif (deadline := _deadline(ctx, record)) is not None and ctx.today > deadline:
@@ -167,8 +162,8 @@ def edit(ctx: Context) -> None:
 def _branch_pledge(ctx: Context) -> None:
     from bot.handlers.branch_pledge import BRANCH_PLEDGE, branch_pledge_task
 
-    if ctx.person.role != "secretary" or not ctx.person.branch_id:
-        ctx.reply("not_allowed", command="/承诺 支部", roles=["支部书记"])
+    if ctx.person.role != Role.secretary or not ctx.person.branch_id:
+        ctx.reply("not_allowed", command="/承诺 支部", roles=[vocabulary()["roles"][Role.secretary]])
     elif branch_pledge_task(ctx) is None:
         ctx.reply("pledge_no_campaign")
     else:

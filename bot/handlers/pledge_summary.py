@@ -6,7 +6,7 @@ from collections import defaultdict
 from bot.formalism import summarise
 from bot.routing import Context, Router
 from storage import campaigns
-from storage.models import Role
+from storage.models import Branch, Role
 from storage.people import branch_by_name
 from storage.pledges import latest_pledges
 
@@ -15,22 +15,19 @@ router = Router()
 
 @router.command("/承诺汇总", roles=[Role.committee, Role.secretary])
 def pledge_summary(ctx: Context) -> None:
-    branch = None
+    """A secretary's summary is of their branch; the committee's of all, or of the branch it names."""
     if ctx.person.role == Role.secretary:
-        branch_id = ctx.person.branch_id
-    elif ctx.args:
-        branch = branch_by_name(ctx.session, name=ctx.args)
-        if branch is None:
-            ctx.reply("no_branch")
-            return
-        branch_id = branch.id
+        branch = ctx.session.get(Branch, ctx.person.branch_id) if ctx.person.branch_id else None
     else:
-        branch_id = None
+        branch = branch_by_name(ctx.session, name=ctx.args) if ctx.args else None
+    if branch is None and (ctx.args or ctx.person.role == Role.secretary):
+        ctx.reply("no_branch")
+        return
     ids = [r.id for r in campaigns.active_campaigns(ctx.session, today=ctx.today)]
     by_standard: dict[str, list[str]] = defaultdict(list)
-    pledges = latest_pledges(ctx.session, campaign_ids=ids, branch_id=branch_id)
+    pledges = latest_pledges(ctx.session, campaign_ids=ids, branch_id=branch.id if branch else None)
     for pledge in pledges:
         for item in pledge.items:
             by_standard[item["standard"]].append(f"{item['what']} {item.get('how') or ''}")
     themes = [(standard, summarise(texts, top=5), len(texts)) for standard, texts in by_standard.items()]
-    ctx.reply("pledge_summary", scope=ctx.args or "全部支部", people=len(pledges), themes=themes)
+    ctx.reply("pledge_summary", branch=branch.name if branch else None, people=len(pledges), themes=themes)

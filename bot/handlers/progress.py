@@ -12,22 +12,17 @@ router = Router()
 
 @router.command("/进度")
 def show_progress(ctx: Context) -> None:
-    # Load only the people this view is about: a member's /进度 must not read the whole roster.
+    # Each view loads only the people it is about: a member's /进度 must not read the whole roster.
     if ctx.person.role == Role.committee:
-        people = None
-    elif ctx.person.role == Role.secretary and ctx.person.branch_id:
-        people = in_branch(ctx.session, branch_id=ctx.person.branch_id)
-    else:
-        people = [ctx.person]
-    ob = Obligations(ctx.session, today=ctx.today, people=people)
-    words = vocabulary()
-    if ctx.person.role == Role.committee:
+        ob = Obligations(ctx.session, today=ctx.today)
         ctx.reply("progress_all", rows=_all_branches(ob))
     elif ctx.person.role == Role.secretary and ctx.person.branch_id:
+        ob = Obligations(ctx.session, today=ctx.today, people=in_branch(ctx.session, branch_id=ctx.person.branch_id))
         ctx.reply("progress_branch", branch=ob.branches[ctx.person.branch_id].name,
                   rows=_branch_rows(ob, ctx.person.branch_id), flagged=_flagged(ctx, ob))
     else:
-        ctx.reply("progress_member", items=ob.tasks_for(ctx.person), action=words["task_actions"])
+        ob = Obligations(ctx.session, today=ctx.today, people=[ctx.person])
+        ctx.reply("progress_member", items=ob.tasks_for(ctx.person), action=vocabulary()["task_actions"])
 
 
 def _branch_rows(ob: Obligations, branch_id: int) -> list[dict]:

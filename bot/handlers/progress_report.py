@@ -4,26 +4,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
-
 from bot import forms
 from bot.answers import Invalid
 from bot.forms import Step
-from bot.handlers.pledge import pledge_campaign
+from bot.handlers.pledge import my_pledge
 from bot.routing import Context, Router
 from storage import campaigns
-from storage.models import Pledge, PledgeProgress, Role
+from storage.models import PledgeProgress, Role
 
 router = Router()
-
-
-def latest_pledge(ctx: Context) -> Pledge | None:
-    record = pledge_campaign(ctx)
-    if record is None:
-        return None
-    stmt = (select(Pledge).where(Pledge.campaign_id == record.id, Pledge.userid == ctx.person.userid)
-            .order_by(Pledge.version.desc()))
-    return ctx.session.scalars(stmt).first()
 
 
 def _label(item: dict[str, Any]) -> str:
@@ -34,7 +23,7 @@ class ProgressForm:
     name, title = "pledge_progress", "践诺"
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
-        pledge = latest_pledge(ctx)
+        pledge = my_pledge(ctx)
         labels = tuple(_label(item) for item in (pledge.items if pledge else []))
         return [Step("item", "progress_item", kind="choice", options=labels),
                 Step("text", "progress_text"),
@@ -47,7 +36,7 @@ class ProgressForm:
                 raise Invalid("invalid_percent")
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
-        pledge = latest_pledge(ctx)
+        pledge = my_pledge(ctx)
         labels = [_label(item) for item in pledge.items]
         percent = int(re.sub(r"\D", "", answers["percent"])) if answers.get("percent") else None
         ctx.session.add(PledgeProgress(pledge_id=pledge.id, item=labels.index(answers["item"]),
@@ -63,7 +52,7 @@ PROGRESS = forms.register(ProgressForm())
 
 @router.command("/践诺", roles=[Role.member, Role.secretary])
 def report_progress(ctx: Context) -> None:
-    if latest_pledge(ctx) is None:
+    if my_pledge(ctx) is None:
         ctx.reply("progress_no_pledge")
         return
     forms.start(ctx, PROGRESS)

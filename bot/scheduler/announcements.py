@@ -38,8 +38,8 @@ def _at(day: date, settings: Settings, tz) -> datetime:
     return datetime.combine(day, clock(settings.announce_time), tz)
 
 
-def due_events(ob: Obligations, records: list[CampaignRecord], tasks: list[CampaignTask],
-               settings: Settings, now: datetime) -> Iterator[Event]:
+def due_events(records: list[CampaignRecord], tasks: list[CampaignTask], settings: Settings,
+               now: datetime) -> Iterator[Event]:
     tz = now.tzinfo
     for record in records:
         for index, phase in enumerate(record.content["phases"]):
@@ -48,8 +48,9 @@ def due_events(ob: Obligations, records: list[CampaignRecord], tasks: list[Campa
                 yield Event(f"{record.id}:phase-start:{index}", "phase_start", _at(start, settings, tz), record, index, phase)
             if _at(end, settings, tz) <= now <= _at(end, settings, tz) + PHASE_END_GRACE:
                 yield Event(f"{record.id}:phase-end:{index}", "phase_end", _at(end, settings, tz), record, index, phase)
+    by_id = {r.id: r for r in records}
     for task in tasks:
-        record = next(r for r in records if r.id == task.campaign_id)
+        record = by_id[task.campaign_id]
         phase = record.content["phases"][task.phase_index]
         for days in task.remind_days:
             planned = _at(task.due - timedelta(days=days), settings, tz)
@@ -113,7 +114,7 @@ def run_announcements(session: Session, settings: Settings, now: datetime) -> in
     if is_quiet(now, settings.quiet_hours):
         return 0  # the next run after the quiet hours sends what is due
     ob = Obligations(session, today=now.date(), ended_within=ESCALATION_GRACE.days + 1)
-    events = list(due_events(ob, list(ob.campaigns.values()), ob.tasks, settings, now))
+    events = list(due_events(list(ob.campaigns.values()), ob.tasks, settings, now))
     for event in events:
         announce(session, event, ob, now)
     return len(events)

@@ -4,17 +4,16 @@ pledged but reported nothing in that period are asked for a 践诺 report. One r
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.scheduler.calendar import clock, is_quiet
+from bot.scheduler.calendar import clock, is_quiet, week_key
 from bot.texts import render
 from bot.wecom import messages
-from storage import campaigns
-from storage.models import Branch, CampaignRecord, JobRun, Person, Pledge, PledgeProgress, ReminderPause
+from storage import campaigns, nudges
+from storage.models import Branch, CampaignRecord, JobRun, Person, Pledge, PledgeProgress
 
 DEFAULT_PERIOD = 30
 
@@ -48,14 +47,17 @@ def run_checkins(session: Session, settings: Settings, now: datetime) -> int:
         if window is None or session.get(JobRun, ("checkins", f"{record.id}:{window[0]}")):
             continue
         session.add(JobRun(job="checkins", period=f"{record.id}:{window[0]}"))
-        queued += _publish(session, record, window, now.tzinfo or ZoneInfo(settings.tz))
+        queued += _publish(session, record, window, now, settings.nudge_cap)
     return queued
 
 
-def _publish(session: Session, record: CampaignRecord, window: tuple[int, date, date], tz) -> int:
+def _publish(session: Session, record: CampaignRecord, window: tuple[int, date, date], now: datetime,
+             cap: int) -> int:
     number, first, last = window
+    tz = now.tzinfo
     since, until = _epoch(first, tz), _epoch(last + timedelta(days=1), tz)
-    pledges = {p.id: p for p in session.scalars(select(Pledge).where(Pledge.campaign_id == record.id))}
+    pledges = {p.id: p for p in session.scalars(select(Pledge).where(Pledge.campaign_id == record.id,
+                                                                     Pledge.kind == "member"))}
     reports = list(session.scalars(select(PledgeProgress).where(PledgeProgress.pledge_id.in_(list(pledges)),
                                    PledgeProgress.reported_at >= since, PledgeProgress.reported_at < until)))
     people = {p.userid: p for p in session.scalars(select(Person))}
@@ -69,9 +71,14 @@ def _publish(session: Session, record: CampaignRecord, window: tuple[int, date, 
                              markdown=True, text=render("progress_summary", first=first, last=last, rows=rows,
                                                         pledged=len(pledged)))
             queued += 1
-    reported = {pledges[r.pledge_id].userid for r in reports}
-    paused = set(session.scalars(select(ReminderPause.userid).where(ReminderPause.until >= last)))
-    silent = sorted({p.userid for p in pledges.values()} - reported - paused)
-    messages.to_each(session, [(f"checkin:{record.id}:{number}:{u}", u, render("progress_checkin", person=people[u]))
-                               for u in silent])
-    return queued + len(silent)
+    silent = {p.userid for p in pledges.values()} - {pledges[r.pledge_id].userid for r in reports}
+    return queued + _ask(session, f"checkin:{record.id}:{number}", silent, people, now.date(), cap)
+
+
+def _ask(session: Session, key: str, userids: set[str], people: dict[str, Person], today: date, cap: int) -> int:
+    """Who pledged but reported nothing gets one personal reminder, within /请假 and the weekly cap."""
+    week = week_key(today)
+    asked = sorted(userids - nudges.held_back(session, today=today, week=week, cap=cap))
+    messages.to_each(session, [(f"{key}:{u}", u, render("progress_checkin", person=people[u])) for u in asked])
+    nudges.count(session, week=week, userids=asked)
+    return len(asked)

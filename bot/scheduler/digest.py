@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from bot.config import Settings
@@ -18,7 +17,8 @@ from bot.scheduler.calendar import clock, digest_day, is_quiet, week_key
 from bot.scheduler.obligations import Obligations
 from bot.texts import render, vocabulary
 from bot.wecom import messages
-from storage.models import JobRun, Nudge, ReminderPause
+from storage import nudges
+from storage.models import JobRun
 
 JOB = "digest"
 
@@ -34,24 +34,6 @@ def latest_digest_day(now: datetime, settings: Settings) -> date | None:
     return None
 
 
-def _skipped(session: Session, today: date, week: str, cap: int) -> set[str]:
-    paused = session.scalars(select(ReminderPause.userid).where(ReminderPause.until >= today))
-    capped = session.scalars(select(Nudge.userid).where(Nudge.week == week, Nudge.count >= cap))
-    return set(paused) | set(capped)
-
-
-def _count_nudges(session: Session, week: str, userids: list[str]) -> None:
-    """One more nudge for each of these people this week, in two bulk statements."""
-    counts = dict(session.execute(select(Nudge.userid, Nudge.count).where(Nudge.week == week)).all())
-    fresh = [{"userid": u, "week": week, "count": 1} for u in userids if u not in counts]
-    again = [{"b_userid": u, "b_week": week, "b_count": counts[u] + 1} for u in userids if u in counts]
-    if fresh:
-        session.execute(insert(Nudge), fresh)
-    if again:
-        session.execute(update(Nudge).where(Nudge.userid == bindparam("b_userid"), Nudge.week == bindparam("b_week"))
-                        .values(count=bindparam("b_count")).execution_options(synchronize_session=False), again)
-
-
 def run_digest(session: Session, settings: Settings, now: datetime) -> int:
     day = latest_digest_day(now, settings)
     if day is None or is_quiet(now, settings.quiet_hours) or session.get(JobRun, (JOB, day.isoformat())):
@@ -59,7 +41,7 @@ def run_digest(session: Session, settings: Settings, now: datetime) -> int:
     session.add(JobRun(job=JOB, period=day.isoformat()))
     today, week = now.date(), week_key(now.date())
     ob = Obligations(session, today=today)
-    skipped = _skipped(session, today, week, settings.nudge_cap)
+    skipped = nudges.held_back(session, today=today, week=week, cap=settings.nudge_cap)
     words = vocabulary()
     items = []
     for person in ob.people:
@@ -68,5 +50,5 @@ def run_digest(session: Session, settings: Settings, now: datetime) -> int:
             text = render("digest", person=person, owed=owed, action=words["task_actions"])
             items.append((f"digest:{day.isoformat()}:{person.userid}", person.userid, text))
     messages.to_each(session, items)
-    _count_nudges(session, week, [userid for _key, userid, _text in items])
+    nudges.count(session, week=week, userids=[userid for _key, userid, _text in items])
     return len(items)
