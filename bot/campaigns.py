@@ -55,6 +55,11 @@ class Task(_Strict):
     due: date
     remind_days_before: list[int] = [3]
     checkin_every_days: int | None = Field(default=None, gt=0)
+    # Polls only: who votes, what is rated and on which scale (a key of rules.scales); the branch
+    # secretary issues the poll, so a poll task is owed by the branch.
+    voters: Literal["members", "masses", "both"] = "both"
+    rates: Literal["branch", "leadership", "members"] = "branch"
+    scale: str = "满意度"
     source_text: str = ""
 
     @field_validator("due", mode="before")
@@ -100,8 +105,25 @@ class StandardSet(_Strict):
     aims: dict[str, str] = {}
 
 
+class Scale(_Strict):
+    """The options a poll offers and which of them count as satisfied (满意率's numerator)."""
+
+    options: list[str] = Field(min_length=2, max_length=10)
+    satisfied: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scale":
+        if len(set(self.options)) != len(self.options) or any(not o or len(o) > 11 for o in self.options):
+            raise ValueError("选项不能重复，每项 1 到 11 个字")
+        if not set(self.satisfied) <= set(self.options):
+            raise ValueError("satisfied 里的选项必须在 options 里")
+        return self
+
+
 class Rules(_Strict):
     satisfied_options: list[str] = ["满意", "基本满意"]
+    # 满意度 counts satisfied_options as satisfied unless the file gives scales itself.
+    scales: dict[str, Scale] = {}
     lose_eligibility_below: float = Field(0.80, ge=0, le=1)
     star_satisfaction_min: float = Field(0.90, ge=0, le=1)
     star_participation_min: float = Field(0.90, ge=0, le=1)
@@ -112,6 +134,19 @@ class Rules(_Strict):
         {"self_assessment": 0.3, "masses": 0.4, "superior": 0.3}
     level_thresholds: dict[str, float] = {"强": 90, "较强": 75, "一般": 60}
     copy_similarity: float = Field(0.6, gt=0, le=1)  # pledge items this alike (token sets) count as copied
+
+    # 党组织自评 answers as points out of 100, for 分类定级's self-assessment input.
+    self_assessment_points: dict[str, float] = {"好": 100, "较好": 85, "一般": 70, "差": 50}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_scales(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("scales"):
+            satisfied = data.get("satisfied_options", ["满意", "基本满意"])
+            data = {**data, "scales": {
+                "满意度": {"options": ["满意", "基本满意", "不满意"], "satisfied": satisfied},
+                "好较好一般差": {"options": ["好", "较好", "一般", "差"], "satisfied": ["好", "较好"]}}}
+        return data
 
     @field_validator("rating_weights")
     @classmethod
@@ -155,7 +190,13 @@ class Campaign(_Strict):
         late = [t.id for p in self.phases for t in p.tasks if not self.start <= t.due <= self.end]
         if late:
             raise ValueError(f"任务期限不在活动时间内：{'、'.join(late)}")
+        unknown = [t.id for p in self.phases for t in p.tasks if t.kind == "poll" and t.scale not in self.rules.scales]
+        if unknown:
+            raise ValueError(f"评议任务的 scale 不在 rules.scales 里：{'、'.join(unknown)}")
         return self
+
+    def task(self, key: str) -> Task | None:
+        return next((t for p in self.phases for t in p.tasks if t.id == key), None)
 
     def rebased(self, new_start: date) -> "Campaign":
         """The same plan moved so it starts on new_start, every interval kept."""

@@ -40,7 +40,9 @@ def upsert_campaign(session: Session, *, name: str, content: dict[str, Any], sou
 
 
 def _sync_tasks(session: Session, campaign_id: int, tasks: list[dict[str, Any]]) -> None:
-    existing = {t.key: t for t in session.scalars(select(CampaignTask).where(CampaignTask.campaign_id == campaign_id))}
+    # Tasks the bot added for one branch (branch_id set) are not in the file and stay.
+    existing = {t.key: t for t in session.scalars(select(CampaignTask).where(
+        CampaignTask.campaign_id == campaign_id, CampaignTask.branch_id.is_(None)))}
     for values in tasks:
         row = existing.pop(values["key"], None) or CampaignTask(campaign_id=campaign_id, **values)
         for field, value in values.items():

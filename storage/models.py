@@ -8,7 +8,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -127,6 +127,9 @@ class CampaignTask(SQLModel, table=True):
     audience: str = Field(max_length=32)
     due: date
     remind_days: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Set on tasks the bot adds for one branch (a 整改方案 after a poll below the line); campaign
+    # file tasks are for every branch and have none.
+    branch_id: Optional[int] = Field(default=None, foreign_key="branch.id")
 
 
 class TaskDone(SQLModel, table=True):
@@ -211,3 +214,82 @@ class PledgeProgress(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     percent: Optional[int] = None
     reported_at: float = Field(default_factory=time.time)
+
+
+class Poll(SQLModel, table=True):
+    """An anonymous 评议. Who may vote and who has voted are in PollVoter; what was chosen is in
+    Ballot, which nothing links to a voter. ``result`` is written once, when the poll closes."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: Optional[int] = Field(default=None, foreign_key="campaign.id")
+    task_id: Optional[int] = Field(default=None, foreign_key="campaign_task.id")
+    branch_id: int = Field(foreign_key="branch.id", index=True)
+    issuer: str = Field(max_length=64)
+    rates: str = Field(max_length=16)  # branch | leadership | members
+    subject: str = Field(max_length=200)  # what is rated, in words
+    subject_userid: Optional[str] = Field(default=None, max_length=64)  # 民主评议党员: who is rated
+    description: str = Field(default="", max_length=200)
+    scale: str = Field(max_length=32)
+    options: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    satisfied: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    voters: str = Field(max_length=16)  # members | masses | both
+    deadline: float
+    min_ballots: int = 5
+    status: str = Field(default="open", max_length=16, index=True)
+    closed_at: Optional[float] = None
+    result: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    created_at: float = Field(default_factory=time.time)
+
+
+class PollVoter(SQLModel, table=True):
+    """Eligibility and participation: who may vote in a poll and whether they have. No choice here,
+    and no time of voting."""
+
+    __tablename__ = "poll_voter"
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    userid: str = Field(primary_key=True, max_length=64)
+    voted: bool = False
+    reminded_on: Optional[date] = None
+
+
+class Ballot(SQLModel, table=True):
+    """One vote's content and nothing else: a random id (so key order is not vote order; SQLite keeps
+    the rows in key order, WITHOUT ROWID), no voter, no time."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
+    id: str = Field(primary_key=True, max_length=32)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    choice: str = Field(max_length=32)
+    comment: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class MediaBlob(SQLModel, table=True):
+    """An image waiting to be uploaded with media/upload when its message leaves (media ids expire
+    after three days, so the upload happens at send time, not when the message is queued)."""
+
+    __tablename__ = "media_blob"
+    key: str = Field(primary_key=True, max_length=100)
+    filename: str = Field(max_length=100)
+    content_type: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Rating(SQLModel, table=True):
+    """A branch's 分类定级 (and stars, red flag) in one campaign: proposed by the bot from the inputs,
+    decided when a committee member confirms it."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "branch_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    branch_id: int = Field(foreign_key="branch.id")
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    score: Optional[float] = None
+    level: str = Field(default="", max_length=16)
+    stars: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    red_flag: bool = False
+    rule_version: str = Field(default="", max_length=64)
+    status: str = Field(default="proposed", max_length=16)  # proposed | confirmed
+    proposed_by: Optional[str] = Field(default=None, max_length=64)
+    confirmed_by: Optional[str] = Field(default=None, max_length=64)
+    confirmed_at: Optional[float] = None
+    created_at: float = Field(default_factory=time.time)

@@ -152,7 +152,7 @@ def test_seed002_pucheng() -> None:
     t = tasks(c)
     # “采取“党组织自评、党员群众评议、上级党组织评定”的方法……进行分类定级”
     first = c.phases[0].tasks
-    assert [(x.kind, x.audience) for x in first] == [("self_assessment", "branches"), ("poll", "masses"), ("rating", "committee")]
+    assert [(x.kind, x.audience) for x in first] == [("self_assessment", "branches"), ("poll", "branches"), ("rating", "committee")]
     assert t["classify"].due == D(2012, 4, 20)
     # “(2)公开承诺。各支部(总支)研究制定整改方案……明确责任、明确要求、明确措施、明确时限,并作出公开承诺”
     assert (t["rectification-pledge"].kind, t["rectification-pledge"].audience) == ("pledge", "branches")

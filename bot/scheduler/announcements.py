@@ -79,7 +79,7 @@ def announce(session: Session, event: Event, ob: Obligations, now: datetime) -> 
         return
     if event.kind == "phase_start":
         tasks = [t for t in ob.tasks if t.campaign_id == event.campaign.id and t.phase_index == event.phase_index
-                 and t.audience in GROUP_AUDIENCES]
+                 and t.audience in GROUP_AUDIENCES and t.branch_id is None]
         text = render("phase_start", tasks=tasks, **common)
     elif event.kind == "phase_end":
         text = render("phase_end", **common)
@@ -87,8 +87,9 @@ def announce(session: Session, event: Event, ob: Obligations, now: datetime) -> 
         if event.task.audience not in GROUP_AUDIENCES:
             return
         text = render("task_reminder", task=event.task, days_left=event.days_left, **common)
+    only = event.task.branch_id if event.task is not None else None  # a task added for one branch
     for branch in ob.branches.values():
-        if branch.chat_id:
+        if branch.chat_id and only in (None, branch.id):
             messages.to_chat(session, key=f"announce:{event.key}:{branch.id}", chat_id=branch.chat_id,
                              text=text, markdown=True)
 

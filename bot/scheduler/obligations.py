@@ -43,6 +43,8 @@ def audiences(person: Person) -> set[str]:
 
 
 def subject_for(task: CampaignTask, person: Person) -> str | None:
+    if task.branch_id is not None and task.branch_id != person.branch_id:
+        return None  # a task the bot added for another branch
     if task.audience == "branches":
         return f"branch:{person.branch_id}" if person.branch_id else None
     return person.userid
