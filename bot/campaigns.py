@@ -137,6 +137,11 @@ class Rules(_Strict):
 
     # 党组织自评 answers as points out of 100, for 分类定级's self-assessment input.
     self_assessment_points: dict[str, float] = {"好": 100, "较好": 85, "一般": 70, "差": 50}
+    # 五星: an indicator counts when the branch's 五星 self-assessment gives it one of these answers
+    # and it meets its conditions here (seed 004: 班子建设 群众满意度 ≥ 90%; 作用发挥 also 党员参与率 ≥ 90%).
+    star_self_ratings: list[str] = Field(["好"], min_length=1)
+    star_conditions: dict[str, list[Literal["satisfaction", "participation"]]] = \
+        {"班子建设": ["satisfaction"], "作用发挥": ["satisfaction", "participation"]}
 
     @model_validator(mode="before")
     @classmethod
@@ -154,6 +159,16 @@ class Rules(_Strict):
         if abs(sum(weights.values()) - 1) > 1e-6:
             raise ValueError("三项权重之和应为 1")
         return weights
+
+    @model_validator(mode="after")
+    def _thresholds_fit_the_levels(self) -> "Rules":
+        """A level's line must be higher than the next level's: otherwise 分类定级 is ambiguous."""
+        lines = [self.level_thresholds[level] for level in self.rating_levels if level in self.level_thresholds]
+        if set(self.level_thresholds) - set(self.rating_levels[:-1]):
+            raise ValueError("level_thresholds 只能给 rating_levels 中除最低一级以外的等级定分数线")
+        if any(higher <= lower for higher, lower in zip(lines, lines[1:])):
+            raise ValueError("level_thresholds 应从高到低，等级越高分数线越高")
+        return self
 
 
 class Campaign(_Strict):

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot import forms, nlp
-from bot.routing import Command, Context, Router
+from bot.routing import Command, Context, Handler, Router, TextFallback
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from bot.wecom.updates import Update
@@ -45,8 +45,12 @@ class Dispatcher:
         self._engine, self._form_idle = engine, form_idle_seconds
         self._tz = ZoneInfo(tz)
         self.commands: dict[str, Command] = {}
+        self._cards: dict[str, Handler] = {}
+        self._fallbacks: list[TextFallback] = []
         for router in routers:
             self.commands.update(router.commands)
+            self._cards.update(router.card_handlers)
+            self._fallbacks += router.text_fallbacks
         words = vocabulary()["commands"]
         self._aliases = {alias.lower(): name for name in self.commands for alias in words.get(name, {}).get("aliases", [])}
         self._aliases.update({name.lstrip("/"): name for name in self.commands})
@@ -63,23 +67,37 @@ class Dispatcher:
         person = session.get(Person, update.userid)
         if person is None:
             return self._answer_stranger(session, update)
+        if update.kind == "event" and update.event == "template_card_event":
+            return self._card(session, update, person)
         if update.kind != "text":
-            return Outcome.ignored  # events (enter_agent, card clicks) get their routers with forms and polls
+            return Outcome.ignored  # other events (enter_agent …) and media we only acknowledge
         text = normalise(update.content)
         command, args = self._match(text)
-        ctx = Context(session=session, update=update, person=person, args=args,
-                      today=self._local(update).date(), available=self.available_to(person.role))
+        ctx = self._context(session, update, person, args)
         form, parked_now = self._active_form(ctx)
         if command is None and parked_now:
             pass  # most likely an answer to a question they no longer see: the parking notice is the answer
         elif command is None and form:
             forms.handle(ctx, form, update.content)
         elif command is None:
-            self._hint(ctx, text)
+            if not any(fallback(ctx, text) for fallback in self._fallbacks):
+                self._hint(ctx, text)
         elif person.role not in command.roles:
             ctx.reply("not_allowed", command=command.name, roles=self.role_labels(command.roles))
         else:
             self._run(ctx, command, form)
+        return Outcome.handled
+
+    def _context(self, session: Session, update: Update, person: Person, args: str = "") -> Context:
+        local = self._local(update)
+        return Context(session=session, update=update, person=person, args=args, today=local.date(), now=local,
+                       available=self.available_to(person.role))
+
+    def _card(self, session: Session, update: Update, person: Person) -> Outcome:
+        handler = next((h for prefix, h in self._cards.items() if update.task_id.startswith(prefix)), None)
+        if handler is None:
+            return Outcome.ignored
+        handler(self._context(session, update, person))
         return Outcome.handled
 
     def _active_form(self, ctx: Context) -> tuple[ConversationState | None, bool]:

@@ -29,7 +29,7 @@ KEEP = {"不变", "保留", "同上", "照旧"}  # when editing: keep the previo
 class Step:
     key: str
     prompt: str  # template name
-    kind: str = "text"  # text | date | choice
+    kind: str = "text"  # text | date | datetime | choice
     options: tuple[str, ...] = ()
     optional: bool = False
     requires: str = ""  # asked only when this earlier step was answered (not skipped): how forms branch
@@ -41,6 +41,9 @@ class Step:
     def parse(self, text: str, today: date) -> Any:
         if self.kind == "date":
             return parse_date(text, today).isoformat()
+        if self.kind == "datetime":
+            from bot.polls import parse_deadline  # the one datetime answer so far: a poll's deadline
+            return parse_deadline(text, today).isoformat(timespec="minutes")
         if self.kind == "choice":
             return parse_choice(text, list(self.options))
         return parse_text(text)

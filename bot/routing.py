@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable, Iterable
 
 from sqlmodel import Session
@@ -24,6 +24,7 @@ class Context:
     person: Person
     args: str = ""
     today: date = field(default_factory=date.today)  # the sender's local date, in the configured time zone
+    now: datetime | None = None  # the update's local time (aware), in the configured time zone
     available: list["Command"] = field(default_factory=list)  # commands this person's role may use
     replies: int = field(default=0, init=False)
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
@@ -52,9 +53,25 @@ class Command:
     handler: Handler
 
 
+TextFallback = Callable[[Context, str], bool]  # True when it took the text (e.g. a vote by number)
+
+
 class Router:
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
+        self.card_handlers: dict[str, Handler] = {}  # card task_id prefix -> handler of its clicks
+        self.text_fallbacks: list[TextFallback] = []
+
+    def card(self, task_prefix: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.card_handlers[task_prefix] = handler
+            return handler
+        return register
+
+    def text_fallback(self, handler: TextFallback) -> TextFallback:
+        """Plain text that is neither a command nor a form answer is offered here before the hint."""
+        self.text_fallbacks.append(handler)
+        return handler
 
     def command(self, name: str, *, roles: Iterable[str] = ALL_ROLES) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:

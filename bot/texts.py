@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,25 @@ def month_day(day) -> str:
     return f"{day.month}月{day.day}日"
 
 
+def month_day_time(moment) -> str:
+    """12月5日 18:00 (a datetime, or an ISO text such as a form's answer)."""
+    moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return f"{month_day(moment)} {moment:%H:%M}"
+
+
+def percent(value: float | None) -> str:
+    """0.8666… → 86.7%: one decimal, as the rule lines (80%, 90%, 95%) are compared."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
 @cache
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["md"] = month_day
     env.filters["isodate_md"] = lambda text: month_day(date.fromisoformat(text)) if text else ""
+    env.filters["mdhm"] = month_day_time
+    env.filters["pct"] = percent
     return env
 
 

@@ -93,12 +93,14 @@ def mark_kind_done(session: Session, *, campaign_id: int, kind: str, audiences: 
             mark_done(session, task_id=task.id, subject=subject)
 
 
-def find_task(session: Session, *, today: date, kind: str,
-              audiences: set[str] | None = None) -> tuple[CampaignRecord, CampaignTask] | None:
+def find_task(session: Session, *, today: date, kind: str, audiences: set[str] | None = None,
+              branch_id: int | None = None) -> tuple[CampaignRecord, CampaignTask] | None:
     """The first running campaign with a task of this kind (for one of these audiences), and that task:
-    what /承诺, /承诺 支部 and /自评 work on."""
+    what /承诺, /承诺 支部 and /自评 work on. A task the bot added for this branch (a 整改方案) comes
+    first; tasks added for other branches never match."""
     for record in active_campaigns(session, today=today):
-        for task in tasks_of(session, campaign_ids=[record.id]):
-            if task.kind == kind and (audiences is None or task.audience in audiences):
-                return record, task
+        tasks = [t for t in tasks_of(session, campaign_ids=[record.id]) if t.kind == kind
+                 and (audiences is None or t.audience in audiences) and t.branch_id in (None, branch_id)]
+        if tasks:
+            return record, next((t for t in tasks if t.branch_id is not None), tasks[0])
     return None

@@ -17,7 +17,7 @@ from storage.pledges import latest_pledge, next_version
 
 def branch_pledge_task(ctx: Context) -> tuple[CampaignRecord, CampaignTask] | None:
     return ctx.once("branch_pledge_task", lambda: campaigns.find_task(
-        ctx.session, today=ctx.today, kind="pledge", audiences={"branches"}))
+        ctx.session, today=ctx.today, kind="pledge", audiences={"branches"}, branch_id=ctx.person.branch_id))
 
 
 def _parts(ctx: Context) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from bot.scheduler.calendar import clock
 from bot.scheduler.checkins import run_checkins
 from bot.scheduler.digest import run_digest
 from bot.scheduler.idle_forms import run_idle_forms
+from bot.scheduler.polls import run_polls
 from storage.db import transaction
 
 
@@ -41,6 +42,8 @@ JOBS = {
     # Daily at the announce time: the job itself knows when a check-in period has ended.
     "checkins": Job("checkins", run_checkins, lambda s: _daily_at(s.announce_time)),
     "idle_forms": Job("idle_forms", run_idle_forms, lambda s: {"trigger": "interval", "minutes": 5}),
+    # Every minute: a poll closes within a minute of its deadline, however many polls are open.
+    "polls": Job("polls", run_polls, lambda s: {"trigger": "interval", "minutes": 1}),
 }
 
 

@@ -1,0 +1,95 @@
+"""/评议: a secretary (or the committee, for any branch) issues an anonymous poll — the guided form,
+or one line for experienced users (/评议 支部满意度 截止 12月5日 18:00); /评议 情况 shows turnout and
+who has not voted (never partial results); /评议 结束 closes a poll early."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import forms
+from bot.answers import Invalid
+from bot.handlers.poll_form import POLL_FORM, issue_all, scale_labels, task_defaults
+from bot.poll_close import close_poll
+from bot.poll_issue import PollSpec
+from bot.polls import parse_deadline
+from bot.routing import Context, Router
+from bot.texts import vocabulary
+from storage import polls as store
+from storage.models import Branch, Poll, Role
+
+router = Router()
+ISSUERS = {Role.secretary, Role.committee}
+
+
+@router.command("/评议")
+def poll_command(ctx: Context) -> None:
+    if ctx.person.role not in ISSUERS:
+        ctx.reply("poll_not_issuer", pending=store.pending_for(ctx.session, userid=ctx.person.userid))
+        return
+    if ctx.person.role == Role.secretary and not ctx.person.branch_id:
+        ctx.reply("no_branch")
+        return
+    words = vocabulary()["poll"]
+    first, _, rest = ctx.args.partition(" ")
+    if not ctx.args:
+        forms.start(ctx, POLL_FORM)
+    elif first in words["end_words"]:
+        end(ctx, rest.strip())
+    elif first in words["status_words"]:
+        ctx.reply("poll_status", polls=[(p, store.turnout(ctx.session, poll_id=p.id),
+                                         store.not_voted(ctx.session, poll_id=p.id)) for p in _visible(ctx)])
+    else:
+        quick(ctx)
+
+
+def _visible(ctx: Context) -> list[Poll]:
+    """Open polls this person may watch and end: their branch's, or every branch's for the committee."""
+    branch_id = None if ctx.person.role == Role.committee else ctx.person.branch_id
+    return store.open_polls(ctx.session, branch_id=branch_id)
+
+
+def end(ctx: Context, number: str) -> None:
+    candidates = _visible(ctx)
+    chosen = [p for p in candidates if str(p.id) == number] if number else candidates
+    if len(chosen) != 1:
+        ctx.reply("poll_end_which", polls=candidates, asked=number)
+        return
+    closed = close_poll(ctx.session, poll_id=chosen[0].id, tz=str(ctx.now.tzinfo), now=float(ctx.update.create_time))
+    if closed is None or closed.issuer != ctx.person.userid:  # the issuer hears it from close_poll
+        ctx.reply("poll_ended", poll=closed or chosen[0])
+
+
+def quick(ctx: Context) -> None:
+    """The one-line form: words before 截止 describe the poll; after it, the deadline; a voters word
+    (党员 / 群众代表 / 党员和群众) and, for the committee, a branch name may stand anywhere."""
+    try:
+        spec = _quick_spec(ctx)
+    except Invalid as problem:
+        ctx.reply("poll_quick_help", note=problem.template, note_data=problem.data)
+        return
+    issue_all(ctx, [spec])
+
+
+def _quick_spec(ctx: Context) -> PollSpec:
+    words, defaults = vocabulary()["poll"], task_defaults(ctx)
+    before, marker, after = ctx.args.partition(words["deadline_word"])
+    tokens = before.split()
+    voters = next((k for k, v in words["voters"].items() if v in tokens), None)
+    branch = _quick_branch(ctx, tokens)
+    description = " ".join(t for t in tokens if t not in words["voters"].values() and t != branch.name)
+    deadline = parse_deadline(after, ctx.today) if marker else defaults["deadline"]
+    if deadline <= ctx.now.replace(tzinfo=None):
+        raise Invalid("invalid_past")
+    scales = set(scale_labels(ctx).values())
+    scale = "满意度" if "满意" in description and "满意度" in scales else defaults["scale"]
+    rates = "leadership" if "班子" in description else "branch"
+    return PollSpec(branch=branch, rates=rates, scale=scale, voters=voters or defaults["voters"],
+                    deadline=deadline, description=description or defaults["title"])
+
+
+def _quick_branch(ctx: Context, tokens: list[str]) -> Branch:
+    if ctx.person.role != Role.committee:
+        return ctx.session.get(Branch, ctx.person.branch_id)
+    named = ctx.session.scalars(select(Branch).where(Branch.name.in_(tokens))).first()
+    if named is None:
+        raise Invalid("poll_quick_branch")
+    return named

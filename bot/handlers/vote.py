@@ -1,0 +1,88 @@
+"""Votes: a tap on the vote card, or (for phones without card support) a reply with the option's
+number — "2", or "7-2" when several polls wait, optionally followed by a comment.
+
+Anonymity: the voter is marked in poll_voter and the choice goes into ballot, in the same
+transaction, with nothing joining the two. No reply, log line or outbox row carries the choice.
+"""
+from __future__ import annotations
+
+import re
+
+from sqlmodel import Session
+
+from bot.poll_issue import poll_id_of
+from bot.routing import Context, Router
+from bot.texts import vocabulary
+from bot.wecom.updates import Update
+from storage import outbox
+from storage import polls as store
+from storage.models import Poll
+
+router = Router()
+TEXT_VOTE = re.compile(r"^(?:(\d{1,9})\s*[-－—]\s*)?([0-9０-９]{1,2})(?:[\s,，:：]+(.+))?$", re.S)
+COMMENT_LIMIT = 200
+
+
+@router.card("poll-")
+def card_vote(ctx: Context) -> None:
+    poll_id = poll_id_of(ctx.update.task_id)
+    options = [o for item in ctx.update.selected_items for o in item.option_ids]
+    if poll_id is None:
+        return
+    if len(options) != 1 or not options[0].isdigit():
+        ctx.reply("vote_pick_one")
+        return
+    cast(ctx, poll_id, int(options[0]), None)
+
+
+@router.text_fallback
+def text_vote(ctx: Context, text: str) -> bool:
+    match = TEXT_VOTE.match(text)
+    if not match:
+        return False
+    pending = store.pending_for(ctx.session, userid=ctx.person.userid)
+    if not pending:
+        voted = store.pending_for(ctx.session, userid=ctx.person.userid, voted=True)
+        if voted and not match[1]:
+            ctx.reply("vote_already", poll=voted[0])  # most likely a second try at the poll just voted in
+        return bool(voted) and not match[1]
+    poll_id = int(match[1]) if match[1] else (pending[0].id if len(pending) == 1 else None)
+    if poll_id is None:
+        ctx.reply("vote_which", polls=pending)
+        return True
+    number = int(match[2].translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+    comment = (match[3] or "").strip()[:COMMENT_LIMIT] or None
+    cast(ctx, poll_id, number, comment)
+    return True
+
+
+def cast(ctx: Context, poll_id: int, number: int, comment: str | None) -> None:
+    poll = store.lock(ctx.session, poll_id=poll_id, share=True)
+    if poll is None:
+        ctx.reply("vote_no_poll")
+    elif poll.status != "open" or ctx.update.create_time > poll.deadline:
+        ctx.reply("vote_late", poll=poll)
+    elif not 1 <= number <= len(poll.options):
+        ctx.reply("vote_bad_option", poll=poll)
+    else:
+        _record(ctx, poll, poll.options[number - 1], comment)
+
+
+def _record(ctx: Context, poll: Poll, choice: str, comment: str | None) -> None:
+    claimed = store.claim_vote(ctx.session, poll_id=poll.id, userid=ctx.person.userid)
+    if claimed != "ok":
+        ctx.reply("vote_ineligible" if claimed == "ineligible" else "vote_already", poll=poll)
+        return
+    store.add_ballot(ctx.session, poll_id=poll.id, choice=choice, comment=comment)
+    ctx.reply("vote_thanks", poll=poll, commented=comment is not None)
+    _mark_card(ctx.session, ctx.update, ctx.person.userid)
+
+
+def _mark_card(session: Session, update: Update, userid: str) -> None:
+    """Turn this person's card into "已提交" (the click's response_code updates their copy once)."""
+    if not update.response_code:
+        return
+    outbox.enqueue(session, key=f"card-done:{update.dedup_key}", endpoint="message/update_template_card",
+                   payload={"userids": [userid], "response_code": update.response_code,
+                            "button": {"replace_name": vocabulary()["poll"]["submitted"]}},
+                   recipients=[], channel=f"user:{userid}")

@@ -1,0 +1,75 @@
+"""Closing a poll, exactly once (the row is locked and its status checked in the closing
+transaction, and every message it queues has a key of its own): count, store the result, post it
+with its chart to the branch group, and apply the campaign's rules (below the line a 整改方案 task)."""
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot import polls
+from bot.poll_issue import rules_of
+from bot.texts import render, vocabulary
+from bot.wecom import messages
+from storage import polls as store
+from storage.models import Branch, CampaignRecord, CampaignTask, Poll
+
+RECTIFY_DAYS = 15  # a 整改方案 is due this many days after the result (the plans name no time)
+
+
+def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = None) -> Poll | None:
+    """Close the poll if it is still open; the closed poll, or None if someone else closed it first."""
+    poll = store.lock(session, poll_id=poll_id, share=False)
+    if poll is None or poll.status != "open":
+        return None
+    record = session.get(CampaignRecord, poll.campaign_id) if poll.campaign_id else None
+    rules = rules_of(record)
+    counted = store.counts(session, poll_id=poll.id)
+    result = polls.result(counts={o: counted.get(o, 0) for o in poll.options}, satisfied=poll.satisfied,
+                          min_ballots=poll.min_ballots, comments=store.comments(session, poll_id=poll.id),
+                          **store.turnout(session, poll_id=poll.id))
+    result["consequences"] = polls.consequences(result["rate"], rules)
+    result["formula"] = render("poll_formula", r=result) if result["published"] else ""
+    result["rules"] = {"lose": rules.lose_eligibility_below, "star": rules.star_satisfaction_min,
+                       "red_flag": rules.red_flag_min}
+    poll.status, poll.closed_at, poll.result = "closed", now or time.time(), result
+    session.add(poll)
+    store.reshuffle(session, poll_id=poll.id, keep=result["published"])
+    closed_on = datetime.fromtimestamp(poll.closed_at, ZoneInfo(tz)).date()
+    if "lose" in result["consequences"] and poll.rates != "members" and record is not None:
+        _rectify_task(session, poll=poll, record=record, today=closed_on)
+    _publish(session, poll)
+    return poll
+
+
+def _publish(session: Session, poll: Poll) -> None:
+    branch = session.get(Branch, poll.branch_id)
+    text = render("poll_result", poll=poll, r=poll.result, voters=vocabulary()["poll"]["voters"][poll.voters])
+    if branch is not None and branch.chat_id:
+        messages.to_chat(session, key=f"poll:{poll.id}:result", chat_id=branch.chat_id, text=text, markdown=True)
+        if poll.result["published"]:
+            messages.image_to_chat(session, key=f"poll:{poll.id}:chart", chat_id=branch.chat_id,
+                                   png=chart(poll), filename=f"poll-{poll.id}.png")
+    messages.to_person(session, key=f"poll:{poll.id}:issuer", userid=poll.issuer,
+                       text=render("poll_closed_issuer", poll=poll, r=poll.result, posted=bool(branch and branch.chat_id)))
+
+
+def chart(poll: Poll) -> bytes:
+    from bot.charts import bar_chart  # Pillow and the font load only when a result is drawn
+
+    r = poll.result
+    return bar_chart(title=render("poll_chart_title", poll=poll), labels=list(poll.options),
+                     counts=[r["counts"][o] for o in poll.options], highlight=set(poll.satisfied),
+                     footer=render("poll_formula", r=r, result=True))
+
+
+def _rectify_task(session: Session, *, poll: Poll, record: CampaignRecord, today: date) -> None:
+    """Below the line the branch must make a 整改方案: a task for that branch alone (/承诺 支部 writes it)."""
+    due = max(min(today + timedelta(days=RECTIFY_DAYS), record.end), today)
+    phase = next((i for i, p in enumerate(record.content["phases"]) if date.fromisoformat(p["start"]) <= today
+                  <= date.fromisoformat(p["end"])), len(record.content["phases"]) - 1)
+    session.add(CampaignTask(campaign_id=record.id, key=f"rectify-poll-{poll.id}", phase_index=phase,
+                             title=render("poll_rectify_title", poll=poll), kind="pledge", audience="branches",
+                             due=due, remind_days=[3, 1], branch_id=poll.branch_id))

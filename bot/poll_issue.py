@@ -1,0 +1,93 @@
+"""Issuing a poll: the Poll row, its eligible voters, and one vote card per voter (sent by
+message/send in batches of 1000 with one task_id per batch; group chats cannot carry cards)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot.campaigns import Rules
+from bot.texts import render, vocabulary
+from bot.wecom import messages
+from storage import campaigns, outbox
+from storage import polls as store
+from storage.models import Branch, CampaignRecord, CampaignTask, Person, Poll
+
+TOUSER_LIMIT = messages.TOUSER_LIMIT
+TASK_PREFIX = "poll-"
+
+
+@dataclass(frozen=True)
+class PollSpec:
+    branch: Branch
+    rates: str  # branch | leadership | members
+    scale: str  # a key of rules.scales
+    voters: str  # members | masses | both
+    deadline: datetime  # local
+    description: str = ""
+    subject_person: Person | None = None  # 民主评议党员: the member rated
+
+
+def rules_of(record: CampaignRecord | None) -> Rules:
+    return Rules.model_validate(record.content.get("rules", {})) if record else Rules()
+
+
+def subject_words(spec: PollSpec) -> str:
+    if spec.subject_person is not None:
+        return spec.subject_person.name
+    label = vocabulary()["poll"]["rates"]["leadership"] if spec.rates == "leadership" else ""
+    return f"{spec.branch.name}{label}"
+
+
+def issue(session: Session, *, spec: PollSpec, issuer: Person, tz: str, key: str, now: float,
+          found: tuple[CampaignRecord, CampaignTask] | None) -> tuple[Poll, int]:
+    """Create the poll and queue its cards; (the poll, how many may vote)."""
+    record, task = found if found else (None, None)
+    rules = rules_of(record)
+    scale = rules.scales[spec.scale]
+    exclude = spec.subject_person.userid if spec.subject_person else None
+    voters = store.eligible(session, branch_id=spec.branch.id, voters=spec.voters, exclude=exclude)
+    poll = store.create(session, voters=voters, poll=Poll(
+        campaign_id=record.id if record else None, task_id=task.id if task else None, branch_id=spec.branch.id,
+        issuer=issuer.userid, rates=spec.rates, subject=subject_words(spec), subject_userid=exclude,
+        description=spec.description, scale=spec.scale, options=list(scale.options),
+        satisfied=list(scale.satisfied), voters=spec.voters, min_ballots=rules.min_ballots,
+        deadline=spec.deadline.replace(tzinfo=ZoneInfo(tz)).timestamp(), created_at=now))
+    send_cards(session, poll=poll, userids=voters, deadline=spec.deadline, key=key)
+    if task is not None:
+        campaigns.mark_done(session, task_id=task.id, subject=f"branch:{spec.branch.id}")
+    if spec.branch.chat_id:
+        messages.to_chat(session, key=f"{key}:announce:{poll.id}", chat_id=spec.branch.chat_id,
+                         text=render("poll_announced", poll=poll, deadline=spec.deadline, eligible=len(voters),
+                                     voters=vocabulary()["poll"]["voters"][spec.voters]))
+    return poll, len(voters)
+
+
+def card(poll: Poll, deadline: datetime, task_id: str) -> dict:
+    words = vocabulary()["poll"]
+    return {"card_type": "vote_interaction", "task_id": task_id,
+            "source": {"desc": render("poll_card_source")},
+            "main_title": {"title": render("poll_card_title", poll=poll)[:36],
+                           "desc": render("poll_card_desc", poll=poll, deadline=deadline)},
+            "checkbox": {"question_key": "choice", "mode": 0,
+                         "option_list": [{"id": str(n), "text": o} for n, o in enumerate(poll.options, 1)]},
+            "submit_button": {"text": words["submit_button"], "key": f"vote-{poll.id}"}}
+
+
+def send_cards(session: Session, *, poll: Poll, userids: list[str], deadline: datetime, key: str) -> None:
+    for batch_no, start in enumerate(range(0, len(userids), TOUSER_LIMIT)):
+        batch = userids[start:start + TOUSER_LIMIT]
+        task_id = f"{TASK_PREFIX}{poll.id}-{batch_no}"
+        outbox.enqueue(session, key=f"{key}:card:{poll.id}:{batch_no}", endpoint="message/send",
+                       payload={"touser": "|".join(batch), "msgtype": "template_card",
+                                "template_card": card(poll, deadline, task_id)}, recipients=batch)
+
+
+def poll_id_of(task_id: str) -> int | None:
+    """The poll a card's task_id belongs to ("poll-12-0" → 12)."""
+    if not task_id.startswith(TASK_PREFIX):
+        return None
+    number = task_id[len(TASK_PREFIX):].split("-")[0]
+    return int(number) if number.isdigit() else None

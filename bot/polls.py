@@ -1,0 +1,65 @@
+"""Poll rules without storage: reading a deadline, counting ballots, the published result and what
+follows from it under the campaign's rules. Pure functions, so the rules are tested on tables."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime, time
+from typing import Any, Iterable
+
+from bot.answers import Invalid, parse_date
+
+DEFAULT_CLOSING = time(18, 0)  # a deadline given as a day closes at the end of that working day
+_TIME = re.compile(r"(上午|下午|晚上)?\s*(\d{1,2})\s*(?:[:：点时]\s*(\d{1,2})?\s*分?)?$")
+
+
+def parse_deadline(text: str, today: date) -> datetime:
+    """12月5日 18:00, 12.5 下午6点, 下周五, 18:00 (today) → a local datetime; no time means 18:00."""
+    text = text.strip()
+    found = _TIME.search(text)
+    if found and (found.group(3) is not None or found.group(1) or re.search(r"[:：点时]", found.group(0))):
+        hour, minute = int(found.group(2)), int(found.group(3) or 0)
+        hour += 12 if found.group(1) in ("下午", "晚上") and hour < 12 else 0
+        if hour > 23 or minute > 59:
+            raise Invalid("invalid_time")
+        day_text = text[:found.start()].strip()
+        day = parse_date(day_text, today) if day_text else today
+        return datetime.combine(day, time(hour, minute))
+    return datetime.combine(parse_date(text, today), DEFAULT_CLOSING)
+
+
+def tally(options: list[str], choices: Iterable[str]) -> dict[str, int]:
+    """Votes per option, in the options' order; a choice not among them (should not happen) is not valid."""
+    counted = Counter(choices)
+    return {option: counted.get(option, 0) for option in options}
+
+
+def satisfaction(counts: dict[str, int], satisfied: list[str]) -> float | None:
+    valid = sum(counts.values())
+    return sum(counts.get(o, 0) for o in satisfied) / valid if valid else None
+
+
+def result(*, counts: dict[str, int], satisfied: list[str], min_ballots: int, eligible: int, voted: int,
+           member_eligible: int, member_voted: int, comments: Iterable[str] = ()) -> dict[str, Any]:
+    """What is stored and shown when a poll closes. Under the threshold nothing about the choices is
+    kept: no counts, no rate, no comments, for anyone."""
+    valid = sum(counts.values())
+    published = valid >= min_ballots
+    shown = {"counts": counts, "rate": satisfaction(counts, satisfied), "comments": sorted(set(comments)),
+             "satisfied_votes": sum(counts.get(o, 0) for o in satisfied)} \
+        if published else {"counts": {}, "rate": None, "comments": [], "satisfied_votes": None}
+    return {"valid": valid if published else None, "published": published, "min_ballots": min_ballots,
+            "satisfied": satisfied, "eligible": eligible, "voted": voted,
+            "turnout": voted / eligible if eligible else 0.0,
+            "member_eligible": member_eligible, "member_voted": member_voted,
+            "member_turnout": member_voted / member_eligible if member_eligible else None, **shown}
+
+
+def consequences(rate: float | None, rules: Any) -> list[str]:
+    """Which of the campaign's lines the rate falls under: lose (评先评优资格, 整改方案), star, red_flag."""
+    if rate is None:
+        return []
+    if rate < rules.lose_eligibility_below:
+        return ["lose"]
+    return [name for name, line in (("star", rules.star_satisfaction_min), ("red_flag", rules.red_flag_min))
+            if rate >= line]

@@ -1,0 +1,123 @@
+"""Polls: eligibility and participation (poll_voter) apart from ballots (ballot), and nothing that
+joins them. Every function takes the session of the caller's transaction."""
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import date
+from typing import Iterable
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlmodel import Session
+
+from storage.models import Ballot, Person, Poll, PollVoter, Role
+
+VOTER_ROLES = {"members": {Role.member, Role.secretary}, "masses": {Role.masses},
+               "both": {Role.member, Role.secretary, Role.masses}}
+MEMBER_ROLES = {Role.member.value, Role.secretary.value}
+
+
+def eligible(session: Session, *, branch_id: int, voters: str, exclude: str | None = None) -> list[str]:
+    roles = [r.value for r in VOTER_ROLES[voters]]
+    stmt = select(Person.userid).where(Person.branch_id == branch_id, Person.role.in_(roles))
+    return [u for u in session.scalars(stmt.order_by(Person.userid)) if u != exclude]
+
+
+def create(session: Session, *, poll: Poll, voters: list[str]) -> Poll:
+    session.add(poll)
+    session.flush()
+    if voters:
+        session.execute(insert(PollVoter), [{"poll_id": poll.id, "userid": u, "voted": False} for u in voters])
+    return poll
+
+
+def lock(session: Session, *, poll_id: int, share: bool) -> Poll | None:
+    """The poll row, locked: shared by votes (they run side by side), exclusive for closing, so a
+    close waits for votes in flight and no vote lands after the count (PostgreSQL; SQLite's write
+    transactions are serial anyway)."""
+    stmt = select(Poll).where(Poll.id == poll_id).with_for_update(read=share)
+    return session.scalars(stmt).first()
+
+
+def claim_vote(session: Session, *, poll_id: int, userid: str) -> str:
+    """Mark this person as having voted: "ok", or "voted" (already), or "ineligible"."""
+    marked = session.execute(update(PollVoter).where(PollVoter.poll_id == poll_id, PollVoter.userid == userid,
+                                                     PollVoter.voted.is_(False)).values(voted=True))
+    if marked.rowcount == 1:
+        return "ok"
+    return "voted" if session.get(PollVoter, (poll_id, userid)) else "ineligible"
+
+
+def add_ballot(session: Session, *, poll_id: int, choice: str, comment: str | None = None) -> None:
+    session.execute(insert(Ballot).values(id=secrets.token_hex(16), poll_id=poll_id, choice=choice, comment=comment))
+
+
+def counts(session: Session, *, poll_id: int) -> dict[str, int]:
+    stmt = select(Ballot.choice, func.count()).where(Ballot.poll_id == poll_id).group_by(Ballot.choice)
+    return dict(session.execute(stmt).all())
+
+
+def comments(session: Session, *, poll_id: int) -> list[str]:
+    stmt = select(Ballot.comment).where(Ballot.poll_id == poll_id, Ballot.comment.is_not(None))
+    return sorted(session.scalars(stmt))
+
+
+def turnout(session: Session, *, poll_id: int) -> dict[str, int]:
+    stmt = (select(Person.role, PollVoter.voted, func.count()).join(Person, Person.userid == PollVoter.userid)
+            .where(PollVoter.poll_id == poll_id).group_by(Person.role, PollVoter.voted))
+    totals = {"eligible": 0, "voted": 0, "member_eligible": 0, "member_voted": 0}
+    for role, voted, n in session.execute(stmt):
+        member = role in MEMBER_ROLES
+        totals["eligible"] += n
+        totals["member_eligible"] += n if member else 0
+        totals["voted"] += n if voted else 0
+        totals["member_voted"] += n if voted and member else 0
+    return totals
+
+
+def not_voted(session: Session, *, poll_id: int) -> list[Person]:
+    stmt = (select(Person).join(PollVoter, Person.userid == PollVoter.userid)
+            .where(PollVoter.poll_id == poll_id, PollVoter.voted.is_(False)).order_by(Person.userid))
+    return list(session.scalars(stmt))
+
+
+def pending_for(session: Session, *, userid: str, voted: bool = False) -> list[Poll]:
+    """Open polls this person may still vote in (or, with voted=True, has voted in), oldest deadline first."""
+    stmt = (select(Poll).join(PollVoter, PollVoter.poll_id == Poll.id)
+            .where(PollVoter.userid == userid, PollVoter.voted.is_(voted), Poll.status == "open"))
+    return list(session.scalars(stmt.order_by(Poll.deadline, Poll.id)))
+
+
+def open_polls(session: Session, *, branch_id: int | None = None) -> list[Poll]:
+    stmt = select(Poll).where(Poll.status == "open")
+    stmt = stmt.where(Poll.branch_id == branch_id) if branch_id is not None else stmt
+    return list(session.scalars(stmt.order_by(Poll.deadline, Poll.id)))
+
+
+def due_to_close(session: Session, *, now: float) -> list[int]:
+    return list(session.scalars(select(Poll.id).where(Poll.status == "open", Poll.deadline <= now).order_by(Poll.id)))
+
+
+def reshuffle(session: Session, *, poll_id: int, keep: bool) -> None:
+    """Rewrite the poll's ballots with fresh ids in random order, in the closing transaction: on
+    PostgreSQL this leaves no physical order or transaction id that follows the votes. Under the
+    publication threshold the ballots are dropped instead (a single ballot plus who voted is a vote)."""
+    rows = session.execute(select(Ballot.choice, Ballot.comment).where(Ballot.poll_id == poll_id)).all()
+    session.execute(delete(Ballot).where(Ballot.poll_id == poll_id))
+    if keep and rows:
+        shuffled = random.sample(rows, len(rows))
+        session.execute(insert(Ballot), [{"id": secrets.token_hex(16), "poll_id": poll_id, "choice": c, "comment": m}
+                                         for c, m in shuffled])
+
+
+def to_remind(session: Session, *, poll_id: int, today: date) -> list[str]:
+    stmt = select(PollVoter.userid).where(PollVoter.poll_id == poll_id, PollVoter.voted.is_(False),
+                                          (PollVoter.reminded_on.is_(None)) | (PollVoter.reminded_on < today))
+    return list(session.scalars(stmt.order_by(PollVoter.userid)))
+
+
+def mark_reminded(session: Session, *, poll_id: int, userids: Iterable[str], today: date) -> None:
+    people = list(userids)
+    if people:
+        session.execute(update(PollVoter).where(PollVoter.poll_id == poll_id, PollVoter.userid.in_(people))
+                        .values(reminded_on=today))
