@@ -59,6 +59,7 @@ def consequences(rate: float | None, rules: Any) -> list[str]:
     """Which of the campaign's lines the rate falls under: lose (评先评优资格, 整改方案), star, red_flag."""
     if rate is None:
         return []
+    rate = round(rate, 9)  # 12/15 is exactly 80 %, whatever the float division leaves behind
     if rate < rules.lose_eligibility_below:
         return ["lose"]
     return [name for name, line in (("star", rules.star_satisfaction_min), ("red_flag", rules.red_flag_min))

@@ -18,8 +18,19 @@ from storage import polls as store
 
 def run_polls(session: Session, settings: Settings, now: datetime) -> int:
     closed = [close_poll(session, poll_id=i, tz=settings.tz) for i in store.due_to_close(session, now=now.timestamp())]
+    if session.get_bind().dialect.name == "postgresql":
+        reshuffle_open(session)
     reminded = 0 if is_quiet(now, settings.quiet_hours) else remind(session, now)
     return sum(1 for poll in closed if poll is not None) + reminded
+
+
+def reshuffle_open(session: Session) -> None:
+    """PostgreSQL keeps rows in insertion order and stamps each with its transaction id, which also
+    stamps the voter's participation row; rewriting the open polls' ballots every minute leaves at
+    most the last minute's votes in voting order. (SQLite keeps ballots in random-key order.)"""
+    for poll in store.open_polls(session):
+        if store.lock(session, poll_id=poll.id, share=False) is not None:
+            store.reshuffle(session, poll_id=poll.id, keep=True)
 
 
 def remind(session: Session, now: datetime) -> int:

@@ -1,0 +1,136 @@
+"""Anonymity audit (ARCHITECTURE invariant 4): after 200 votes, a dump of every table and every log
+line gives no way to map a voter to a choice — no voter or time column on ballots, no row naming a
+voter next to their choice, and ballots in an order unrelated to the voting order."""
+from __future__ import annotations
+
+import json
+import logging
+import random
+from datetime import timedelta
+
+from sqlalchemy import inspect, select, text
+from sqlmodel import Session, SQLModel
+
+from bot.scheduler.jobs import run_job
+from storage.models import Ballot, Poll
+from tests.conftest import make_settings
+from tests.test_polls import START, Town, load_poll_campaign
+
+VOTERS = 200
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    def ranks(values: list[float]) -> list[int]:
+        order = sorted(range(len(values)), key=values.__getitem__)
+        result = [0] * len(values)
+        for rank, index in enumerate(order):
+            result[index] = rank
+        return result
+    rx, ry, n = ranks(xs), ranks(ys), len(xs)
+    return 1 - 6 * sum((a - b) ** 2 for a, b in zip(rx, ry)) / (n * (n * n - 1))
+
+
+def dump(engine) -> dict[str, list[dict]]:
+    """Every table as `SELECT *` returns it: no ORDER BY, so in the order the database keeps the rows."""
+    with engine.connect() as conn:
+        return {table: [dict(row._mapping) for row in conn.execute(text(f'SELECT * FROM "{table}"'))]
+                for table in inspect(engine).get_table_names()}
+
+
+def vote_everyone(engine, tmp_path) -> tuple[Town, Poll, list[tuple[str, str, str]]]:
+    from bot.roster import import_roster
+
+    roster = "userid,name,branch,role\nsec,书记甲,第一党支部,支部书记\n" + "".join(
+        f"v{i:03d},人员{i},第一党支部,{'党员' if i % 3 else '群众'}\n" for i in range(1, VOTERS))
+    (tmp_path / "big.csv").write_text(roster, encoding="utf-8")
+    import_roster(engine, tmp_path / "big.csv")
+    load_poll_campaign(engine)
+    town = Town(engine)
+    town.say("sec", "/评议 支部满意度 截止 5月15日 18:00")
+    with Session(engine) as session:
+        poll = session.scalars(select(Poll)).one()
+    rng, votes = random.Random(7), []
+    voters = ["sec", *(f"v{i:03d}" for i in range(1, VOTERS))]
+    for order, userid in enumerate(voters):
+        number = rng.choice("1112223")
+        comment = f"意见{order:03d}"  # a unique tag per vote: lets the audit find each ballot's position
+        if order % 2:
+            town.tap(userid, poll.id, number)
+            comment = ""
+        else:
+            town.say(userid, f"{number} {comment}")
+        votes.append((userid, poll.options[int(number) - 1], comment))
+    return town, poll, votes
+
+
+def atoms(value) -> list[str]:
+    """The strings inside a cell, JSON decoded (payloads, lists), so names and words compare whole."""
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return [value]
+        return atoms(decoded) if not isinstance(decoded, str) else [decoded]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in atoms(v)]
+    if isinstance(value, list):
+        return [a for v in value for a in atoms(v)]
+    return [str(value)]
+
+
+def assert_no_link(tables: dict[str, list[dict]], votes: list[tuple[str, str, str]], options: list[str]) -> None:
+    columns = set(tables["ballot"][0])
+    assert columns == {"id", "poll_id", "choice", "comment"}, "a ballot carries nothing but its content"
+    choice_of = {userid: choice for userid, choice, _ in votes}
+    for table, rows in tables.items():
+        for row in rows:
+            cells = [a for v in row.values() for a in atoms(v)]
+            words = " ".join(cells).replace("满意度", "").replace("满意率", "")  # names of things, not choices
+            if all(o in words for o in options):
+                continue  # the poll's own definition (the card, the poll row) lists every option
+            named = {u for cell in cells for u in cell.split("|") if u in choice_of}
+            assert not any(choice_of[u] in words for u in named), f"{table} row links a voter to a choice: {row}"
+
+
+def assert_unordered(tables: dict[str, list[dict]], votes: list[tuple[str, str, str]]) -> None:
+    tagged = {comment: order for order, (_, _, comment) in enumerate(votes) if comment}
+    positions = [(tagged[row["comment"]], position) for position, row in enumerate(tables["ballot"])
+                 if row["comment"] in tagged]
+    assert len(positions) == len(tagged) == VOTERS // 2
+    rho = spearman([p[0] for p in positions], [p[1] for p in positions])
+    assert abs(rho) < 0.2, f"ballot order follows voting order (Spearman rho {rho:.2f})"
+
+
+def test_two_hundred_votes_leave_no_way_back_to_the_voter(engine, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    town, poll, votes = vote_everyone(engine, tmp_path)
+    cfg = make_settings("sqlite://", "http://127.0.0.1:9")
+    run_job("polls", engine, cfg, START + timedelta(minutes=5))  # while open: PostgreSQL reshuffles
+    open_dump = dump(engine)
+    assert len(open_dump["ballot"]) == VOTERS
+    assert_no_link(open_dump, votes, poll.options)
+    assert_unordered(open_dump, votes)
+    run_job("polls", engine, cfg, START + timedelta(days=5))  # after the deadline: closed
+    closed_dump = dump(engine)
+    assert closed_dump["poll"][0]["status"] == "closed"
+    assert_no_link(closed_dump, votes, poll.options)
+    assert_unordered(closed_dump, votes)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert not any(word in logged for word in poll.options) and "意见" not in logged
+
+
+def test_audit_would_catch_an_ordered_table(engine, tmp_path):
+    """The audit itself can fail: ballots read back in insertion order are caught."""
+    town, poll, votes = vote_everyone(engine, tmp_path)
+    with Session(engine) as session:
+        rows = list(session.scalars(select(Ballot)))
+    tagged = {comment: order for order, (_, _, comment) in enumerate(votes) if comment}
+    in_vote_order = sorted((r for r in rows if r.comment), key=lambda r: tagged[r.comment])
+    ordered = {"ballot": [r.model_dump() for r in in_vote_order]}
+    try:
+        assert_unordered(ordered, votes)
+    except AssertionError as caught:
+        assert "follows voting order" in str(caught)
+    else:
+        raise AssertionError("an ordered ballot table passed the audit")
+    assert SQLModel.metadata.tables["ballot"].dialect_options["sqlite"]["with_rowid"] is False
