@@ -40,19 +40,21 @@ def text_vote(ctx: Context, text: str) -> bool:
     match = TEXT_VOTE.match(text)
     if not match:
         return False
-    pending = store.pending_for(ctx.session, userid=ctx.person.userid)
-    if not pending:
-        voted = store.pending_for(ctx.session, userid=ctx.person.userid, voted=True)
-        if voted and not match[1]:
-            ctx.reply("vote_already", poll=voted[0])  # most likely a second try at the poll just voted in
-        return bool(voted) and not match[1]
-    poll_id = int(match[1]) if match[1] else (pending[0].id if len(pending) == 1 else None)
-    if poll_id is None:
-        ctx.reply("vote_which", polls=pending)
-        return True
     number = int(match[2].translate(str.maketrans("０１２３４５６７８９", "0123456789")))
     comment = (match[3] or "").strip()[:COMMENT_LIMIT] or None
-    cast(ctx, poll_id, number, comment)
+    if match[1]:  # "7-2": poll 7 named; cast() answers an outsider, a late or a second vote
+        cast(ctx, int(match[1]), number, comment)
+        return True
+    pending = store.pending_for(ctx.session, userid=ctx.person.userid)
+    if len(pending) == 1:
+        cast(ctx, pending[0].id, number, comment)
+    elif pending:
+        ctx.reply("vote_which", polls=pending)
+    else:
+        voted = store.pending_for(ctx.session, userid=ctx.person.userid, voted=True)
+        if not voted:
+            return False  # just a number: the hint answers it
+        ctx.reply("vote_already", poll=voted[0])  # most likely a second try at the poll just voted in
     return True
 
 
