@@ -2,12 +2,11 @@
 joins them. Every function takes the session of the caller's transaction."""
 from __future__ import annotations
 
-import random
 import secrets
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlmodel import Session
 
 from storage.models import Ballot, Person, Poll, PollVoter, Role
@@ -99,15 +98,28 @@ def due_to_close(session: Session, *, now: float) -> list[int]:
 
 
 def reshuffle(session: Session, *, poll_id: int, keep: bool) -> None:
-    """Rewrite the poll's ballots with fresh ids in random order, in the closing transaction: on
-    PostgreSQL this leaves no physical order or transaction id that follows the votes. Under the
-    publication threshold the ballots are dropped instead (a single ballot plus who voted is a vote)."""
-    rows = session.execute(select(Ballot.choice, Ballot.comment).where(Ballot.poll_id == poll_id)).all()
-    session.execute(delete(Ballot).where(Ballot.poll_id == poll_id))
-    if keep and rows:
-        shuffled = random.sample(rows, len(rows))
-        session.execute(insert(Ballot), [{"id": secrets.token_hex(16), "poll_id": poll_id, "choice": c, "comment": m}
-                                         for c, m in shuffled])
+    """Leave no order or stamp that follows the votes. SQLite keeps ballots in the order of their
+    random keys already; PostgreSQL keeps rows in insertion order and stamps each with its
+    transaction id (shared with the voter's participation row), so there the ballots are rewritten
+    with fresh ids in random order, in one statement. Under the publication threshold the ballots
+    are dropped instead: a single ballot plus who voted would be a vote."""
+    if not keep:
+        session.execute(delete(Ballot).where(Ballot.poll_id == poll_id))
+    elif session.get_bind().dialect.name == "postgresql":
+        session.execute(text(_PG_REWRITE), {"poll_id": poll_id})
+
+
+_PG_REWRITE = """
+WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice, comment)
+INSERT INTO ballot (id, poll_id, choice, comment)
+SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice, comment FROM old ORDER BY random()
+"""
+
+
+def stamped_apart(session: Session, *, poll_id: int) -> bool:
+    """PostgreSQL: whether some ballots were written since the last rewrite (more than one xmin)."""
+    stmt = text("SELECT count(DISTINCT xmin::text) FROM ballot WHERE poll_id = :poll_id")
+    return session.execute(stmt, {"poll_id": poll_id}).scalar() > 1
 
 
 def to_remind(session: Session, *, poll_id: int, today: date) -> list[str]:

@@ -29,7 +29,7 @@ def reshuffle_open(session: Session) -> None:
     stamps the voter's participation row; rewriting the open polls' ballots every minute leaves at
     most the last minute's votes in voting order. (SQLite keeps ballots in random-key order.)"""
     for poll in store.open_polls(session):
-        if store.lock(session, poll_id=poll.id, share=False) is not None:
+        if store.stamped_apart(session, poll_id=poll.id) and store.lock(session, poll_id=poll.id, share=False):
             store.reshuffle(session, poll_id=poll.id, keep=True)
 
 
