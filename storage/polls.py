@@ -87,6 +87,16 @@ def pending_for(session: Session, *, userid: str, voted: bool = False) -> list[P
     return list(session.scalars(stmt.order_by(Poll.deadline, Poll.id)))
 
 
+def pending_by_person(session: Session) -> dict[str, list[Poll]]:
+    """Everyone's open polls still to vote in, in one query (for the weekly digest)."""
+    stmt = (select(PollVoter.userid, Poll).join(Poll, Poll.id == PollVoter.poll_id)
+            .where(PollVoter.voted.is_(False), Poll.status == "open").order_by(Poll.deadline, Poll.id))
+    found: dict[str, list[Poll]] = {}
+    for userid, poll in session.execute(stmt):
+        found.setdefault(userid, []).append(poll)
+    return found
+
+
 def open_polls(session: Session, *, branch_id: int | None = None) -> list[Poll]:
     stmt = select(Poll).where(Poll.status == "open")
     stmt = stmt.where(Poll.branch_id == branch_id) if branch_id is not None else stmt

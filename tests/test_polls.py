@@ -226,3 +226,14 @@ def test_reminders_once_a_day_only_to_those_who_have_not_voted(engine, branch):
     assert "m1" not in reminder.payload["touser"].split("|") and "sec" in reminder.payload["touser"]
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(PollVoter).where(PollVoter.voted)) == 1
+
+
+def test_weekly_digest_lists_polls_still_to_vote_in(engine, branch):
+    town = Town(engine)
+    poll = issue(town)
+    town.tap("m1", poll.id, "1")
+    cfg = make_settings("sqlite://", "http://127.0.0.1:9")
+    run_job("digest", engine, cfg, START + timedelta(hours=1))  # Monday after 09:00
+    digests = {r.payload["touser"]: r.payload["text"]["content"] for r in town.rows("digest:")}
+    assert "m1" not in digests  # voted, and owes nothing else
+    assert f"编号 {poll.id}" in digests["m2"] and "还没投票" in digests["m2"] and "q1" in digests

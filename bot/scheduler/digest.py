@@ -18,6 +18,7 @@ from bot.scheduler.obligations import Obligations
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import nudges
+from storage import polls
 from storage.models import JobRun
 
 JOB = "digest"
@@ -42,12 +43,14 @@ def run_digest(session: Session, settings: Settings, now: datetime) -> int:
     today, week = now.date(), week_key(now.date())
     ob = Obligations(session, today=today)
     skipped = nudges.held_back(session, today=today, week=week, cap=settings.nudge_cap)
-    words = vocabulary()
+    words, votes = vocabulary(), polls.pending_by_person(session)
     items = []
     for person in ob.people:
-        owed = ob.open_for(person) if person.userid not in skipped else []
-        if owed:
-            text = render("digest", person=person, owed=owed, action=words["task_actions"])
+        held = person.userid in skipped
+        owed = ob.open_for(person) if not held else []
+        to_vote = votes.get(person.userid, []) if not held else []
+        if owed or to_vote:
+            text = render("digest", person=person, owed=owed, action=words["task_actions"], polls=to_vote)
             items.append((f"digest:{day.isoformat()}:{person.userid}", person.userid, text))
     messages.to_each(session, items)
     nudges.count(session, week=week, userids=[userid for _key, userid, _text in items])
