@@ -70,7 +70,7 @@ def card(poll: Poll, deadline: datetime, task_id: str) -> dict:
     return {"card_type": "vote_interaction", "task_id": task_id,
             "source": {"desc": render("poll_card_source")},
             "main_title": {"title": render("poll_card_title", poll=poll)[:36],
-                           "desc": render("poll_card_desc", poll=poll, deadline=deadline)},
+                           "desc": render("poll_card_desc", poll=poll, deadline=deadline)[:44]},  # 44: the docs' advice
             "checkbox": {"question_key": "choice", "mode": 0,
                          "option_list": [{"id": str(n), "text": o} for n, o in enumerate(poll.options, 1)]},
             "submit_button": {"text": words["submit_button"], "key": f"vote-{poll.id}"}}
