@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 from sqlalchemy import Engine
@@ -42,11 +42,26 @@ class WeComClient:
         self._key = f"{settings.corp_id}:{settings.agent_id}"
 
     async def call(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._with_token(lambda token: self._post(endpoint, token, payload))
+
+    async def upload(self, kind: str, *, filename: str, content_type: str, data: bytes) -> str:
+        """media/upload (multipart, field "media"): the media_id, valid for three days."""
+        def send(token: str) -> Awaitable[dict[str, Any]]:
+            form = aiohttp.FormData()  # a fresh form each time: aiohttp will not send one twice
+            form.add_field("media", data, filename=filename, content_type=content_type)
+            return self._request("POST", "media/upload", params={"access_token": token, "type": kind}, data=form)
+        body = await self._with_token(send)
+        if not body.get("media_id"):
+            raise TransientError("media/upload answered without a media_id")
+        return str(body["media_id"])
+
+    async def _with_token(self, send: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """Send with the current token; on a token error refresh once and send again."""
         token = await self.token()
-        body = await self._post(endpoint, token, payload)
+        body = await send(token)
         if body.get("errcode") in TOKEN_ERRORS:
             token = await self.refresh(stale=token)
-            body = await self._post(endpoint, token, payload)
+            body = await send(token)
         if body.get("errcode", 0) != 0:
             raise ApiError(int(body["errcode"]), str(body.get("errmsg", "")))
         return body

@@ -18,11 +18,13 @@ from bot.config import Settings
 from bot.wecom.api import ApiError, TransientError, WeComClient
 from storage import outbox
 from storage.db import transaction
+from storage.models import MediaBlob
 
 log = logging.getLogger(__name__)
 
 RETRY_ERRCODES = {-1, 45009, 45011, 45033}  # busy, frequency and concurrency limits
 ALREADY_DONE = {("appchat/create", 86215)}  # our chatids are fixed, so "exists" means our earlier call worked
+MEDIA_MSGTYPES = {"image", "file"}  # message types that carry a media_id, queued as a blob key
 MAX_ATTEMPTS = 30
 DUPLICATE_CHECK_SECONDS = 1800
 
@@ -79,8 +81,9 @@ class Sender:
 
     def _claim(self) -> list[outbox.Claimed]:
         now = time.time()
-        # The lease outlasts one attempt (token refresh plus the call itself), so no row is sent twice.
-        lease = 3 * self._settings.http_timeout + 5
+        # The lease outlasts one attempt, so no row is sent twice: an image's upload and the send itself,
+        # each of which may refresh the token and go again, is at most six requests.
+        lease = 6 * self._settings.http_timeout + 5
         with transaction(self._engine) as session:
             if now - self._last_prune > 60:
                 outbox.prune_deliveries(session, now=now)
@@ -89,7 +92,8 @@ class Sender:
 
     async def _deliver(self, row: outbox.Claimed) -> None:
         try:
-            result = await self._client.call(row.endpoint, self._with_defaults(row))
+            payload = await self._with_media(self._with_defaults(row))
+            result = await self._client.call(row.endpoint, payload)
         except ApiError as exc:
             if (row.endpoint, exc.errcode) in ALREADY_DONE:
                 await self._finish(outbox.mark_sent, row_id=row.id, now=time.time(), result={"errcode": exc.errcode})
@@ -104,10 +108,30 @@ class Sender:
             await self._finish(outbox.mark_sent, row_id=row.id, now=time.time(), result=_summary(result))
 
     def _with_defaults(self, row: outbox.Claimed) -> dict[str, Any]:
+        if row.endpoint == "message/update_template_card":
+            return {**row.payload, "agentid": self._settings.agent_id}
         if row.endpoint != "message/send":
             return row.payload
         return {**row.payload, "agentid": self._settings.agent_id,
                 "enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_SECONDS}
+
+    async def _with_media(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An image queued as {"blob": key} is uploaded now and sent as {"media_id": ...}: at send time,
+        because media ids expire after three days. Upload errors are retried or dead-lettered like sends."""
+        kind = payload.get("msgtype")
+        content = payload.get(kind) if kind in MEDIA_MSGTYPES else None
+        if not isinstance(content, dict) or "blob" not in content:
+            return payload
+        blob = await asyncio.to_thread(self._load_blob, content["blob"])
+        if blob is None:  # nothing to upload, now or later: a dead letter, not a retry
+            raise ApiError(40007, f"media blob {content['blob']!r} is missing")
+        media_id = await self._client.upload(kind, filename=blob.filename, content_type=blob.content_type,
+                                             data=blob.data)
+        return {**payload, kind: {"media_id": media_id}}
+
+    def _load_blob(self, key: str) -> MediaBlob | None:
+        with transaction(self._engine) as session:  # expire_on_commit=False: still readable afterwards
+            return session.get(MediaBlob, key)
 
     async def _retry(self, row: outbox.Claimed, error: str) -> None:
         if row.attempts >= MAX_ATTEMPTS:

@@ -46,7 +46,7 @@ def appchat_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:
     chat = state.chats.get(body.get("chatid", ""))
     if chat is None:
         return reply(86003)
-    problem = content_problem(body, CHAT_MSGTYPES)
+    problem = content_problem(body, CHAT_MSGTYPES, state.media)
     if problem:
         return reply(problem)
     state.post_to_chat(chat, "app", body["msgtype"], body[body["msgtype"]])

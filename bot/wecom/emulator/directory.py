@@ -40,7 +40,9 @@ async def media_upload(state: EmulatorState, request: web.Request) -> web.Respon
         return reply(40004)
     reader = await request.multipart()
     part = await reader.next()
-    data = await part.read() if part is not None else b""
+    if part is None or part.name != "media":  # the platform reads only the field named "media"
+        return reply(41005)
+    data = await part.read()
     if not 5 <= len(data) <= MEDIA_LIMITS[kind]:
         return reply(40006)
     media_id = secrets.token_urlsafe(24)

@@ -2,8 +2,9 @@
 
 Rules applied: ``touser`` (with ``toparty``, ``@all``) at most 1000 people; text and markdown at
 most 2048 bytes; template cards checked by cards.py, interactive ones with a task_id unique in
-the app; a member receives at most 30 app messages a minute, more are dropped while the call
-still answers ok, as the real service does; ``enable_duplicate_check`` suppresses a repeat; a
+the app; an image or file names a media_id that media/upload issued (else 40007); a member
+receives at most 30 app messages a minute, more are dropped while the call still answers ok, as
+the real service does; ``enable_duplicate_check`` suppresses a repeat; a
 ``response_code`` updates cards once. Where the platform does not document an error code (a
 spent response_code, a reused task_id), the emulator answers 40035, invalid parameter.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Any, Container
 
 from aiohttp import web
 
@@ -20,6 +21,7 @@ from bot.wecom.emulator.state import ERRMSG, EmulatorState
 
 APP_MSGTYPES = {"text", "markdown", "textcard", "template_card", "image", "file", "news"}
 CHAT_MSGTYPES = APP_MSGTYPES - {"template_card"}  # group chats cannot carry template cards
+MEDIA_MSGTYPES = {"image", "file"}  # these carry a media_id that media/upload must have issued
 TEXT_LIMIT = 2048
 
 
@@ -27,10 +29,13 @@ def reply(errcode: int = 0, **fields: Any) -> web.Response:
     return web.json_response({"errcode": errcode, "errmsg": ERRMSG.get(errcode, "error"), **fields})
 
 
-def content_problem(body: dict[str, Any], allowed: set[str]) -> int:
+def content_problem(body: dict[str, Any], allowed: set[str], media: Container[str]) -> int:
+    """The errcode for what is wrong with a message's content, or 0. `media`: the media ids issued."""
     msgtype = body.get("msgtype")
     if msgtype not in allowed or not isinstance(body.get(msgtype), dict):
         return 40008
+    if msgtype in MEDIA_MSGTYPES and body[msgtype].get("media_id") not in media:
+        return 40007
     if msgtype in ("text", "markdown"):
         content = body[msgtype].get("content") or ""
         if not content:
@@ -57,7 +62,7 @@ def message_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:
     users = _recipients(state, body)
     if users is None:
         return reply(40032)  # more than 1000 people in one call
-    problem = content_problem(body, APP_MSGTYPES)
+    problem = content_problem(body, APP_MSGTYPES, state.media)
     if problem:
         return reply(problem)
     card = body.get("template_card") or {}

@@ -7,6 +7,7 @@ are told whenever a person's screen changes.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import itertools
 import time
@@ -15,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ERRMSG = {0: "ok", -1: "system busy", 40001: "invalid credential", 40003: "invalid userid",
-          40004: "invalid media type", 40006: "invalid file size", 40008: "invalid message type",
-          40032: "invalid userid list size", 40013: "invalid corpid", 40014: "invalid access_token",
-          40035: "invalid parameter", 40056: "invalid agentid", 41001: "access_token missing",
-          42001: "access_token expired", 44004: "empty content", 45002: "content size out of limit",
-          45009: "api freq out of limit", 45033: "api concurrent out of limit", 60111: "userid not found",
-          60123: "invalid party id", 81013: "user & party & tag all invalid", 86003: "chat not found",
-          86215: "chatid exists", 86216: "invalid chat member"}
+          40004: "invalid media type", 40006: "invalid file size", 40007: "invalid media_id",
+          40008: "invalid message type", 40032: "invalid userid list size", 40013: "invalid corpid",
+          40014: "invalid access_token", 40035: "invalid parameter", 40056: "invalid agentid",
+          41001: "access_token missing", 41005: "media data missing", 42001: "access_token expired",
+          44004: "empty content", 45002: "content size out of limit", 45009: "api freq out of limit",
+          45033: "api concurrent out of limit", 60111: "userid not found", 60123: "invalid party id",
+          81013: "user & party & tag all invalid", 86003: "chat not found", 86215: "chatid exists",
+          86216: "invalid chat member"}
 
 
 @dataclass
@@ -122,15 +124,18 @@ class EmulatorState:
 
     # -- kept between demo runs --------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """What the real service would still know after our restart: chats, messages, used task ids."""
+        """What the real service would still know after our restart: chats, messages, used task ids,
+        and the uploaded images those messages show."""
         return {"inbox": {u: [dataclasses.asdict(e) for e in es] for u, es in self.inbox.items()},
                 "chats": {c: dataclasses.asdict(chat) for c, chat in self.chats.items()},
-                "task_ids": sorted(self.task_ids)}
+                "task_ids": sorted(self.task_ids),
+                "media": {m: [kind, base64.b64encode(data).decode()] for m, (kind, data) in self.media.items()}}
 
     def restore(self, saved: dict[str, Any]) -> None:
         self.inbox.update({u: [Entry(**e) for e in es] for u, es in saved.get("inbox", {}).items()})
         self.chats.update({c: Chat(**chat) for c, chat in saved.get("chats", {}).items()})
         self.task_ids.update(saved.get("task_ids", []))
+        self.media.update({m: (kind, base64.b64decode(data)) for m, (kind, data) in saved.get("media", {}).items()})
         ids = [e.id for es in self.inbox.values() for e in es] + \
               [m["id"] for chat in self.chats.values() for m in chat.messages]
         self._ids = itertools.count(max(ids, default=0) + 1)
