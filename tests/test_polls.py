@@ -237,3 +237,24 @@ def test_weekly_digest_lists_polls_still_to_vote_in(engine, branch):
     digests = {r.payload["touser"]: r.payload["text"]["content"] for r in town.rows("digest:")}
     assert "m1" not in digests  # voted, and owes nothing else
     assert f"编号 {poll.id}" in digests["m2"] and "还没投票" in digests["m2"] and "q1" in digests
+
+
+def test_democratic_review_of_named_members_one_poll_each(engine, branch):
+    town = Town(engine)
+    town.say("sec", "/评议")
+    town.say("sec", "3")                          # 党员（民主评议党员）
+    assert "没有：张三" in town.say("sec", "党员1、张三")[0]   # the form waits, with the names it knows
+    town.say("sec", "党员1 党员2")
+    town.say("sec", "2")                          # 好较好一般差
+    town.say("sec", "党员和群众")
+    town.say("sec", "5月18日")
+    town.say("sec", "跳过")
+    assert "已发出" in town.say("sec", "1")[0]
+    first, second = polls(engine)
+    assert (first.subject, second.subject) == ("党员1", "党员2")
+    assert first.options == ["好", "较好", "一般", "差"] and first.satisfied == ["好", "较好"]
+    with Session(engine) as session:
+        rated = {v.userid for v in session.scalars(select(PollVoter).where(PollVoter.poll_id == first.id))}
+    assert "m1" not in rated and "m2" in rated and len(rated) == 9
+    assert "2 个评议待投票" in town.say("m3", "1")[0]   # two pending: the number alone is ambiguous
+    assert "已收到" in town.say("m3", f"{second.id}-1")[0]
