@@ -43,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("job")
     run.add_argument("--now", help='run as of this local time, "YYYY-MM-DD HH:MM"')
 
-    export = commands.add_parser("export", parents=[common], help="records as .xlsx, one sheet per branch")
-    export.add_argument("action", choices=["pledges", "self-assessments"])
+    export = commands.add_parser("export", parents=[common], help="records as .xlsx")
+    export.add_argument("action", choices=["pledges", "self-assessments", "ratings", "polls"])
     export.add_argument("--campaign", required=True)
     export.add_argument("--out", type=Path, required=True)
 
@@ -192,11 +192,13 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     if count < 0:
         print(render("cli/export_no_campaign", campaign=args.campaign), file=sys.stderr)
         return 1
-    print(render("cli/exported", count=count, out=args.out))
+    print(render("cli/exported" if args.action in ("pledges", "self-assessments") else "cli/exported_table",
+                 count=count, out=args.out))
     return 0
 
 
 COMMANDS = {("export", "pledges"): _export, ("export", "self-assessments"): _export,
+            ("export", "ratings"): _export, ("export", "polls"): _export,
             ("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
             ("jobs", "list"): _jobs_list, ("jobs", "run"): _jobs_run,
             ("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}

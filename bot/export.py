@@ -1,5 +1,6 @@
-"""`xianfeng export pledges|self-assessments --campaign NAME --out FILE.xlsx`: records for the 党建档案,
-one sheet per branch. Pledges: each person's latest version. Self-assessments: every one submitted."""
+"""`xianfeng export pledges|self-assessments|ratings|polls --campaign NAME --out FILE.xlsx`: records for
+the 党建档案. Pledges: each person's latest version; self-assessments: every one submitted; both one
+sheet per branch. Ratings (one row per branch) and polls (one row per poll) are one sheet each."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,7 +13,6 @@ from sqlmodel import Session
 
 from bot.texts import vocabulary
 from storage.models import Branch, CampaignRecord, Person, Pledge, SelfAssessment
-
 
 
 def _when(ts: float) -> str:
@@ -47,19 +47,25 @@ def export(session: Session, *, what: str, campaign: str, out: Path) -> int:
     record = session.scalars(select(CampaignRecord).where(CampaignRecord.name == campaign)).first()
     if record is None:
         return -1
-    rows = _pledge_rows if what == "pledges" else _assessment_rows
+    from bot.export_results import TABLES  # they use _when from here
+
     branches = {b.id: b.name for b in session.scalars(select(Branch))}
+    book = TABLES[what](session, record, branches) if what in TABLES else _by_branch(session, what, record, branches)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    book.save(out)
+    return sum(sheet.max_row - 1 for sheet in book.worksheets)
+
+
+def _by_branch(session: Session, what: str, record: CampaignRecord, branches: dict[int, str]) -> Workbook:
+    rows = _pledge_rows if what == "pledges" else _assessment_rows
     words = vocabulary()["export"]
-    book, count = Workbook(), 0
+    book = Workbook()
     book.remove(book.active)
     for branch_id, row in rows(session, record.id):
         title = branches.get(branch_id, words["unassigned"])[:31]  # Excel's limit for sheet names
         if title not in book.sheetnames:
             book.create_sheet(title).append(words[what])
         book[title].append(row)
-        count += 1
     if not book.sheetnames:
         book.create_sheet(words["empty"]).append(words[what])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    book.save(out)
-    return count
+    return book

@@ -1,5 +1,5 @@
-"""Anonymity audit (ARCHITECTURE invariant 4): after 200 votes, a dump of every table and every log
-line gives no way to map a voter to a choice — no voter or time column on ballots, no row naming a
+"""Anonymity audit (ARCHITECTURE invariant 4): after 400 votes (the issue asks for 200), a dump of
+every table and every log line gives no way to map a voter to a choice — no voter or time column on ballots, no row naming a
 voter next to their choice, and ballots in an order unrelated to the voting order."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from storage.models import Ballot, Poll
 from tests.conftest import make_settings
 from tests.test_polls import START, Town, load_poll_campaign
 
-VOTERS = 200
+VOTERS = 400  # 300 vote by text with a tag, 100 by card: |rho| < 0.2 is 3.5 sigma for 300 ranks
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
@@ -54,7 +54,7 @@ def vote_everyone(engine, tmp_path) -> tuple[Town, Poll, list[tuple[str, str, st
     for order, userid in enumerate(voters):
         number = rng.choice("1112223")
         comment = f"意见{order:03d}"  # a unique tag per vote: lets the audit find each ballot's position
-        if order % 2:
+        if order % 4 == 3:
             town.tap(userid, poll.id, number)
             comment = ""
         else:
@@ -96,12 +96,12 @@ def assert_unordered(tables: dict[str, list[dict]], votes: list[tuple[str, str, 
     tagged = {comment: order for order, (_, _, comment) in enumerate(votes) if comment}
     positions = [(tagged[row["comment"]], position) for position, row in enumerate(tables["ballot"])
                  if row["comment"] in tagged]
-    assert len(positions) == len(tagged) == VOTERS // 2
+    assert len(positions) == len(tagged) == VOTERS * 3 // 4
     rho = spearman([p[0] for p in positions], [p[1] for p in positions])
     assert abs(rho) < 0.2, f"ballot order follows voting order (Spearman rho {rho:.2f})"
 
 
-def test_two_hundred_votes_leave_no_way_back_to_the_voter(engine, tmp_path, caplog):
+def test_hundreds_of_votes_leave_no_way_back_to_the_voter(engine, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     town, poll, votes = vote_everyone(engine, tmp_path)
     cfg = make_settings("sqlite://", "http://127.0.0.1:9")

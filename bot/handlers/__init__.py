@@ -1,6 +1,7 @@
 """One router per capability. The dispatcher is built from ROUTERS."""
 from bot.handlers import (assessment, help, me, pause, pledge, pledge_summary, poll, progress, progress_report,
-                          resume, roster, vote)
+                          rating, resume, roster, vote)
 
 ROUTERS = [help.router, me.router, roster.router, progress.router, pause.router, pledge.router,
-           progress_report.router, assessment.router, pledge_summary.router, resume.router, poll.router, vote.router]
+           progress_report.router, assessment.router, pledge_summary.router, resume.router, poll.router, vote.router,
+           rating.router]

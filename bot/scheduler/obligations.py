@@ -47,6 +47,8 @@ def subject_for(task: CampaignTask, person: Person) -> str | None:
         return None  # a task the bot added for another branch
     if task.audience == "branches":
         return f"branch:{person.branch_id}" if person.branch_id else None
+    if task.kind == "rating":
+        return "committee"  # the committee rates as one: done when every branch's rating is confirmed
     return person.userid
 
 

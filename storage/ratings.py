@@ -1,0 +1,82 @@
+"""分类定级 rows and their inputs: set queries over a whole campaign (one query per kind of input,
+however many branches), the proposal's upsert and the confirmation. Every function takes the
+session of the caller's transaction."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from storage.models import Branch, Poll, Rating, SelfAssessment
+
+
+def branches(session: Session) -> list[Branch]:
+    return list(session.scalars(select(Branch).order_by(Branch.id)))
+
+
+def latest_assessments(session: Session, *, campaign_id: int, kind: str) -> dict[int, SelfAssessment]:
+    """Each branch's latest self-assessment of this kind ("branch": 党组织自评, "stars": 五星)."""
+    stmt = select(SelfAssessment).where(SelfAssessment.campaign_id == campaign_id, SelfAssessment.kind == kind,
+                                        SelfAssessment.branch_id.is_not(None))
+    found: dict[int, SelfAssessment] = {}
+    for assessment in session.scalars(stmt.order_by(SelfAssessment.submitted_at, SelfAssessment.id)):
+        found[assessment.branch_id] = assessment  # later rows win
+    return found
+
+
+def latest_branch_polls(session: Session, *, campaign_id: int) -> tuple[dict[int, Poll], set[int]]:
+    """Each branch's latest closed and published poll rating the branch, and the branches that have
+    closed ones (so "under the ballot threshold" can be told apart from "no poll yet")."""
+    stmt = select(Poll).where(Poll.campaign_id == campaign_id, Poll.rates == "branch", Poll.status == "closed")
+    published: dict[int, Poll] = {}
+    closed: set[int] = set()
+    for poll in session.scalars(stmt.order_by(Poll.closed_at, Poll.id)):
+        closed.add(poll.branch_id)
+        if (poll.result or {}).get("published"):
+            published[poll.branch_id] = poll
+    return published, closed
+
+
+def ratings_of(session: Session, *, campaign_id: int) -> dict[int, Rating]:
+    stmt = select(Rating).where(Rating.campaign_id == campaign_id)
+    return {rating.branch_id: rating for rating in session.scalars(stmt)}
+
+
+def locked(session: Session, *, campaign_id: int, branch_id: int) -> Rating:
+    """The branch's rating row, created if need be and locked (PostgreSQL) for this transaction, so
+    two committee members confirming and re-proposing at once are taken one after the other."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = dict(campaign_id=campaign_id, branch_id=branch_id, inputs={}, stars=[], level="", red_flag=False,
+                  rule_version="", status="proposed", created_at=time.time())
+    session.execute(dialect.insert(Rating).values(**values)
+                    .on_conflict_do_nothing(index_elements=["campaign_id", "branch_id"]))
+    stmt = select(Rating).where(Rating.campaign_id == campaign_id, Rating.branch_id == branch_id)
+    return session.scalars(stmt.with_for_update()).one()
+
+
+def save_proposal(session: Session, *, rating: Rating, values: dict[str, Any], proposed_by: str) -> bool:
+    """Write a proposal (inputs, score, level, stars, red_flag, rule_version) over the row; a
+    confirmation it replaces is undone. Returns whether anything changed."""
+    changed = rating.status != "proposed" or any(getattr(rating, k) != v for k, v in values.items())
+    if changed:
+        for key, value in values.items():
+            setattr(rating, key, value)
+        rating.status, rating.proposed_by, rating.confirmed_by, rating.confirmed_at = \
+            "proposed", proposed_by, None, None
+        session.add(rating)
+    return changed
+
+
+def confirm(session: Session, *, rating: Rating, userid: str, at: float) -> None:
+    rating.status, rating.confirmed_by, rating.confirmed_at = "confirmed", userid, at
+    session.add(rating)
+
+
+def reopen(session: Session, *, rating: Rating) -> None:
+    """A confirmed rating becomes a proposal again (the committee said so explicitly)."""
+    rating.status, rating.confirmed_by, rating.confirmed_at = "proposed", None, None
+    session.add(rating)
+    session.flush()
