@@ -17,6 +17,7 @@ from storage.models import Branch, CampaignTask, Person, Role
 
 TRUTHY = {"是", "有", "有职", "yes", "true", "1", "y"}
 PERSONAL = {"members", "post_holders", "secretaries", "committee", "masses"}
+PERSON_COLUMNS = (Person.userid, Person.name, Person.branch_id, Person.role, Person.attributes)
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,15 @@ def audiences(person: Person) -> set[str]:
 
 
 def subject_for(task: CampaignTask, person: Person) -> str | None:
-    if task.branch_id is not None and task.branch_id != person.branch_id:
+    return _subject(task.audience, task.kind, task.branch_id, person)
+
+
+def _subject(audience: str, kind: str, only_branch: int | None, person: Person) -> str | None:
+    if only_branch is not None and only_branch != person.branch_id:
         return None  # a task the bot added for another branch
-    if task.audience == "branches":
+    if audience == "branches":
         return f"branch:{person.branch_id}" if person.branch_id else None
-    if task.kind == "rating":
+    if kind == "rating":
         return "committee"  # the committee rates as one: done when every branch's rating is confirmed
     return person.userid
 
@@ -61,8 +66,12 @@ class Obligations:
         self.tasks = [t for t in campaigns.tasks_of(session, campaign_ids=list(self.campaigns))
                       if self.phase_start(t) <= today]
         self.done = campaigns.done_subjects(session, task_ids=[t.id for t in self.tasks])
-        self.people = list(people) if people is not None else list(session.scalars(select(Person)))
+        # Plain rows, not ORM objects: read-only here, and a tenth of the cost for 100,000 people.
+        self.people = list(people) if people is not None else list(session.execute(select(*PERSON_COLUMNS)))
         self.branches = {b.id: b for b in session.scalars(select(Branch))}
+        self._plain = [(t, t.audience, t.kind, t.branch_id, Owed(t, self.campaigns[t.campaign_id].name,
+                                                                  self._phase(t)["name"], t.due < today))
+                       for t in self.tasks]
         self.by_branch: dict[int | None, list[Person]] = {}
         for person in self.people:
             self.by_branch.setdefault(person.branch_id, []).append(person)
@@ -79,9 +88,14 @@ class Obligations:
             and (task.id, subject) not in self.done
 
     def open_for(self, person: Person) -> list[Owed]:
-        mine = audiences(person)
-        return [Owed(t, self.campaigns[t.campaign_id].name, self._phase(t)["name"], t.due < self.today)
-                for t in self.tasks if self.owed(t, person, mine)]
+        """Called once per person by the digest: task attributes are read once, in _plain."""
+        mine, found = audiences(person), []
+        for task, audience, kind, only, owed in self._plain:
+            if audience in mine:
+                subject = _subject(audience, kind, only, person)
+                if subject is not None and (task.id, subject) not in self.done:
+                    found.append(owed)
+        return found
 
     def tasks_for(self, person: Person) -> list[tuple[CampaignTask, bool]]:
         """Every visible task this person has a part in, with whether it is done."""
