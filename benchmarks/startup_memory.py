@@ -1,0 +1,135 @@
+"""`xianfeng serve` with a 100,000-person roster: time from start to the first answered callback, and
+resident memory after a load of callbacks. Goals (issue 7): first callback within 3 s, RSS under
+250 MB. Run:
+
+    .venv/bin/python benchmarks/startup_memory.py [--people 100000] [--callbacks 3000] [--repeat 3]
+
+Prints per run: seconds to /healthz, seconds to the first answered callback, RSS and peak RSS (from
+/proc) after the load; then medians and ratios against the goals. The sender points at a closed port,
+so replies wait in the outbox (its retries cost nothing here); a fresh SQLite file per run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from xml.etree import ElementTree
+
+import aiohttp
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.digest_queries import seed  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+
+CORP, AGENT, TOKEN = "wwbenchcorp0001", 1000002, "benchtoken"
+AES_KEY = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
+GOAL_FIRST, GOAL_RSS_MB = 3.0, 250.0
+TEXTS = ["/帮助", "/进度", "/我", "帮助", "我想写承诺"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def callback(userid: str, text: str, n: int) -> tuple[dict, bytes]:
+    ts, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+    xml = (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
+           f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>"
+           f"<MsgId>{9_000_000_000 + n}</MsgId><AgentID>{AGENT}</AgentID></xml>")
+    root = ElementTree.fromstring(WeChatCrypto(TOKEN, AES_KEY, CORP).encrypt_message(xml, nonce, ts))
+    query = {"msg_signature": root.findtext("MsgSignature"), "timestamp": ts, "nonce": nonce}
+    body = (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><Encrypt><![CDATA[{root.findtext('Encrypt')}]]>"
+            f"</Encrypt><AgentID><![CDATA[{AGENT}]]></AgentID></xml>")
+    return query, body.encode()
+
+
+async def until_ok(http: aiohttp.ClientSession, method: str, url: str, started: float, **kwargs) -> float:
+    while True:
+        try:
+            async with http.request(method, url, **kwargs) as resp:
+                if resp.status == 200:
+                    return time.perf_counter() - started
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.01)
+
+
+async def load(http: aiohttp.ClientSession, url: str, callbacks: int, people: int) -> None:
+    payloads = [callback(f"u{(n * 7919) % people:06d}", TEXTS[n % len(TEXTS)], n) for n in range(callbacks)]
+    queue = asyncio.Queue()
+    for item in payloads:
+        queue.put_nowait(item)
+
+    async def worker() -> None:
+        while not queue.empty():
+            query, body = queue.get_nowait()
+            async with http.post(url, params=query, data=body) as resp:
+                await resp.read()
+    await asyncio.gather(*(worker() for _ in range(20)))
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+async def one_run(people: int, callbacks: int) -> dict[str, float]:
+    tmp = tempfile.mkdtemp()
+    url = f"sqlite:///{tmp}/bench.db"
+    upgrade(url)
+    engine = make_engine(url)
+    seed(engine, people)
+    engine.dispose()
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "WECOM_API_BASE": "http://127.0.0.1:9/cgi-bin", "WECOM_CORP_ID": CORP,
+           "WECOM_AGENT_ID": str(AGENT), "WECOM_SECRET": "benchsecret", "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY}
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async with aiohttp.ClientSession() as http:
+            health = await until_ok(http, "GET", f"{base}/healthz", started)
+            query, body = callback("u000001", "/帮助", 0)
+            first = await until_ok(http, "POST", f"{base}/wecom/callback", started, params=query, data=body)
+            await load(http, f"{base}/wecom/callback", callbacks, people)
+        rss, peak = rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"healthz_s": health, "first_callback_s": first, "rss_mb": rss, "peak_rss_mb": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--callbacks", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    runs = []
+    for n in range(args.repeat):
+        runs.append(asyncio.run(one_run(args.people, args.callbacks)))
+        print(f"run {n + 1}: " + "  ".join(f"{k} {v:.2f}" for k, v in runs[-1].items()))
+    medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    print("median: " + "  ".join(f"{k} {v:.2f}" for k, v in medians.items()))
+    print(f"first callback / goal {medians['first_callback_s'] / GOAL_FIRST:.2f}  "
+          f"RSS / goal {medians['rss_mb'] / GOAL_RSS_MB:.2f}  peak RSS / goal {medians['peak_rss_mb'] / GOAL_RSS_MB:.2f}")
+
+
+if __name__ == "__main__":
+    main()
