@@ -258,3 +258,9 @@ def test_democratic_review_of_named_members_one_poll_each(engine, branch):
     assert "m1" not in rated and "m2" in rated and len(rated) == 9
     assert "2 个评议待投票" in town.say("m3", "1")[0]   # two pending: the number alone is ambiguous
     assert "已收到" in town.say("m3", f"{second.id}-1")[0]
+
+
+def test_a_poll_nobody_could_vote_in_is_not_issued(engine, branch):
+    town = Town(engine)
+    reply = town.say("boss", "/评议 第二党支部 支部满意度 群众代表 截止 5月15日")[0]
+    assert "没有群众代表" in reply and "没有发出" in reply and polls(engine) == []

@@ -16,6 +16,7 @@ from bot.polls import DEFAULT_CLOSING
 from bot.routing import Context
 from bot.texts import render, vocabulary
 from storage import campaigns
+from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Person, Role
 
 NAME_SEPARATORS = re.compile(r"[、，,；;\s]+")
@@ -117,6 +118,9 @@ class PollForm:
 
 def issue_all(ctx: Context, specs: list[PollSpec]) -> None:
     issued = []
+    if specs and not store.eligible(ctx.session, branch_id=specs[0].branch.id, voters=specs[0].voters):
+        ctx.reply("poll_no_voters", branch=specs[0].branch.name, voters=vocabulary()["poll"]["voters"][specs[0].voters])
+        return
     for n, spec in enumerate(specs):
         poll, eligible = issue(ctx.session, spec=spec, issuer=ctx.person, tz=str(ctx.now.tzinfo),
                                key=f"poll:{ctx.update.dedup_key}:{n}", found=poll_task(ctx),
