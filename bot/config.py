@@ -123,6 +123,12 @@ class Settings:
     http_timeout: float = 10.0
     retry_base: float = 2.0
     retry_cap: float = 300.0
+    # Calls of one API a minute, at most: WeChat Work's documented base frequency, "每企业调用单个
+    # cgi/api不可超过1万次/分" (per corp and API; other apps of the corp share it, so lower it for them,
+    # and each `serve` process paces itself, so divide it among several). api_minute is the length
+    # of that minute: only tests and benchmarks shorten it, together with the emulator's.
+    api_rate_per_minute: int = 10_000
+    api_minute: float = 60.0
     # Reminders: the weekly digest (1 = Monday), the time of group announcements, the hours in
     # which nobody is nudged, and how many personal reminders one person gets in a week at most.
     digest_weekday: int = 1
@@ -154,6 +160,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "XIANFENG_HTTP_TIMEOUT": ("http_timeout", _positive_float),
     "XIANFENG_RETRY_BASE": ("retry_base", _positive_float),
     "XIANFENG_RETRY_CAP": ("retry_cap", _positive_float),
+    "XIANFENG_API_RATE_PER_MINUTE": ("api_rate_per_minute", _count),
     "XIANFENG_DIGEST_WEEKDAY": ("digest_weekday", _weekday),
     "XIANFENG_DIGEST_TIME": ("digest_time", _clock_time),
     "XIANFENG_ANNOUNCE_TIME": ("announce_time", _clock_time),

@@ -2,6 +2,8 @@
 
 The token is fetched once and cached in the ``access_token`` table, so several workers share it;
 on 40014/42001 it is refreshed once, however many sends saw the stale token at the same time.
+Every request waits its turn in a RateLimiter, so no API is called more often than WeChat Work
+allows (每企业调用单个cgi/api不可超过1万次/分); an answer saying a limit was hit pauses them all.
 Neither the secret nor the token is ever logged.
 """
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from typing import Any, Awaitable, Callable
 
 import aiohttp
@@ -21,6 +24,7 @@ from storage.models import AccessToken
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = {40014, 42001, 41001}  # invalid, expired, missing access_token
+LIMIT_ERRCODES = {45009, 45011, 45033}  # frequency, minute quota, concurrency: the platform wants us slower
 TOKEN_MARGIN = 300.0  # refresh this long before the platform's expiry
 
 
@@ -34,22 +38,72 @@ class TransientError(Exception):
     """HTTP 5xx or 429, a timeout, a dropped connection, or no token to be had right now: try again later."""
 
 
+class Throttled(TransientError):
+    """The call's turn under the rate limit would come after its deadline (usually: a pause after 45009)."""
+
+
+class RateLimiter:
+    """Paces the calls of each API so that no `minute` holds more than `per_minute` of them.
+
+    Calls leave one at a time, evenly spaced, in the order they asked: a burst would spend the
+    minute's quota in its first seconds (and invite 45033, too many at once). The spacing is
+    computed for a minute longer by MARGIN; a caller that overslept may catch up by CATCH_UP of that
+    margin, so small delays do not lower the rate, and calls reaching the platform up to the rest of
+    it (0.75 s in a real minute) later or earlier than they left still fit however it cuts its
+    windows. The sustained rate is per_minute / (1 + MARGIN), 98.4 % of the quota.
+    """
+
+    MARGIN = 1 / 60  # of a minute: one second in sixty
+    CATCH_UP = 1 / 4  # of the margin; the rest is left for jitter (network, our event loop, the platform's)
+
+    def __init__(self, per_minute: int, minute: float = 60.0, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.interval = minute * (1 + self.MARGIN) / per_minute
+        self._catch_up = minute * self.MARGIN * self.CATCH_UP
+        self._clock, self._sleep = clock, sleep
+        self._next: dict[str, float] = defaultdict(lambda: float("-inf"))  # api -> when its next call may leave
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._resume_at = float("-inf")
+
+    async def acquire(self, api: str, deadline: float | None = None) -> None:
+        """Wait for this API's next turn; Throttled if it would come after `deadline` (clock time)."""
+        async with self._locks[api]:  # asyncio locks are fair: callers leave in the order they came
+            while (ready := max(self._next[api], self._resume_at)) > self._clock():
+                if deadline is not None and ready > deadline:
+                    raise Throttled(f"{api}: next turn in {ready - self._clock():.1f}s")
+                await self._sleep(ready - self._clock())  # and look again: a pause may have begun meanwhile
+            self._next[api] = max(self._next[api], self._clock() - self._catch_up) + self.interval
+
+    def pause(self, seconds: float) -> None:
+        """No call of any API leaves before `seconds` from now: the platform said we were too fast."""
+        self._resume_at = max(self._resume_at, self._clock() + seconds)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._resume_at - self._clock())
+
+
 class WeComClient:
-    def __init__(self, settings: Settings, engine: Engine, http: aiohttp.ClientSession):
+    def __init__(self, settings: Settings, engine: Engine, http: aiohttp.ClientSession,
+                 limiter: RateLimiter | None = None):
         self._settings, self._engine, self._http = settings, engine, http
         self._token: tuple[str, float] | None = None
         self._lock = asyncio.Lock()
         self._key = f"{settings.corp_id}:{settings.agent_id}"
+        self.limiter = limiter or RateLimiter(settings.api_rate_per_minute, settings.api_minute)
+        self._limit_hits = 0  # limit answers in a row: each one pauses longer
 
-    async def call(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return await self._with_token(lambda token: self._post(endpoint, token, payload))
+    async def call(self, endpoint: str, payload: dict[str, Any], *, deadline: float | None = None) -> dict[str, Any]:
+        """`deadline` (time.monotonic()): raise Throttled rather than wait for a turn after it."""
+        return await self._with_token(lambda token: self._post(endpoint, token, payload, deadline))
 
-    async def upload(self, kind: str, *, filename: str, content_type: str, data: bytes) -> str:
+    async def upload(self, kind: str, *, filename: str, content_type: str, data: bytes,
+                     deadline: float | None = None) -> str:
         """media/upload (multipart, field "media"): the media_id, valid for three days."""
         def send(token: str) -> Awaitable[dict[str, Any]]:
             form = aiohttp.FormData()  # a fresh form each time: aiohttp will not send one twice
             form.add_field("media", data, filename=filename, content_type=content_type)
-            return self._request("POST", "media/upload", params={"access_token": token, "type": kind}, data=form)
+            return self._request("POST", "media/upload", params={"access_token": token, "type": kind}, data=form,
+                                 deadline=deadline)
         body = await self._with_token(send)
         if not body.get("media_id"):
             raise TransientError("media/upload answered without a media_id")
@@ -106,10 +160,13 @@ class WeComClient:
             row.token, row.expires_at = token, expires_at
             session.add(row)
 
-    async def _post(self, endpoint: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return await self._request("POST", endpoint, params={"access_token": token}, json=payload)
+    async def _post(self, endpoint: str, token: str, payload: dict[str, Any],
+                    deadline: float | None) -> dict[str, Any]:
+        return await self._request("POST", endpoint, params={"access_token": token}, json=payload, deadline=deadline)
 
-    async def _request(self, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:
+    async def _request(self, method: str, endpoint: str, *, deadline: float | None = None,
+                       **kwargs: Any) -> dict[str, Any]:
+        await self.limiter.acquire(endpoint, deadline)
         url = f"{self._settings.api_base}/{endpoint}"
         timeout = aiohttp.ClientTimeout(total=self._settings.http_timeout)
         try:
@@ -118,7 +175,23 @@ class WeComClient:
                     raise TransientError(f"HTTP {resp.status} from {endpoint}")
                 if resp.status != 200:
                     raise ApiError(-resp.status, f"HTTP {resp.status} from {endpoint}")
-                return await resp.json(content_type=None)
+                body = await resp.json(content_type=None)
         except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
             # Not str(exc): aiohttp puts the URL, with the secret or token in it, into its messages.
             raise TransientError(f"{type(exc).__name__} calling {endpoint}") from None
+        self._note_limits(endpoint, body)
+        return body
+
+    def _note_limits(self, endpoint: str, body: Any) -> None:
+        """A limit answer pauses every call, longer each time in a row (at most the platform's one-minute
+        block, 按分钟拦截则被屏蔽60秒): retrying the refused call alone would only meet the limit again."""
+        errcode = body.get("errcode", 0) if isinstance(body, dict) else 0
+        if errcode not in LIMIT_ERRCODES:
+            self._limit_hits = 0 if errcode == 0 else self._limit_hits
+            return
+        self._limit_hits += 1
+        s = self._settings
+        pause = min(s.retry_base * 2 ** (self._limit_hits - 1), s.retry_cap, s.api_minute)
+        self.limiter.pause(pause)
+        (log.warning if self._limit_hits == 1 else log.info)(
+            "%s answered %s: every call waits %.1fs", endpoint, errcode, pause)

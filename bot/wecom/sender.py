@@ -3,49 +3,77 @@
 Started and stopped with the aiohttp application. Several workers may run one each: rows are
 claimed with a lease (and ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so no row is sent twice by
 us; ``enable_duplicate_check`` covers the crash between the API's "ok" and our "sent".
+
+As fast as WeChat Work allows, no faster: the client's RateLimiter spaces the calls, and the sender
+keeps about QUEUE_SECONDS of them claimed and waiting for their turn, claiming more whenever half
+have left, so the limiter never runs dry while a claim is being made.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import random
 import time
-from typing import Any
+from typing import Any, Coroutine
 
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.wecom.api import ApiError, TransientError, WeComClient
+from bot.wecom.api import LIMIT_ERRCODES, ApiError, TransientError, WeComClient
 from storage import outbox
 from storage.db import transaction
 from storage.models import MediaBlob
 
 log = logging.getLogger(__name__)
 
-RETRY_ERRCODES = {-1, 45009, 45011, 45033}  # busy, frequency and concurrency limits
+RETRY_ERRCODES = {-1} | LIMIT_ERRCODES  # busy; frequency, minute-quota and concurrency limits
 ALREADY_DONE = {("appchat/create", 86215)}  # our chatids are fixed, so "exists" means our earlier call worked
 MEDIA_MSGTYPES = {"image", "file"}  # message types that carry a media_id, queued as a blob key
 MAX_ATTEMPTS = 30
 DUPLICATE_CHECK_SECONDS = 1800
+QUEUE_SECONDS = 2.0  # rows claimed ahead: this long of sending at the configured rate
+MAX_IN_FLIGHT = 500
+# A claimed row that cannot have its turn within this long (a pause after 45009) goes back to the outbox
+# instead of outwaiting its lease.
+WAIT_LIMIT = 5.0
 
 
 class Sender:
     def __init__(self, *, settings: Settings, engine: Engine, client: WeComClient,
-                 batch: int = 50, poll_interval: float = 0.5):
+                 in_flight: int | None = None, poll_interval: float = 0.5):
         self._settings, self._engine, self._client = settings, engine, client
-        self._batch, self._poll = batch, poll_interval
+        self._window = in_flight or _window(settings)
+        self._poll = poll_interval
         self._wakeup = asyncio.Event()
         self._last_prune = 0.0
+        self._in_flight: set[asyncio.Task] = set()
+        self._outcomes: list[tuple[outbox.Claimed, Any, dict[str, Any], asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
 
     def wake(self) -> None:
         """Something was just queued in this process: look now instead of at the next poll."""
         self._wakeup.set()
 
     async def run(self) -> None:
+        try:
+            await self._loop()
+        finally:  # stopping the sender stops its sends; their leases bring the rows back
+            await self._cancel_in_flight()
+            if self._writer is not None:  # what came back before the stop is still written down
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._writer)
+
+    async def _loop(self) -> None:
         token_failures = 0
         while True:
+            await asyncio.sleep(self._client.limiter.paused_for())  # the platform said "slower": claim nothing
+            if not self._has_room():
+                await self._sleep()
+                continue
             try:
-                sent = await self.drain_once()
+                claimed = await self.drain_once()
                 token_failures = 0
             except TransientError as exc:  # no token: nothing was claimed, so nothing waits on a lease
                 token_failures += 1
@@ -55,9 +83,32 @@ class Sender:
                 continue
             except Exception:  # noqa: BLE001 - a database hiccup must not stop the sender for good
                 log.exception("outbox drain failed; retrying")
-                sent = 0
-            if not sent:
+                claimed = 0
+            if not claimed:
                 await self._sleep()
+
+    def _has_room(self) -> bool:
+        """Claim again once half the claimed rows have left: one claim per second or so of sending, not per row."""
+        return len(self._in_flight) <= self._window // 2
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # e.g. the database, while marking the row
+            log.error("outbox delivery failed; the row's lease brings it back", exc_info=task.exception())
+        if self._has_room():
+            self._wakeup.set()  # also frees a person's next message, which waited for this one
+
+    async def _cancel_in_flight(self) -> None:
+        for task in list(self._in_flight):
+            task.cancel()
+        for task in list(self._in_flight):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _sleep(self) -> None:
         try:
@@ -67,45 +118,50 @@ class Sender:
         self._wakeup.clear()
 
     async def drain_once(self) -> int:
-        """Send what is due; the token comes first so a token outage leaves rows unclaimed."""
-        if not await asyncio.to_thread(self._anything_due):
+        """Claim what is due, as much as there is room for, and start sending it; the number claimed.
+        The token comes first so a token outage leaves rows unclaimed."""
+        room = self._window - len(self._in_flight)
+        if room <= 0 or not await asyncio.to_thread(self._anything_due):
             return 0
         await self._client.token()
-        rows = await asyncio.to_thread(self._claim)
-        await asyncio.gather(*(self._deliver(row) for row in rows))
+        deadline = time.monotonic() + WAIT_LIMIT  # taken before the claim: the claim's own time counts too
+        rows = await asyncio.to_thread(self._claim, room)
+        for row in rows:
+            self._start(self._deliver(row, deadline))
         return len(rows)
 
     def _anything_due(self) -> bool:
         with transaction(self._engine) as session:
             return outbox.any_due(session, now=time.time())
 
-    def _claim(self) -> list[outbox.Claimed]:
+    def _claim(self, room: int) -> list[outbox.Claimed]:
         now = time.time()
-        # The lease outlasts one attempt, so no row is sent twice: an image's upload and the send itself,
-        # each of which may refresh the token and go again, is at most six requests.
-        lease = 6 * self._settings.http_timeout + 5
+        # The lease outlasts one attempt, so no row is sent twice: its wait for a turn (WAIT_LIMIT at most),
+        # then an image's upload and the send itself, each of which may refresh the token and go again,
+        # is at most six requests.
+        lease = WAIT_LIMIT + 6 * self._settings.http_timeout + 5
         with transaction(self._engine) as session:
             if now - self._last_prune > 60:
                 outbox.prune_deliveries(session, now=now)
                 self._last_prune = now
-            return outbox.claim_due(session, now=now, limit=self._batch, lease=lease)
+            return outbox.claim_due(session, now=now, limit=room, lease=lease)
 
-    async def _deliver(self, row: outbox.Claimed) -> None:
+    async def _deliver(self, row: outbox.Claimed, deadline: float) -> None:
         try:
-            payload = await self._with_media(self._with_defaults(row))
-            result = await self._client.call(row.endpoint, payload)
+            payload = await self._with_media(self._with_defaults(row), deadline)
+            result = await self._client.call(row.endpoint, payload, deadline=deadline)
         except ApiError as exc:
             if (row.endpoint, exc.errcode) in ALREADY_DONE:
-                await self._finish(outbox.mark_sent, row_id=row.id, now=time.time(), result={"errcode": exc.errcode})
+                await self._finish(row, outbox.mark_sent, now=time.time(), result={"errcode": exc.errcode})
             elif exc.errcode in RETRY_ERRCODES:
                 await self._retry(row, str(exc))
             else:
                 log.warning("outbox %s dead-lettered: %s", row.id, exc)
-                await self._finish(outbox.mark_dead, row_id=row.id, now=time.time(), reason=str(exc))
+                await self._finish(row, outbox.mark_dead, now=time.time(), reason=str(exc))
         except TransientError as exc:
             await self._retry(row, str(exc))
         else:
-            await self._finish(outbox.mark_sent, row_id=row.id, now=time.time(), result=_summary(result))
+            await self._finish(row, outbox.mark_sent, now=time.time(), result=_summary(result))
 
     def _with_defaults(self, row: outbox.Claimed) -> dict[str, Any]:
         if row.endpoint == "message/update_template_card":
@@ -115,7 +171,7 @@ class Sender:
         return {**row.payload, "agentid": self._settings.agent_id,
                 "enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_SECONDS}
 
-    async def _with_media(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _with_media(self, payload: dict[str, Any], deadline: float) -> dict[str, Any]:
         """An image queued as {"blob": key} is uploaded now and sent as {"media_id": ...}: at send time,
         because media ids expire after three days. Upload errors are retried or dead-lettered like sends."""
         kind = payload.get("msgtype")
@@ -126,7 +182,7 @@ class Sender:
         if blob is None:  # nothing to upload, now or later: a dead letter, not a retry
             raise ApiError(40007, f"media blob {content['blob']!r} is missing")
         media_id = await self._client.upload(kind, filename=blob.filename, content_type=blob.content_type,
-                                             data=blob.data)
+                                             data=blob.data, deadline=deadline)
         return {**payload, kind: {"media_id": media_id}}
 
     def _load_blob(self, key: str) -> MediaBlob | None:
@@ -136,19 +192,48 @@ class Sender:
     async def _retry(self, row: outbox.Claimed, error: str) -> None:
         if row.attempts >= MAX_ATTEMPTS:
             log.warning("outbox %s dead-lettered after %s attempts: %s", row.id, row.attempts, error)
-            await self._finish(outbox.mark_dead, row_id=row.id, now=time.time(),
+            await self._finish(row, outbox.mark_dead, now=time.time(),
                                reason=f"gave up after {row.attempts} attempts: {error}")
             return
         delay = min(self._settings.retry_cap, self._settings.retry_base * 2 ** (row.attempts - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: workers that failed together do not retry together
         log.info("outbox %s attempt %s failed (%s); retry in %.1fs", row.id, row.attempts, error, delay)
-        await self._finish(outbox.mark_retry, row_id=row.id, at=time.time() + delay, error=error)
+        await self._finish(row, outbox.mark_retry, at=time.time() + delay, error=error)
 
-    async def _finish(self, mark, **kwargs: Any) -> None:
-        def work() -> None:
-            with transaction(self._engine) as session:
-                mark(session, **kwargs)
-        await asyncio.to_thread(work)
+    async def _finish(self, row: outbox.Claimed, mark, **kwargs: Any) -> None:
+        """Mark the row, together with whatever else finished meanwhile: one transaction for many rows
+        (and one worker thread), not one each. Returns once the mark is committed."""
+        done = asyncio.get_running_loop().create_future()
+        self._outcomes.append((row, mark, kwargs, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_outcomes())
+        await done
+
+    async def _write_outcomes(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception as exc:  # noqa: BLE001 - each waiting delivery sees it; leases bring the rows back
+                for *_, done in batch:
+                    done.done() or done.set_exception(exc)
+            else:
+                for *_, done in batch:
+                    done.done() or done.set_result(None)
+
+    def _write(self, batch: list[tuple[outbox.Claimed, Any, dict[str, Any], asyncio.Future]]) -> None:
+        """Each row's recipients' reservations now carry the time its call came back (or failed)."""
+        with transaction(self._engine) as session:
+            now = time.time()
+            for row, mark, kwargs, _done in batch:
+                outbox.stamp_deliveries(session, row, now=now)
+                mark(session, row_id=row.id, **kwargs)
+
+
+def _window(settings: Settings) -> int:
+    """Rows in flight at most: QUEUE_SECONDS of calls at the configured rate."""
+    per_second = settings.api_rate_per_minute / settings.api_minute
+    return max(1, min(MAX_IN_FLIGHT, math.ceil(per_second * QUEUE_SECONDS)))
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The WeChat Work server API under /cgi-bin/, played by the emulator: tokens, injected faults,
-and the routing to messages.py, chats.py and directory.py, which apply the platform's rules."""
+per-API quotas (quota.py), and the routing to messages.py, chats.py and directory.py, which apply
+the platform's rules."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from bot.wecom.emulator import chats, directory, messages
 from bot.wecom.emulator.messages import reply
+from bot.wecom.emulator.quota import LIMIT_ERRCODE
 from bot.wecom.emulator.state import EmulatorState
 
 
@@ -33,10 +35,14 @@ class EmulatorApi:
         body = await self._body(request, api)
         if body is None:
             return reply(40035)
+        now = time.time()
         self.state.calls.append((api, body))
+        self.state.call_times.append(now)
         faulted = await self._fault(request, api)
         if faulted is not None:
             return faulted
+        if self.state.quota.refuse(api, now):
+            return reply(LIMIT_ERRCODE)
         if api == "gettoken":
             return self.gettoken(body)
         token_error = self._token_error(request.query.get("access_token"))

@@ -15,6 +15,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.wecom.emulator.quota import DEFAULT_PER_MINUTE, ApiQuota
+
 ERRMSG = {0: "ok", -1: "system busy", 40001: "invalid credential", 40003: "invalid userid",
           40004: "invalid media type", 40006: "invalid file size", 40007: "invalid media_id",
           40008: "invalid message type", 40032: "invalid userid list size", 40013: "invalid corpid",
@@ -69,13 +71,17 @@ class Entry:
 
 class EmulatorState:
     def __init__(self, *, corp_id: str, secret: str, agent_id: int, token_ttl: int = 7200,
-                 per_member_per_minute: int = 30):
+                 per_member_per_minute: int = 30, api_per_minute: dict[str, int] | None = None,
+                 api_default_per_minute: int = DEFAULT_PER_MINUTE, api_minute: float = 60.0):
         self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
         self.token_ttl, self.per_member_per_minute = token_ttl, per_member_per_minute
+        # Calls of each API a minute (quota.py); api_minute shortens the minute for benchmarks.
+        self.quota = ApiQuota(api_per_minute, default=api_default_per_minute, minute=api_minute)
         self.departments: dict[int, dict[str, Any]] = {1: {"id": 1, "name": "教育局", "parentid": 0, "order": 1}}
         self.people: dict[str, Person] = {}
         self.tokens: dict[str, float] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (api, body or query), in order
+        self.call_times: list[float] = []  # time.time() of each entry of `calls`, same order
         self.inbox: dict[str, list[Entry]] = defaultdict(list)  # userid -> the app's 1:1 chat
         self.dropped: dict[str, int] = defaultdict(int)  # userid -> messages dropped by the limit
         self.chats: dict[str, Chat] = {}
@@ -121,6 +127,15 @@ class EmulatorState:
 
     def count(self, api: str) -> int:
         return sum(1 for name, _ in self.calls if name == api)
+
+    def times(self, api: str) -> list[float]:
+        """When each call of `api` arrived, in order (refused ones included)."""
+        return [at for (name, _), at in zip(self.calls, self.call_times) if name == api]
+
+    @property
+    def limited(self) -> dict[str, int]:
+        """api -> calls answered 45009 because the API was over its quota."""
+        return self.quota.limited
 
     # -- kept between demo runs --------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

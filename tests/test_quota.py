@@ -1,0 +1,213 @@
+"""Per-API quotas: the emulator refuses calls past them as WeChat Work does (45009, then a minute's
+block), and the sender paces its calls to stay under the configured rate, backs off as a whole when
+the platform says "too fast", and still keeps each person under 30 messages a minute."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.config import ConfigError, load_settings
+from bot.wecom import messages
+from bot.wecom.api import RateLimiter, Throttled, WeComClient
+from bot.wecom.emulator import Fault
+from bot.wecom.emulator.quota import ApiQuota
+from bot.wecom.sender import Sender
+from storage import outbox
+from storage.db import transaction
+from storage.models import Delivery, Outbox, OutboxStatus
+from tests.conftest import AGENT_ID, CORP_ID, SECRET
+
+
+def queue_one_each(engine, people: list[str], text: str = "本周待办") -> None:
+    with transaction(engine) as session:
+        messages.to_each(session, [(f"digest:{p}", p, f"{text}：{p}") for p in people])
+
+
+def rows(engine) -> list[Outbox]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Outbox).order_by(Outbox.id)))
+
+
+async def drain(settings, engine, client_hook=None, until: float = 20.0) -> None:
+    """A real sender until nothing is pending (or `until` seconds); `client_hook` may wrap the client."""
+    async with aiohttp.ClientSession() as http:
+        client = WeComClient(settings, engine, http)
+        if client_hook:
+            client_hook(client)
+        task = asyncio.create_task(Sender(settings=settings, engine=engine, client=client, poll_interval=0.02).run())
+        deadline = time.monotonic() + until
+        while time.monotonic() < deadline and any(r.status == OutboxStatus.pending for r in rows(engine)):
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+
+def busiest_window(times: list[float], window: float) -> int:
+    """The most calls in any `window` seconds (a sliding window, as the emulator counts)."""
+    times, most, first = sorted(times), 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+# -- the emulator ------------------------------------------------------------------------------
+
+async def test_emulator_answers_45009_past_the_quota_and_blocks_the_api(emulator, emulator_url):
+    emulator.quota = ApiQuota({"message/send": 3})
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{emulator_url}/gettoken", params={"corpid": CORP_ID, "corpsecret": SECRET}) as resp:
+            token = (await resp.json())["access_token"]
+
+        async def call(api: str, body: dict) -> dict:
+            async with http.post(f"{emulator_url}/{api}", params={"access_token": token}, json=body) as resp:
+                return await resp.json()
+        send = {"agentid": AGENT_ID, "touser": "li", "msgtype": "text", "text": {"content": "x"}}
+        answers = [await call("message/send", send) for _ in range(5)]
+        other = await call("appchat/get", {"chatid": "none"})
+    assert [a["errcode"] for a in answers] == [0, 0, 0, 45009, 45009]
+    assert answers[3]["errmsg"] == "api freq out of limit"
+    assert other["errcode"] == 86003  # the quota is per API: others still answer
+    assert emulator.limited == {"message/send": 2} and len(emulator.texts("li")) == 3
+    assert len(emulator.times("message/send")) == 5
+
+
+def test_quota_window_slides_and_a_refusal_blocks_for_a_minute():
+    quota = ApiQuota({"message/send": 3}, minute=60.0)
+    assert [quota.refuse("message/send", t) for t in (0.0, 1.0, 2.0)] == [False] * 3
+    assert quota.refuse("message/send", 30.0)  # a fourth within the minute: refused, and blocked until 90
+    assert quota.refuse("message/send", 61.0)  # the window has room again, but the block holds
+    assert not quota.refuse("message/send", 90.5)
+    assert not quota.refuse("user/get", 30.0)  # each API has its own count
+    assert quota.limited == {"message/send": 2}
+
+
+# -- the limiter ---------------------------------------------------------------------------------
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_limiter_spaces_calls_so_no_minute_holds_more_than_the_quota():
+    clock = FakeClock()
+    limiter = RateLimiter(6, 60.0, clock=clock, sleep=clock.sleep)
+    released = []
+    for _ in range(20):
+        await limiter.acquire("message/send")
+        released.append(clock.now)
+    jitter = 0.7  # calls arriving up to this much later or earlier than they left still fit the minute
+    assert busiest_window(released, 60.0 + jitter) <= 6
+    assert released[-1] - released[1] == pytest.approx(18 * 61 / 6)  # and no slower than that: 6 per 61 s
+    await limiter.acquire("user/get")
+    assert clock.now == released[-1]  # another API is not held up
+
+
+async def test_limiter_pause_holds_every_api_and_a_deadline_gives_up():
+    clock = FakeClock()
+    limiter = RateLimiter(600, 60.0, clock=clock, sleep=clock.sleep)
+    limiter.pause(30.0)
+    with pytest.raises(Throttled):
+        await limiter.acquire("message/send", deadline=clock.now + 5.0)
+    assert clock.now == 0.0  # gave up at once instead of waiting past the deadline
+    await limiter.acquire("appchat/send")
+    assert clock.now == 30.0 and limiter.paused_for() == 0.0
+
+
+# -- the sender against the emulator -----------------------------------------------------------
+
+async def test_sender_never_exceeds_its_configured_rate_and_delivers_everything(settings, engine, emulator):
+    emulator.quota = ApiQuota({"message/send": 10}, minute=2.0)  # a "minute" of 2 s keeps the test short
+    people = [f"p{n:02d}" for n in range(25)]
+    queue_one_each(engine, people)
+    await drain(replace(settings, api_rate_per_minute=10, api_minute=2.0), engine)
+    assert all(emulator.texts(p) == [f"本周待办：{p}"] for p in people)
+    assert emulator.limited == {}  # never refused
+    assert busiest_window(emulator.times("message/send"), 2.0) <= 10
+
+
+async def test_a_45009_retries_the_row_and_pauses_the_whole_sender(settings, engine, emulator):
+    emulator.fail("message/send", Fault(errcode=45009))
+    pauses: list[float] = []
+
+    def spy(client: WeComClient) -> None:
+        pause = client.limiter.pause
+        client.limiter.pause = lambda seconds: (pauses.append(seconds), pause(seconds))
+    people = [f"p{n}" for n in range(10)]
+    queue_one_each(engine, people)
+    await drain(settings, engine, client_hook=spy)
+    assert all(len(emulator.texts(p)) == 1 for p in people)
+    assert pauses == [settings.retry_base]  # one refusal, one pause for every call
+    assert emulator.count("message/send") == 11  # only the refused call went again
+    refused = [r for r in rows(engine) if r.attempts == 2]
+    assert len(refused) == 1 and refused[0].last_error.startswith("45009") and refused[0].status == OutboxStatus.sent
+
+
+async def test_limit_answers_in_a_row_pause_longer_and_an_ok_resets(settings, engine, emulator):
+    emulator.fail("message/send", *[Fault(errcode=45009)] * 3)
+    pauses: list[float] = []
+
+    def spy(client: WeComClient) -> None:
+        pause = client.limiter.pause
+        client.limiter.pause = lambda seconds: (pauses.append(seconds), pause(seconds))
+    queue_one_each(engine, ["li"])
+    await drain(settings, engine, client_hook=spy)
+    base, cap = settings.retry_base, settings.retry_cap
+    assert pauses == [base, 2 * base, min(4 * base, cap)]
+    emulator.fail("message/send", Fault(errcode=45033))
+    queue_one_each(engine, ["zhang"])
+    await drain(settings, engine, client_hook=spy)
+    assert pauses[-1] == base and emulator.texts("zhang")  # a new client, and an ok between: from the start
+
+
+async def test_a_sender_faster_than_the_platform_recovers_and_loses_nothing(settings, engine, emulator):
+    emulator.quota = ApiQuota({"message/send": 5}, minute=1.0)  # misconfigured: the platform allows less
+    people = [f"p{n:02d}" for n in range(12)]
+    queue_one_each(engine, people)
+    await drain(settings, engine)
+    assert emulator.limited["message/send"] > 0
+    assert all(len(emulator.texts(p)) == 1 for p in people) and {r.status for r in rows(engine)} == {OutboxStatus.sent}
+
+
+# -- the per-person limit with calls waiting their turn ----------------------------------------
+
+def test_reservations_stamped_when_the_call_returned_keep_a_late_send_within_the_minute(engine):
+    """30 messages claimed at t0 but sent at t0+4 (they waited their turn): the 31st may not be claimed
+    at t0+61, which the claim times alone would allow, or it could land within 60 s of the 30th."""
+    with transaction(engine) as session:
+        for n in range(31):
+            outbox.enqueue(session, key=f"k{n}", endpoint="message/send", payload={"touser": "li"}, recipients=["li"])
+    t0 = time.time()
+    with transaction(engine) as session:
+        first = outbox.claim_due(session, now=t0, limit=31)
+        assert len(first) == 30  # the 31st is already held back by the per-person limit
+        for claimed in first:
+            outbox.stamp_deliveries(session, claimed, now=t0 + 4)
+            outbox.mark_sent(session, row_id=claimed.id, now=t0 + 4)
+    with transaction(engine) as session:
+        session.execute(Outbox.__table__.update().values(next_attempt_at=t0))  # due again, to ask the limit
+        assert outbox.claim_due(session, now=t0 + 61) == []
+        later = outbox.claim_due(session, now=t0 + 64.5)
+    assert len(later) == 1
+    with Session(engine) as session:
+        assert sorted(set(session.scalars(select(Delivery.sent_at)))) == [t0 + 4, t0 + 64.5]
+
+
+def test_rate_setting_is_read_and_checked():
+    assert load_settings({"XIANFENG_API_RATE_PER_MINUTE": "1200"}).api_rate_per_minute == 1200
+    assert load_settings({}).api_rate_per_minute == 10_000
+    with pytest.raises(ConfigError) as bad:
+        load_settings({"XIANFENG_API_RATE_PER_MINUTE": "0"})
+    assert bad.value.name == "XIANFENG_API_RATE_PER_MINUTE"
