@@ -14,7 +14,8 @@ from sqlmodel import Session
 
 from bot.config import ConfigError, load_settings
 from bot.wecom import messages
-from bot.wecom.api import RateLimiter, Throttled, WeComClient
+from bot.wecom.api import WeComClient
+from bot.wecom.ratelimit import RateLimiter, Throttled
 from bot.wecom.emulator import Fault
 from bot.wecom.emulator.quota import ApiQuota
 from bot.wecom.sender import Sender
