@@ -21,18 +21,16 @@ from typing import Any, Coroutine
 from sqlalchemy import Engine
 
 from bot.config import Settings
+from bot.wecom import payloads
 from bot.wecom.api import LIMIT_ERRCODES, ApiError, TransientError, WeComClient
 from storage import outbox
 from storage.db import transaction
-from storage.models import MediaBlob
 
 log = logging.getLogger(__name__)
 
 RETRY_ERRCODES = {-1} | LIMIT_ERRCODES  # busy; frequency, minute-quota and concurrency limits
 ALREADY_DONE = {("appchat/create", 86215)}  # our chatids are fixed, so "exists" means our earlier call worked
-MEDIA_MSGTYPES = {"image", "file"}  # message types that carry a media_id, queued as a blob key
 MAX_ATTEMPTS = 30
-DUPLICATE_CHECK_SECONDS = 1800
 QUEUE_SECONDS = 2.0  # rows claimed ahead: this long of sending at the configured rate
 MAX_IN_FLIGHT = 500
 # A claimed row that cannot have its turn within this long (a pause after 45009) goes back to the outbox
@@ -148,7 +146,8 @@ class Sender:
 
     async def _deliver(self, row: outbox.Claimed, deadline: float) -> None:
         try:
-            payload = await self._with_media(self._with_defaults(row), deadline)
+            payload = await payloads.with_media(self._client, self._engine,
+                                                payloads.with_defaults(row, self._settings), deadline)
             result = await self._client.call(row.endpoint, payload, deadline=deadline)
         except ApiError as exc:
             if (row.endpoint, exc.errcode) in ALREADY_DONE:
@@ -162,32 +161,6 @@ class Sender:
             await self._retry(row, str(exc))
         else:
             await self._finish(row, outbox.mark_sent, now=time.time(), result=_summary(result))
-
-    def _with_defaults(self, row: outbox.Claimed) -> dict[str, Any]:
-        if row.endpoint == "message/update_template_card":
-            return {**row.payload, "agentid": self._settings.agent_id}
-        if row.endpoint != "message/send":
-            return row.payload
-        return {**row.payload, "agentid": self._settings.agent_id,
-                "enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_SECONDS}
-
-    async def _with_media(self, payload: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """An image queued as {"blob": key} is uploaded now and sent as {"media_id": ...}: at send time,
-        because media ids expire after three days. Upload errors are retried or dead-lettered like sends."""
-        kind = payload.get("msgtype")
-        content = payload.get(kind) if kind in MEDIA_MSGTYPES else None
-        if not isinstance(content, dict) or "blob" not in content:
-            return payload
-        blob = await asyncio.to_thread(self._load_blob, content["blob"])
-        if blob is None:  # nothing to upload, now or later: a dead letter, not a retry
-            raise ApiError(40007, f"media blob {content['blob']!r} is missing")
-        media_id = await self._client.upload(kind, filename=blob.filename, content_type=blob.content_type,
-                                             data=blob.data, deadline=deadline)
-        return {**payload, kind: {"media_id": media_id}}
-
-    def _load_blob(self, key: str) -> MediaBlob | None:
-        with transaction(self._engine) as session:  # expire_on_commit=False: still readable afterwards
-            return session.get(MediaBlob, key)
 
     async def _retry(self, row: outbox.Claimed, error: str) -> None:
         if row.attempts >= MAX_ATTEMPTS:

@@ -1,0 +1,46 @@
+"""What the sender adds to a queued payload as it leaves: the agentid and duplicate check from config
+(so a queued row stays valid if the app is reconfigured), and the media_id of a queued image."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.wecom.api import ApiError, WeComClient
+from storage import outbox
+from storage.db import transaction
+from storage.models import MediaBlob
+
+MEDIA_MSGTYPES = {"image", "file"}  # message types that carry a media_id, queued as a blob key
+DUPLICATE_CHECK_SECONDS = 1800
+
+
+def with_defaults(row: outbox.Claimed, settings: Settings) -> dict[str, Any]:
+    if row.endpoint == "message/update_template_card":
+        return {**row.payload, "agentid": settings.agent_id}
+    if row.endpoint != "message/send":
+        return row.payload
+    return {**row.payload, "agentid": settings.agent_id,
+            "enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_SECONDS}
+
+
+async def with_media(client: WeComClient, engine: Engine, payload: dict[str, Any], deadline: float) -> dict[str, Any]:
+    """An image queued as {"blob": key} is uploaded now and sent as {"media_id": ...}: at send time,
+    because media ids expire after three days. Upload errors are retried or dead-lettered like sends."""
+    kind = payload.get("msgtype")
+    content = payload.get(kind) if kind in MEDIA_MSGTYPES else None
+    if not isinstance(content, dict) or "blob" not in content:
+        return payload
+    blob = await asyncio.to_thread(_load_blob, engine, content["blob"])
+    if blob is None:  # nothing to upload, now or later: a dead letter, not a retry
+        raise ApiError(40007, f"media blob {content['blob']!r} is missing")
+    media_id = await client.upload(kind, filename=blob.filename, content_type=blob.content_type,
+                                   data=blob.data, deadline=deadline)
+    return {**payload, kind: {"media_id": media_id}}
+
+
+def _load_blob(engine: Engine, key: str) -> MediaBlob | None:
+    with transaction(engine) as session:  # expire_on_commit=False: still readable afterwards
+        return session.get(MediaBlob, key)
