@@ -79,8 +79,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings.require_wecom()
     engine = _engine(settings)
     print(render("cli/serving", host=args.host, port=args.port), flush=True)
+    # No access log line per callback (2-4 % of a callback's time, issue 7): the reverse proxy in
+    # front keeps one, and a line per message adds nothing the outbox and job_run do not record.
     web.run_app(build_app(settings, engine), host=args.host, port=args.port, print=None,
-                handle_signals=True, shutdown_timeout=5)
+                handle_signals=True, shutdown_timeout=5, access_log=None)
     return 0
 
 

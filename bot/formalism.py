@@ -21,6 +21,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jieba
 
@@ -61,8 +62,11 @@ class Flag:
     detail: str  # the text it resembles, or the missing parts of a vague item ("量化、时间")
 
 
+@lru_cache(maxsize=20_000)  # a county's pledges: ~1,000 members x 6 items; a few MB
 def tokens(text: str) -> frozenset[str]:
-    """jieba search-mode tokens, lower-cased, without punctuation, whitespace and stop words."""
+    """jieba search-mode tokens, lower-cased, without punctuation, whitespace and stop words.
+    Cached: an item is compared with every other member's items, on every pledge preview and submit,
+    so the same texts are tokenised again and again (92 ms per item against 1,000 pledges uncached)."""
     words = {t.strip().lower() for t in jieba.lcut_for_search(text)}
     return frozenset(w for w in words if w and w not in STOP_WORDS and not _is_punctuation(w))
 

@@ -33,8 +33,10 @@ def percent(value: float | None) -> str:
 
 @cache
 def _environment() -> Environment:
+    # auto_reload off: templates ship with the package and do not change under a running bot, so
+    # each render need not stat its file (about 1 % of a callback's time, issue 7).
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, autoescape=False)
+                      trim_blocks=True, lstrip_blocks=True, autoescape=False, auto_reload=False)
     env.filters["md"] = month_day
     env.filters["isodate_md"] = lambda text: month_day(date.fromisoformat(text)) if text else ""
     env.filters["mdhm"] = month_day_time
