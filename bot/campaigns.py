@@ -15,10 +15,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.texts import vocabulary
+
 TaskKind = Literal["pledge", "progress", "self_assessment", "poll", "rating", "document"]
 Audience = Literal["members", "post_holders", "secretaries", "branches", "committee", "masses"]
 _PERIODS = {"上旬": (1, 10), "中旬": (11, 20), "下旬": (21, None)}
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})(?:-(\d{1,2}|上旬|中旬|下旬))?$")
+
+
+def problem(code: str, **data: Any) -> str:
+    """An operator-facing problem with a campaign file, in the words of cli/campaign_problems.toml."""
+    return vocabulary("cli/campaign_problems")[code].format(**data)
 
 
 class CampaignFileError(Exception):
@@ -30,11 +37,11 @@ def parse_date(value: Any, *, end: bool) -> date:
         return value
     match = _DATE.match(str(value).strip())
     if not match:
-        raise ValueError("日期应写成 2012-03-15、2012-03 或 2012-03-上旬/中旬/下旬")
+        raise ValueError(problem("date_format"))
     year, month, day = int(match[1]), int(match[2]), match[3]
     last = calendar.monthrange(year, month)[1] if 1 <= month <= 12 else 0
     if not last:
-        raise ValueError(f"没有 {month} 月")
+        raise ValueError(problem("no_such_month", month=month))
     if day is None:
         return date(year, month, last if end else 1)
     if day in _PERIODS:
@@ -71,7 +78,7 @@ class Task(_Strict):
     @classmethod
     def _non_negative(cls, days: list[int]) -> list[int]:
         if any(d < 0 for d in days):
-            raise ValueError("提前天数不能为负")
+            raise ValueError(problem("negative_days"))
         return sorted(set(days), reverse=True)
 
 
@@ -96,7 +103,7 @@ class Phase(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> "Phase":
         if self.end < self.start:
-            raise ValueError(f"阶段“{self.name}”的结束日期早于开始日期")
+            raise ValueError(problem("phase_ends_early", phase=self.name))
         return self
 
 
@@ -114,9 +121,9 @@ class Scale(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "Scale":
         if len(set(self.options)) != len(self.options) or any(not o or len(o) > 11 for o in self.options):
-            raise ValueError("选项不能重复，每项 1 到 11 个字")
+            raise ValueError(problem("scale_options"))
         if not set(self.satisfied) <= set(self.options):
-            raise ValueError("satisfied 里的选项必须在 options 里")
+            raise ValueError(problem("scale_satisfied"))
         return self
 
 
@@ -157,7 +164,7 @@ class Rules(_Strict):
     @classmethod
     def _weights_sum_to_one(cls, weights: dict[str, float]) -> dict[str, float]:
         if abs(sum(weights.values()) - 1) > 1e-6:
-            raise ValueError("三项权重之和应为 1")
+            raise ValueError(problem("weights_sum"))
         return weights
 
     @model_validator(mode="after")
@@ -165,9 +172,9 @@ class Rules(_Strict):
         """A level's line must be higher than the next level's: otherwise 分类定级 is ambiguous."""
         lines = [self.level_thresholds[level] for level in self.rating_levels if level in self.level_thresholds]
         if set(self.level_thresholds) - set(self.rating_levels[:-1]):
-            raise ValueError("level_thresholds 只能给 rating_levels 中除最低一级以外的等级定分数线")
+            raise ValueError(problem("thresholds_levels"))
         if any(higher <= lower for higher, lower in zip(lines, lines[1:])):
-            raise ValueError("level_thresholds 应从高到低，等级越高分数线越高")
+            raise ValueError(problem("thresholds_order"))
         return self
 
 
@@ -192,26 +199,23 @@ class Campaign(_Strict):
     def _consistent(self) -> "Campaign":
         for role in ("member", "branch"):
             if role not in self.standards:
-                raise ValueError(f"standards 缺少 {role}")
+                raise ValueError(problem("standards_missing", role=role))
         missing = [s for s in self.standards.values() if s not in self.standard_sets]
         if missing:
-            raise ValueError(f"standards 用到的标准在 standard_sets 里没有定义：{'、'.join(missing)}")
+            raise ValueError(problem("standards_undefined", names="、".join(missing)))
         for earlier, later in zip(self.phases, self.phases[1:], strict=False):
             if later.start <= earlier.end:
-                raise ValueError(f"阶段“{later.name}”与前一阶段重叠或顺序颠倒")
+                raise ValueError(problem("phases_overlap", phase=later.name))
         ids = [t.id for p in self.phases for t in p.tasks]
         if len(ids) != len(set(ids)):
-            raise ValueError(f"任务 id 重复：{'、'.join(sorted({i for i in ids if ids.count(i) > 1}))}")
+            raise ValueError(problem("task_ids_repeat", ids="、".join(sorted({i for i in ids if ids.count(i) > 1}))))
         late = [t.id for p in self.phases for t in p.tasks if not self.start <= t.due <= self.end]
         if late:
-            raise ValueError(f"任务期限不在活动时间内：{'、'.join(late)}")
+            raise ValueError(problem("tasks_outside", ids="、".join(late)))
         unknown = [t.id for p in self.phases for t in p.tasks if t.kind == "poll" and t.scale not in self.rules.scales]
         if unknown:
-            raise ValueError(f"评议任务的 scale 不在 rules.scales 里：{'、'.join(unknown)}")
+            raise ValueError(problem("poll_scale_unknown", ids="、".join(unknown)))
         return self
-
-    def task(self, key: str) -> Task | None:
-        return next((t for p in self.phases for t in p.tasks if t.id == key), None)
 
     def rebased(self, new_start: date) -> "Campaign":
         """The same plan moved so it starts on new_start, every interval kept."""
@@ -252,7 +256,7 @@ def _field_name(loc: tuple) -> str:
     name = ""
     for part in loc:
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name or "（整个文件）"
+    return name or problem("whole_file")
 
 
 def load_campaign_text(text: str, *, source: str = "<text>") -> Campaign:
@@ -260,9 +264,10 @@ def load_campaign_text(text: str, *, source: str = "<text>") -> Campaign:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise CampaignFileError(f"{source}:{mark.line + 1 if mark else 1}: 不是有效的 YAML（{getattr(exc, 'problem', exc)}）") from None
+        line = mark.line + 1 if mark else 1
+        raise CampaignFileError(f"{source}:{line}: {problem('not_yaml', detail=getattr(exc, 'problem', exc))}") from None
     if node is None:
-        raise CampaignFileError(f"{source}:1: 文件是空的")
+        raise CampaignFileError(f"{source}:1: {problem('empty')}")
     lines: dict[tuple, int] = {}
     data = _to_python(node, (), lines)
     try:
@@ -277,17 +282,15 @@ def load_campaign_text(text: str, *, source: str = "<text>") -> Campaign:
 
 
 def _chinese(kind: str, message: str) -> str:
-    words = {"missing": "必须填写", "extra_forbidden": "不认识这个字段（拼写错了吗？）",
-             "literal_error": f"取值不对：{message}", "string_pattern_mismatch": "只能用小写字母、数字和连字符",
-             "too_short": "不能为空"}
-    return words.get(kind, message)
+    words = vocabulary("cli/campaign_problems")["kinds"]
+    return words[kind].format(message=message) if kind in words else message
 
 
 def load_campaign_file(path: Path) -> Campaign:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CampaignFileError(f"{path}:1: 无法读取（{type(exc).__name__}）") from None
+        raise CampaignFileError(f"{path}:1: {problem('unreadable', detail=type(exc).__name__)}") from None
     return load_campaign_text(text, source=str(path))
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot import polls
+from bot.campaigns import Rules
 from bot.poll_issue import rules_of
 from bot.texts import render, vocabulary
 from bot.wecom import messages
@@ -25,15 +26,7 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
     if poll is None or poll.status != "open":
         return None
     record = session.get(CampaignRecord, poll.campaign_id) if poll.campaign_id else None
-    rules = rules_of(record)
-    counted = store.counts(session, poll_id=poll.id)
-    result = polls.result(counts={o: counted.get(o, 0) for o in poll.options}, satisfied=poll.satisfied,
-                          min_ballots=poll.min_ballots, comments=store.comments(session, poll_id=poll.id),
-                          **store.turnout(session, poll_id=poll.id))
-    result["consequences"] = polls.consequences(result["rate"], rules)
-    result["formula"] = render("poll_formula", r=result) if result["published"] else ""
-    result["rules"] = {"lose": rules.lose_eligibility_below, "star": rules.star_satisfaction_min,
-                       "red_flag": rules.red_flag_min}
+    result = _result(session, poll, rules_of(record))
     poll.status, poll.closed_at, poll.result = "closed", now or time.time(), result
     session.add(poll)
     store.reshuffle(session, poll_id=poll.id, keep=result["published"])
@@ -42,6 +35,19 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
         _rectify_task(session, poll=poll, record=record, today=closed_on)
     _publish(session, poll)
     return poll
+
+
+def _result(session: Session, poll: Poll, rules: Rules) -> dict:
+    """The stored result, with the campaign lines that applied (the file may change later)."""
+    counted = store.counts(session, poll_id=poll.id)
+    result = polls.result(counts={o: counted.get(o, 0) for o in poll.options}, satisfied=poll.satisfied,
+                          min_ballots=poll.min_ballots, comments=store.comments(session, poll_id=poll.id),
+                          **store.turnout(session, poll_id=poll.id))
+    result["consequences"] = polls.consequences(result["rate"], rules)
+    result["formula"] = render("poll_formula", r=result) if result["published"] else ""
+    result["rules"] = {"lose": rules.lose_eligibility_below, "star": rules.star_satisfaction_min,
+                       "red_flag": rules.red_flag_min}
+    return result
 
 
 def _publish(session: Session, poll: Poll) -> None:

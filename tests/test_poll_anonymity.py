@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel
 from bot.scheduler.jobs import run_job
 from storage.models import Ballot, Poll
 from tests.conftest import make_settings
-from tests.test_polls import START, Town, load_poll_campaign
+from tests.test_polls import START, Town, issued_poll, populate
 
 VOTERS = 400  # 300 vote by text with a tag, 100 by card: |rho| < 0.2 is 3.5 sigma for 300 ranks
 
@@ -38,17 +38,11 @@ def dump(engine) -> dict[str, list[dict]]:
 
 
 def vote_everyone(engine, tmp_path) -> tuple[Town, Poll, list[tuple[str, str, str]]]:
-    from bot.roster import import_roster
-
     roster = "userid,name,branch,role\nsec,书记甲,第一党支部,支部书记\n" + "".join(
         f"v{i:03d},人员{i},第一党支部,{'党员' if i % 3 else '群众'}\n" for i in range(1, VOTERS))
-    (tmp_path / "big.csv").write_text(roster, encoding="utf-8")
-    import_roster(engine, tmp_path / "big.csv")
-    load_poll_campaign(engine)
+    populate(engine, tmp_path, roster)
     town = Town(engine)
-    town.say("sec", "/评议 支部满意度 截止 5月15日 18:00")
-    with Session(engine) as session:
-        poll = session.scalars(select(Poll)).one()
+    poll = issued_poll(town)
     rng, votes = random.Random(7), []
     voters = ["sec", *(f"v{i:03d}" for i in range(1, VOTERS))]
     for order, userid in enumerate(voters):

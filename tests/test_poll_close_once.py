@@ -14,7 +14,7 @@ from bot.poll_close import close_poll
 from storage.db import make_engine, transaction
 from storage.models import Outbox, Poll
 from tests.conftest import PG, _pg_database, eventually
-from tests.test_polls import ROSTER, Town, load_poll_campaign
+from tests.test_polls import Town, issued_poll, populate
 from tests.test_process import _env, _start
 
 pytestmark = pytest.mark.slow
@@ -22,15 +22,9 @@ pytestmark = pytest.mark.slow
 
 def overdue_poll(engine, tmp_path) -> Poll:
     """A poll issued in May with 6 votes; its deadline (May 15) passed while no server ran."""
-    from bot.roster import import_roster
-
-    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    import_roster(engine, tmp_path / "roster.csv")
-    load_poll_campaign(engine)
+    populate(engine, tmp_path)
     town = Town(engine)
-    town.say("sec", "/评议 支部满意度 截止 5月15日 18:00")
-    with Session(engine) as session:
-        poll = session.scalars(select(Poll)).one()
+    poll = issued_poll(town)
     for voter, option in [("m1", "1"), ("m2", "1"), ("m3", "2"), ("q1", "1"), ("q2", "3"), ("q3", "2")]:
         town.tap(voter, poll.id, option)
     return poll

@@ -13,12 +13,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.app import build_app
-from bot.campaigns import load_campaign_text, save_campaign
 from bot.scheduler.jobs import run_job
-from storage.db import transaction
 from storage.models import Branch, Poll
 from tests.conftest import AES_KEY, TOKEN, eventually
-from tests.test_polls import POLL_CAMPAIGN
+from tests.test_polls import POLL_CAMPAIGN, populate
 
 TZ = ZoneInfo("Asia/Shanghai")
 CARD_VOTES = ["1"] * 7 + ["2"] * 3 + ["3"] * 2           # 12 voters tap the card
@@ -31,15 +29,9 @@ ROSTER = ("userid,name,branch,role\nsec,书记甲,第一党支部,支部书记\n
 
 @pytest.fixture
 def town(engine, tmp_path, emulator):
-    from bot.roster import import_roster
-
-    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
-    import_roster(engine, tmp_path / "roster.csv")
     today = date.today()
-    text = (POLL_CAMPAIGN.replace("MIN", "5").replace("2026-05-01", str(today - timedelta(days=10)))
-            .replace("2026-06-30", str(today + timedelta(days=40))).replace("2026-05-20", str(today + timedelta(days=5))))
-    with transaction(engine) as session:
-        save_campaign(session, load_campaign_text(text), source_file="test")
+    populate(engine, tmp_path, ROSTER, POLL_CAMPAIGN.replace("2026-05-01", str(today - timedelta(days=10)))
+             .replace("2026-06-30", str(today + timedelta(days=40))).replace("2026-05-20", str(today + timedelta(days=5))))
 
 
 @pytest.fixture

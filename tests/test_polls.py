@@ -42,20 +42,30 @@ ROSTER = "userid,name,branch,role\nsec,书记甲,第一党支部,支部书记\n"
     f"q{i},群众{i},第一党支部,群众\n" for i in range(1, 5)) + "out,外支部,第二党支部,党员\nboss,党委甲,,党委\n"
 
 
-def load_poll_campaign(engine, *, min_ballots: int = 5):
-    campaign = load_campaign_text(POLL_CAMPAIGN.replace("MIN", str(min_ballots)))
+def load_poll_campaign(engine, *, min_ballots: int = 5, text: str = POLL_CAMPAIGN):
+    campaign = load_campaign_text(text.replace("MIN", str(min_ballots)))
     with transaction(engine) as session:
         return save_campaign(session, campaign, source_file="test")
 
 
-@pytest.fixture
-def branch(engine, tmp_path):
+def populate(engine, tmp_path, roster: str = ROSTER, campaign: str = POLL_CAMPAIGN) -> None:
+    """Import this roster (creating the branch chats) and load the poll campaign."""
     from bot.roster import import_roster
 
-    path = tmp_path / "roster.csv"
-    path.write_text(ROSTER, encoding="utf-8")
-    import_roster(engine, path)
-    load_poll_campaign(engine)
+    (tmp_path / "roster.csv").write_text(roster, encoding="utf-8")
+    import_roster(engine, tmp_path / "roster.csv")
+    load_poll_campaign(engine, text=campaign)
+
+
+def issued_poll(town: "Town", text: str = "/评议 支部满意度 截止 5月15日 18:00") -> Poll:
+    """The secretary issues a poll in one line; the poll row."""
+    assert "已发出" in town.say("sec", text)[0]
+    return polls(town.engine)[-1]
+
+
+@pytest.fixture
+def branch(engine, tmp_path):
+    populate(engine, tmp_path)
 
 
 class Town:
@@ -100,11 +110,6 @@ def ballots(engine) -> int:
         return session.scalar(select(func.count()).select_from(Ballot))
 
 
-def issue(town: Town, text: str = "/评议 支部满意度 截止 5月15日 18:00") -> Poll:
-    assert "已发出" in town.say("sec", text)[0]
-    return polls(town.engine)[-1]
-
-
 def test_guided_form_issues_cards_to_members_and_masses(engine, branch):
     town = Town(engine)
     assert "【发起评议 1/" in town.say("sec", "/评议")[0]
@@ -132,7 +137,7 @@ def test_one_line_form_and_refusals(engine, branch):
     town = Town(engine)
     assert "评议由支部书记或党委发起" in town.say("m1", "/评议")[0]
     assert "已经过去" in town.say("sec", "/评议 支部满意度 截止 今天 8:00")[0]
-    poll = issue(town, "/评议 支部满意度 群众代表 截止 5月15日 18:00")
+    poll = issued_poll(town, "/评议 支部满意度 群众代表 截止 5月15日 18:00")
     assert poll.voters == "masses" and poll.scale == "满意度" and poll.description == "支部满意度"
     assert "请写上支部名称" in town.say("boss", "/评议 满意度 截止 5月15日")[0]
     assert "已发出" in town.say("boss", "/评议 第一党支部 班子满意度 截止 5月16日")[0]
@@ -141,7 +146,7 @@ def test_one_line_form_and_refusals(engine, branch):
 
 def test_votes_by_card_and_number_once_each(engine, branch):
     town = Town(engine)
-    poll = issue(town)
+    poll = issued_poll(town)
     assert "已收到" in town.tap("m1", poll.id, "1")[0]
     assert "已收到" in town.say("m2", "2")[0]
     assert "已收到" in town.say("q1", f"{poll.id}-3 希望多开放课堂")[0] and "和意见" in town.texts("q1")[-1]
@@ -149,7 +154,8 @@ def test_votes_by_card_and_number_once_each(engine, branch):
     assert "已经投过" in town.say("m2", "1")[-1] or "已经投过" in town.texts("m2")[-1]
     assert "不在" in town.tap("out", poll.id, "1")[0]
     assert "没有这个选项" in town.say("m3", "7")[0]
-    assert ballots(engine) == 3
+    assert "已收到" in town.say("m4", "２")[0]  # full-width, as phones type it
+    assert ballots(engine) == 4
     update = [r for r in town.rows("card-done:")]
     assert len(update) == 1 and update[0].payload["button"]["replace_name"] == "已提交"
     # the confirmation does not repeat the choice (outbox rows name their recipient)
@@ -159,7 +165,7 @@ def test_votes_by_card_and_number_once_each(engine, branch):
 
 def test_status_shows_turnout_never_results(engine, branch):
     town = Town(engine)
-    poll = issue(town)
+    poll = issued_poll(town)
     town.tap("m1", poll.id, "1")
     town.tap("q1", poll.id, "3")
     status = town.say("sec", "/评议 情况")[0]
@@ -169,7 +175,7 @@ def test_status_shows_turnout_never_results(engine, branch):
 
 def test_closing_posts_the_result_once_and_late_votes_are_refused(engine, branch):
     town = Town(engine)
-    poll = issue(town)
+    poll = issued_poll(town)
     for voter, option in [("m1", "1"), ("m2", "1"), ("m3", "2"), ("q1", "1"), ("q2", "3"), ("q3", "2")]:
         town.tap(voter, poll.id, option)
     cfg = make_settings("sqlite://", "http://127.0.0.1:9")
@@ -187,7 +193,7 @@ def test_closing_posts_the_result_once_and_late_votes_are_refused(engine, branch
 
 def test_under_the_threshold_nothing_is_shown_or_kept(engine, branch):
     town = Town(engine)
-    poll = issue(town)
+    poll = issued_poll(town)
     for voter in ("m1", "m2", "m3", "q1"):  # k - 1 = 4 ballots
         town.tap(voter, poll.id, "3")
     assert "有效票不足 5 张" in town.say("sec", f"/评议 结束 {poll.id}")[0]
@@ -200,7 +206,7 @@ def test_under_the_threshold_nothing_is_shown_or_kept(engine, branch):
 
 def test_below_eighty_percent_creates_a_rectification_task_for_that_branch(engine, branch):
     town = Town(engine)
-    poll = issue(town)
+    poll = issued_poll(town)
     for voter, option in [("m1", "1"), ("m2", "3"), ("m3", "3"), ("q1", "1"), ("q2", "2")]:
         town.tap(voter, poll.id, option)
     town.say("sec", "/评议 结束")
@@ -214,7 +220,7 @@ def test_below_eighty_percent_creates_a_rectification_task_for_that_branch(engin
 
 def test_reminders_once_a_day_only_to_those_who_have_not_voted(engine, branch):
     town = Town(engine)
-    poll = issue(town)
+    poll = issued_poll(town)
     town.tap("m1", poll.id, "1")
     cfg = make_settings("sqlite://", "http://127.0.0.1:9")
     assert run_job("polls", engine, cfg, START + timedelta(hours=1)) == 0  # not on the day it was issued
@@ -230,7 +236,7 @@ def test_reminders_once_a_day_only_to_those_who_have_not_voted(engine, branch):
 
 def test_weekly_digest_lists_polls_still_to_vote_in(engine, branch):
     town = Town(engine)
-    poll = issue(town)
+    poll = issued_poll(town)
     town.tap("m1", poll.id, "1")
     cfg = make_settings("sqlite://", "http://127.0.0.1:9")
     run_job("digest", engine, cfg, START + timedelta(hours=1))  # Monday after 09:00

@@ -79,9 +79,8 @@ def _quick_spec(ctx: Context) -> PollSpec:
     deadline = parse_deadline(after, ctx.today) if marker else defaults["deadline"]
     if deadline <= ctx.now.replace(tzinfo=None):
         raise Invalid("invalid_past")
-    scales = set(scale_labels(ctx).values())
-    scale = "满意度" if "满意" in description and "满意度" in scales else defaults["scale"]
-    rates = "leadership" if "班子" in description else "branch"
+    scale = next((name for name in scale_labels(ctx).values() if name in description), defaults["scale"])
+    rates = "leadership" if any(w in description for w in words["leadership_words"]) else "branch"
     return PollSpec(branch=branch, rates=rates, scale=scale, voters=voters or defaults["voters"],
                     deadline=deadline, description=description or defaults["title"])
 

@@ -3,25 +3,24 @@ The committee first picks the branch; a secretary's poll is for their own branch
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from bot import forms
 from bot.answers import Invalid
+from bot.campaigns import Task
 from bot.forms import Step, confirm_step
 from bot.poll_issue import PollSpec, issue, rules_of
 from bot.polls import DEFAULT_CLOSING
 from bot.routing import Context
 from bot.texts import render, vocabulary
-from storage import campaigns
+from storage import campaigns, people
 from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Person, Role
 
 NAME_SEPARATORS = re.compile(r"[、，,；;\s]+")
-RATES = ("branch", "leadership", "members")
-VOTERS = ("members", "masses", "both")
 
 
 def poll_task(ctx: Context) -> tuple[CampaignRecord, CampaignTask] | None:
@@ -29,19 +28,26 @@ def poll_task(ctx: Context) -> tuple[CampaignRecord, CampaignTask] | None:
 
 
 def task_defaults(ctx: Context) -> dict[str, Any]:
-    """The campaign task's voters, rates and scale, and its due date at 18:00 (else a week from now)."""
-    found = poll_task(ctx)
-    spec = next((t for p in found[0].content["phases"] for t in p["tasks"] if t["id"] == found[1].key), {}) \
-        if found else {}
-    due = found[1].due if found and found[1].due >= ctx.today else ctx.today + timedelta(days=7)
-    return {"voters": spec.get("voters", "both"), "rates": spec.get("rates", "branch"),
-            "scale": spec.get("scale", "满意度"), "deadline": datetime.combine(due, DEFAULT_CLOSING),
-            "title": found[1].title if found else ""}
+    """The campaign task's voters, rates and scale (a file's stored content has them all, defaults
+    included), its due date at 18:00 (else a week from now) and its title. Once per update: the
+    form's steps are built several times per answer."""
+    return ctx.once("poll_defaults", lambda: _task_defaults(poll_task(ctx), ctx.today))
+
+
+def _task_defaults(found: tuple[CampaignRecord, CampaignTask] | None, today: date) -> dict[str, Any]:
+    record, task = found if found else (None, None)
+    spec = next((t for p in record.content["phases"] for t in p["tasks"] if t["id"] == task.key), {}) if record else {}
+    due = task.due if task and task.due >= today else today + timedelta(days=7)
+    return {key: spec.get(key, Task.model_fields[key].default) for key in ("voters", "rates", "scale")} | {
+        "deadline": datetime.combine(due, DEFAULT_CLOSING), "title": task.title if task else ""}
 
 
 def scale_labels(ctx: Context) -> dict[str, str]:
-    rules = rules_of(poll_task(ctx)[0] if poll_task(ctx) else None)
-    return {f"{name}：{'/'.join(s.options)}": name for name, s in rules.scales.items()}
+    """The campaign's scales as the form offers them ("满意度：满意/基本满意/不满意") → their keys."""
+    def labels() -> dict[str, str]:
+        rules = rules_of(poll_task(ctx)[0] if poll_task(ctx) else None)
+        return {f"{name}：{'/'.join(s.options)}": name for name, s in rules.scales.items()}
+    return ctx.once("poll_scales", labels)
 
 
 def _key(table: str, label: str) -> str:
@@ -49,8 +55,7 @@ def _key(table: str, label: str) -> str:
 
 
 def branch_members(ctx: Context, branch_id: int) -> list[Person]:
-    stmt = select(Person).where(Person.branch_id == branch_id, Person.role.in_([Role.member, Role.secretary]))
-    return list(ctx.session.scalars(stmt.order_by(Person.userid)))
+    return [p for p in people.in_branch(ctx.session, branch_id=branch_id) if p.role in store.MEMBER_ROLES]
 
 
 class PollForm:
@@ -60,7 +65,7 @@ class PollForm:
         words = vocabulary()["poll"]
         steps = []
         if ctx.person.role == Role.committee:
-            names = tuple(ctx.session.scalars(select(Branch.name).order_by(Branch.id)))
+            names = ctx.once("poll_branches", lambda: tuple(ctx.session.scalars(select(Branch.name).order_by(Branch.id))))
             steps.append(Step("branch", "poll_branch", kind="choice", options=names))
         steps.append(Step("rates", "poll_rates", kind="choice", options=tuple(words["rates"].values())))
         if answers.get("rates") == words["rates"]["members"]:
@@ -76,7 +81,8 @@ class PollForm:
 
     def _branch(self, ctx: Context, answers: dict[str, Any]) -> Branch | None:
         if ctx.person.role == Role.committee:
-            return ctx.session.scalars(select(Branch).where(Branch.name == answers.get("branch"))).first()
+            name = answers.get("branch")
+            return ctx.once(f"poll_branch:{name}", lambda: people.branch_by_name(ctx.session, name=name or ""))
         return ctx.session.get(Branch, ctx.person.branch_id) if ctx.person.branch_id else None
 
     def _candidates(self, ctx: Context, answers: dict[str, Any]) -> list[str]:

@@ -19,7 +19,8 @@ from storage import polls as store
 from storage.models import Poll
 
 router = Router()
-TEXT_VOTE = re.compile(r"^(?:(\d{1,9})\s*[-－—]\s*)?([0-9０-９]{1,2})(?:[\s,，:：]+(.+))?$", re.S)
+# "2", "2 意见", "7-2 意见"; \d and int() take full-width digits as phones type them
+TEXT_VOTE = re.compile(r"^(?:(\d{1,9})\s*[-－—]\s*)?(\d{1,2})(?:[\s,，:：]+(.+))?$", re.S)
 COMMENT_LIMIT = 200
 
 
@@ -40,7 +41,7 @@ def text_vote(ctx: Context, text: str) -> bool:
     match = TEXT_VOTE.match(text)
     if not match:
         return False
-    number = int(match[2].translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+    number = int(match[2])
     comment = (match[3] or "").strip()[:COMMENT_LIMIT] or None
     if match[1]:  # "7-2": poll 7 named; cast() answers an outsider, a late or a second vote
         cast(ctx, int(match[1]), number, comment)
