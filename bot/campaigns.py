@@ -294,6 +294,11 @@ def load_campaign_file(path: Path) -> Campaign:
     return load_campaign_text(text, source=str(path))
 
 
+def rules_of(record: Any) -> Rules:
+    """A stored campaign's rules (a CampaignRecord's content), or the defaults when there is none."""
+    return Rules.model_validate(record.content.get("rules", {})) if record is not None else Rules()
+
+
 def save_campaign(session, campaign: Campaign, *, source_file: str):
     """Store a validated campaign and its tasks (storage.campaigns.upsert_campaign); idempotent."""
     from storage.campaigns import upsert_campaign

@@ -190,7 +190,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import transaction
 
     with transaction(_engine(settings)) as session:
-        count = export(session, what=args.action, campaign=args.campaign, out=args.out)
+        count = export(session, what=args.action, campaign=args.campaign, out=args.out, tz=settings.tz)
     if count < 0:
         print(render("cli/export_no_campaign", campaign=args.campaign), file=sys.stderr)
         return 1

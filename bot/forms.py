@@ -19,7 +19,8 @@ from sqlmodel import Session
 from bot.answers import Invalid, parse_choice, parse_date, parse_text
 from bot.routing import Context
 from bot.texts import vocabulary
-from storage.models import ConversationState
+from storage import campaigns
+from storage.models import CampaignRecord, CampaignTask, ConversationState
 
 CANCEL, BACK, SKIP = {"取消", "算了", "不填了"}, {"返回", "上一步", "后退"}, {"跳过", "略过"}
 KEEP = {"不变", "保留", "同上", "照旧"}  # when editing: keep the previous answer
@@ -61,7 +62,30 @@ class Form(Protocol):
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None: ...
 
 
+class BaseForm:
+    """What most forms share: the title is wording, so it lives in vocabulary.toml ([forms.titles],
+    by the form's name); and no check beyond each step's own."""
+
+    name: str
+
+    @property
+    def title(self) -> str:
+        return vocabulary()["forms"]["titles"][self.name]
+
+    def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
+        pass
+
+
 FORMS: dict[str, Form] = {}
+
+
+def campaign_task(ctx: Context, kind: str, audiences: frozenset[str] | None = None
+                  ) -> tuple[CampaignRecord, CampaignTask] | None:
+    """What a form works on: the running campaign's task of this kind (this person's branch's own
+    first). Once per update, because a form rebuilds its steps several times per answer."""
+    key = f"campaign_task:{kind}:{sorted(audiences) if audiences else '*'}"
+    return ctx.once(key, lambda: campaigns.find_task(ctx.session, today=ctx.today, kind=kind, audiences=audiences,
+                                                     branch_id=ctx.person.branch_id))
 
 
 def confirm_step(prompt: str, preview) -> Step:
@@ -91,13 +115,23 @@ def _previous(steps: list[Step], answers: dict[str, Any], index: int) -> Step | 
 
 
 def ask(ctx: Context, form: Form, answers: dict[str, Any], note: Invalid | None = None,
-        previous: dict[str, Any] | None = None) -> None:
-    steps = form.steps(ctx, answers)
+        previous: dict[str, Any] | None = None, steps: list[Step] | None = None) -> None:
+    """Ask the current question (`steps`, when already built for these answers, are not built again)."""
+    steps = form.steps(ctx, answers) if steps is None else steps
     index, step = _current(steps, answers)
     words = {key: value() if callable(value) else value for key, value in step.data.items()}  # e.g. a preview
     ctx.reply("form_step", title=form.title, step=step, number=index + 1, total=len(steps), answers=answers,
               note=note.template if note else None, note_data=note.data if note else {},
               previous=(previous or {}).get(step.key), **words)
+
+
+def start_if(ctx: Context, form: Form, found: object, otherwise: str, previous: dict[str, Any] | None = None) -> None:
+    """Start the form when what it works on was found (a campaign task, a pledge); else reply the
+    template `otherwise`, which says why not."""
+    if found is None:
+        ctx.reply(otherwise)
+    else:
+        start(ctx, form, previous)
 
 
 def start(ctx: Context, form: Form, previous: dict[str, Any] | None = None) -> None:
@@ -117,8 +151,13 @@ def start(ctx: Context, form: Form, previous: dict[str, Any] | None = None) -> N
     ask(ctx, form, {}, previous=state.data["previous"])
 
 
+def set_parked(state: ConversationState, parked: bool) -> None:
+    """A parked form keeps its answers but takes no more: plain text is ordinary chat until /继续."""
+    state.data = {**state.data, "parked": parked}
+
+
 def park(ctx: Context, state: ConversationState) -> None:
-    state.data = {**state.data, "parked": True}
+    set_parked(state, True)
     ctx.session.add(state)
     ctx.reply("form_parked", title=FORMS[state.form].title)
 
@@ -144,14 +183,15 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
     try:
         answers[step.key] = _value(ctx, form, step, text, answers, previous)
     except Invalid as problem:
-        ask(ctx, form, answers, problem, previous)
+        ask(ctx, form, answers, problem, previous, steps)
         return
-    if _current(form.steps(ctx, answers), answers)[1] is None:
+    steps = form.steps(ctx, answers)  # again: the answer may change which steps follow
+    if _current(steps, answers)[1] is None:
         ctx.session.delete(state)
         form.submit(ctx, answers)
         return
     _save(ctx, state, answers)
-    ask(ctx, form, answers, previous=previous)
+    ask(ctx, form, answers, previous=previous, steps=steps)
 
 
 def _value(ctx: Context, form: Form, step: Step, text: str, answers: dict[str, Any], previous: dict[str, Any]) -> Any:
@@ -162,6 +202,8 @@ def _value(ctx: Context, form: Form, step: Step, text: str, answers: dict[str, A
             raise Invalid("form_required")
         return None
     value = previous[step.key] if word in KEEP and step.key in previous else step.parse(text, ctx.today)
+    if step.kind == "date" and value < ctx.today.isoformat():  # every date a form asks is a deadline
+        raise Invalid("invalid_past")  # a kept one too: editing after it passed must move it
     form.check(ctx, answers, step, value)
     return value
 
@@ -173,12 +215,12 @@ def _save(ctx: Context, state: ConversationState, answers: dict[str, Any]) -> No
 
 
 def resume(ctx: Context, state: ConversationState) -> None:
-    state.data = {**state.data, "parked": False}
+    set_parked(state, False)
     state.updated_at = time.time()
     ctx.session.add(state)
     ask(ctx, FORMS[state.form], state.data.get("answers", {}), previous=state.data.get("previous"))
 
 
-def is_idle(state: ConversationState, idle_seconds: float, now: float | None = None) -> bool:
-    return (now or time.time()) - state.updated_at > idle_seconds
+def is_idle(state: ConversationState, idle_seconds: float) -> bool:
+    return time.time() - state.updated_at > idle_seconds
 

@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot import polls
-from bot.campaigns import Rules
-from bot.poll_issue import rules_of
+from bot.campaigns import Rules, rules_of
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import polls as store

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot.campaigns import Rules
+from bot.campaigns import rules_of
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import campaigns, outbox
@@ -28,10 +28,6 @@ class PollSpec:
     deadline: datetime  # local
     description: str = ""
     subject_person: Person | None = None  # 民主评议党员: the member rated
-
-
-def rules_of(record: CampaignRecord | None) -> Rules:
-    return Rules.model_validate(record.content.get("rules", {})) if record else Rules()
 
 
 def subject_words(spec: PollSpec) -> str:

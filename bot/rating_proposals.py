@@ -8,8 +8,8 @@ from datetime import date
 
 from sqlmodel import Session
 
-from bot.campaigns import Rules
-from bot.ratings import Inputs, Proposal, inputs_from, propose
+from bot.campaigns import Rules, rules_of
+from bot.ratings import Inputs, Proposal, propose
 from storage import campaigns, ratings
 from storage.models import CampaignRecord, Poll, Rating, SelfAssessment
 
@@ -24,7 +24,7 @@ class Plan:
 
     @property
     def version(self) -> str:
-        return f"{self.record.name[:55]}·{self.record.content_hash[:8]}"
+        return f"{self.record.name[:55]}·{self.record.content_hash[:8]}"  # fits Rating.rule_version (64)
 
 
 def rating_plan(session: Session, *, today: date) -> Plan | None:
@@ -34,25 +34,32 @@ def rating_plan(session: Session, *, today: date) -> Plan | None:
         return None
     content = found[0].content
     stars = content["standards"].get("stars")
-    return Plan(found[0], Rules.model_validate(content.get("rules", {})),
-                content["standard_sets"][stars]["items"] if stars else [])
+    return Plan(found[0], rules_of(found[0]), content["standard_sets"][stars]["items"] if stars else [])
+
+
+def _answers(assessment: SelfAssessment | None) -> dict[str, str]:
+    """standard → answer; items without one (a 党性分析 is written, not rated) are left out."""
+    return {item["standard"]: item["rating"] for item in assessment.items if item.get("rating")} if assessment else {}
 
 
 @dataclass(frozen=True)
 class Evidence:
     """The stored inputs of every branch in the campaign, read in a few set queries."""
 
-    own: dict[int, SelfAssessment]
-    stars: dict[int, SelfAssessment]
-    polls: dict[int, Poll]
-    closed: set[int]
+    own: dict[int, SelfAssessment]  # latest 党组织自评
+    stars: dict[int, SelfAssessment]  # latest 五星 self-assessment
+    polls: dict[int, Poll]  # latest published branch poll
+    closed: set[int]  # branches with a closed branch poll, published or not
 
     def inputs(self, bid: int, previous: dict) -> Inputs:
+        """Today's inputs; 上级评定 and 表彰 are what the committee entered (`previous`), which only it changes."""
         poll = self.polls.get(bid)
-        return inputs_from(branch_items=self.own[bid].items if bid in self.own else None,
-                           star_items=self.stars[bid].items if bid in self.stars else None,
-                           poll={"subject": poll.subject, "result": poll.result, "satisfied": poll.satisfied}
-                           if poll else None, unpublished=bid in self.closed, previous=previous)
+        result = poll.result if poll else {}
+        return Inputs(branch_ratings=_answers(self.own.get(bid)), star_ratings=_answers(self.stars.get(bid)),
+                      poll="published" if poll else "unpublished" if bid in self.closed else "none",
+                      poll_subject=poll.subject if poll else "", satisfaction=result.get("rate"),
+                      participation=result.get("member_turnout"), formula=result.get("formula") or "",
+                      superior=previous.get("superior"), honoured=previous.get("honoured"))
 
 
 def _evidence(session: Session, plan: Plan) -> Evidence:
@@ -62,18 +69,31 @@ def _evidence(session: Session, plan: Plan) -> Evidence:
                     *ratings.latest_branch_polls(session, campaign_id=cid))
 
 
+@dataclass(frozen=True)
+class Current:
+    rating: Rating
+    inputs: Inputs
+    proposal: Proposal
+    changed: bool  # a new proposal was saved over the row just now
+
+
 def current(session: Session, plan: Plan, branch_ids: list[int], *, userid: str, entered: dict | None = None,
-            ) -> dict[int, tuple[Rating, Proposal, bool]]:
-    """Each branch's rating row and proposal; unconfirmed ones are recomputed from today's inputs (and
-    what the committee just entered) and saved. Confirmed ones stay as decided. The bool: changed."""
-    evidence, found = _evidence(session, plan), {}
-    for bid in branch_ids:
-        rating, changed = ratings.locked(session, campaign_id=plan.record.id, branch_id=bid), False
-        if rating.status != "confirmed":
-            inputs = evidence.inputs(bid, previous={**rating.inputs, **(entered or {})})
-            proposal = propose(inputs, plan.rules, plan.indicators)
-            values = dict(inputs=inputs.to_json(), score=proposal.score, level=proposal.level,
-                          stars=proposal.stars, red_flag=proposal.red_flag, rule_version=plan.version)
-            changed = ratings.save_proposal(session, rating=rating, values=values, proposed_by=userid)
-        found[bid] = (rating, propose(Inputs.from_json(rating.inputs), plan.rules, plan.indicators), changed)
-    return found
+            ) -> dict[int, Current]:
+    """Each branch's rating row (locked) and proposal. Unconfirmed ones are recomputed from today's inputs
+    (and what the committee just entered) and saved when that changes them; confirmed ones stay as decided."""
+    evidence = _evidence(session, plan)
+    rows = ratings.locked(session, campaign_id=plan.record.id, branch_ids=branch_ids)
+    return {bid: _current(session, plan, rows[bid], evidence, userid, entered or {}) for bid in branch_ids}
+
+
+def _current(session: Session, plan: Plan, rating: Rating, evidence: Evidence, userid: str, entered: dict,
+             ) -> Current:
+    if rating.status == "confirmed":
+        inputs = Inputs.from_json(rating.inputs)
+        return Current(rating, inputs, propose(inputs, plan.rules, plan.indicators), changed=False)
+    inputs = evidence.inputs(rating.branch_id, previous={**rating.inputs, **entered})
+    proposal = propose(inputs, plan.rules, plan.indicators)
+    values = dict(inputs=inputs.to_json(), score=proposal.score, level=proposal.level, stars=proposal.stars,
+                  red_flag=proposal.red_flag, rule_version=plan.version)
+    return Current(rating, inputs, proposal, ratings.save_proposal(session, rating=rating, values=values,
+                                                                    proposed_by=userid))

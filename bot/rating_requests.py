@@ -7,7 +7,7 @@ and 县级以上表彰; /定级 确认 支部 → confirm; /定级 重新 支部
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.answers import Invalid
 from bot.texts import vocabulary
@@ -17,9 +17,9 @@ _NARROW = str.maketrans("０１２３４５６７８９．：", "0123456789.:") 
 
 @dataclass(frozen=True)
 class Request:
-    action: str  # list | show | set | confirm | reopen
+    action: str  # list | show | confirm | reopen
     branch: str = ""
-    entered: tuple[tuple[str, object], ...] = ()  # ("superior", 88.0), ("honoured", True)
+    entered: dict[str, object] = field(default_factory=dict)  # with show: {"superior": 88.0, "honoured": True}
 
 
 def _take(text: str, names: list[str], value: str) -> tuple[str | None, str]:
@@ -29,7 +29,7 @@ def _take(text: str, names: list[str], value: str) -> tuple[str | None, str]:
     return (match[1], text[:match.start()] + text[match.end():]) if match else (None, text)
 
 
-def _entered(text: str) -> tuple[tuple[str, object], ...]:
+def _entered(text: str) -> dict[str, object]:
     words = vocabulary()["rating"]
     superior, rest = _take(text, words["superior"], r"(\d+(?:\.\d+)?)\s*分?")
     answers = sorted(words["yes"] + words["no"], key=len, reverse=True)  # 没有 before 有
@@ -38,8 +38,12 @@ def _entered(text: str) -> tuple[tuple[str, object], ...]:
         raise Invalid("rating_help", problem="unclear", text=rest.strip())
     if superior is not None and not 0 <= float(superior) <= 100:
         raise Invalid("rating_help", problem="range", text=superior)
-    return ((("superior", float(superior)),) if superior is not None else ()) + \
-        ((("honoured", honour in words["yes"]),) if honour is not None else ())
+    entered: dict[str, object] = {}
+    if superior is not None:
+        entered["superior"] = float(superior)
+    if honour is not None:
+        entered["honoured"] = honour in words["yes"]
+    return entered
 
 
 def parse(args: str) -> Request:
@@ -51,5 +55,4 @@ def parse(args: str) -> Request:
             if len(tokens) != 2:
                 raise Invalid("rating_help", problem="branch")
             return Request(action, tokens[1])
-    entered = _entered(" ".join(tokens[1:]))
-    return Request("set" if entered else "show", tokens[0], entered)
+    return Request("show", tokens[0], _entered(" ".join(tokens[1:])))

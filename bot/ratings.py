@@ -19,7 +19,8 @@ EPSILON = 1e-9  # 18/20 must meet a 0.90 line whatever binary floats make of it
 
 @dataclass(frozen=True)
 class Inputs:
-    """The evidence, as shown to the committee and stored in Rating.inputs."""
+    """The evidence, as shown to the committee and stored in Rating.inputs (a confirmed rating keeps
+    what it was decided on, whatever is stored later)."""
 
     branch_ratings: dict[str, str] = field(default_factory=dict)  # 党组织自评: standard → 好/较好/一般/差
     star_ratings: dict[str, str] = field(default_factory=dict)  # 五星 self-assessment: indicator → answer
@@ -28,17 +29,21 @@ class Inputs:
     satisfaction: float | None = None  # 满意率 of the published poll, 0..1
     participation: float | None = None  # its 党员参与率 (members who voted / members who could), 0..1
     formula: str = ""  # how that poll counted 满意率, as the poll recorded it
-    satisfied: list[str] = field(default_factory=list)  # the options it counted as satisfied
     superior: float | None = None  # 上级党组织评定, 0..100, entered by the committee
     honoured: bool | None = None  # 县级以上表彰, entered by the committee
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Inputs":
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)}  # rows saved earlier may hold fields no longer kept
         return cls(**{key: value for key, value in data.items() if key in known})
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def counted(self, name: str) -> float | None:
+        """satisfaction or participation, only when the poll was published (a rate under the ballot
+        threshold never counts)."""
+        return getattr(self, name) if self.poll == "published" else None
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,6 @@ class Proposal:
     missing: list[str]  # weighed sources without a value
     score: float | None
     level: str  # "" while the score cannot be computed
-    starred: bool  # whether the campaign has 五星 (and so 红旗)
     stars: list[str]
     star_gaps: dict[str, list[str]]  # indicator → unmet: "rating", "satisfaction", "participation"
     red_flag: bool
@@ -58,50 +62,38 @@ class Proposal:
     margin: float | None = None  # points above the current level's line
 
 
-def inputs_from(*, branch_items: list[dict] | None, star_items: list[dict] | None, poll: dict | None,
-                unpublished: bool, previous: dict[str, Any]) -> Inputs:
-    """Inputs from stored rows: the self-assessments' items, the latest published branch poll
-    (its subject and result), whether a closed poll fell under the ballot threshold, and what the
-    committee entered before (上级评定, 表彰), which only the committee changes."""
-    result = (poll or {}).get("result") or {}
-    rate = result.get("rate") if poll else None
-    state = "published" if poll else "unpublished" if unpublished else "none"
-    return Inputs(branch_ratings=_ratings(branch_items), star_ratings=_ratings(star_items), poll=state,
-                  poll_subject=(poll or {}).get("subject", ""), satisfaction=rate,
-                  participation=result.get("member_turnout"), formula=result.get("formula") or "",
-                  satisfied=list(result.get("satisfied") or (poll or {}).get("satisfied") or []),
-                  superior=previous.get("superior"), honoured=previous.get("honoured"))
-
-
-def _ratings(items: list[dict] | None) -> dict[str, str]:
-    return {item["standard"]: item["rating"] for item in items or [] if item.get("rating")}
-
-
 def _at_least(value: float | None, line: float) -> bool:
     return value is not None and value >= line - EPSILON
+
+
+def weighed(rules: Rules) -> list[str]:
+    """The sources this campaign weighs (a weight of 0 means the source is not needed)."""
+    return [s for s in SOURCES if rules.rating_weights.get(s, 0) > 0]
 
 
 def source_points(inputs: Inputs, rules: Rules) -> dict[str, float | None]:
     """党组织自评: mean points of its answers; 评议: 满意率 × 100; 上级评定 as entered."""
     scored = [rules.self_assessment_points[r] for r in inputs.branch_ratings.values()
               if r in rules.self_assessment_points]
-    masses = inputs.satisfaction if inputs.poll == "published" else None
+    masses = inputs.counted("satisfaction")
     return {"self_assessment": round(sum(scored) / len(scored), 2) if scored else None,
             "masses": round(masses * 100, 2) if masses is not None else None,
             "superior": round(inputs.superior, 2) if inputs.superior is not None else None}
 
 
+def missing(points: dict[str, float | None], rules: Rules) -> list[str]:
+    return [s for s in weighed(rules) if points[s] is None]
+
+
 def weighted_score(points: dict[str, float | None], rules: Rules) -> float | None:
-    weighed = [s for s in SOURCES if rules.rating_weights.get(s, 0) > 0]
-    if any(points[s] is None for s in weighed):
+    if missing(points, rules):
         return None
-    return round(sum(rules.rating_weights[s] * points[s] for s in weighed), 2)
+    return round(sum(rules.rating_weights[s] * points[s] for s in weighed(rules)), 2)
 
 
 def level_of(score: float, rules: Rules) -> str:
     for level in rules.rating_levels[:-1]:
-        line = rules.level_thresholds.get(level)
-        if line is not None and score >= line - EPSILON:
+        if level in rules.level_thresholds and _at_least(score, rules.level_thresholds[level]):
             return level
     return rules.rating_levels[-1]
 
@@ -119,7 +111,7 @@ def what_changes(score: float, level: str, points: dict[str, float | None], rule
     changes: dict[str, Any] = {"margin": round(score - line, 2) if line is not None else None}
     if above:
         to_next = round(rules.level_thresholds[above[-1]] - score, 2)
-        rises = {s: _ceil(to_next / w) for s, w in rules.rating_weights.items() if w > 0}
+        rises = {s: _ceil(to_next / rules.rating_weights[s]) for s in weighed(rules)}
         changes.update(next_level=above[-1], to_next=to_next,
                        rises={s: r for s, r in rises.items() if points[s] + r <= 100 + EPSILON})
     return changes
@@ -127,34 +119,29 @@ def what_changes(score: float, level: str, points: dict[str, float | None], rule
 
 def star_gaps(indicators: list[str], inputs: Inputs, rules: Rules) -> dict[str, list[str]]:
     """What keeps each indicator from counting: its 五星 self-assessment answer, then its conditions."""
-    published = inputs.poll == "published"
-    met = {"satisfaction": published and _at_least(inputs.satisfaction, rules.star_satisfaction_min),
-           "participation": published and _at_least(inputs.participation, rules.star_participation_min)}
-    gaps = {}
-    for name in indicators:
-        unmet = [] if inputs.star_ratings.get(name) in rules.star_self_ratings else ["rating"]
-        gaps[name] = unmet + [c for c in rules.star_conditions.get(name, []) if not met[c]]
-    return gaps
+    lines = {"satisfaction": rules.star_satisfaction_min, "participation": rules.star_participation_min}
+    met = {name: _at_least(inputs.counted(name), line) for name, line in lines.items()}
+    return {name: ([] if inputs.star_ratings.get(name) in rules.star_self_ratings else ["rating"])
+            + [c for c in rules.star_conditions.get(name, []) if not met[c]] for name in indicators}
 
 
 def red_flag_gaps(inputs: Inputs, rules: Rules) -> list[str]:
     """红旗党组织: every standard of the 党组织自评 at the best answer (五个好), 县级以上表彰, 满意度 line."""
     best = max(rules.self_assessment_points, key=rules.self_assessment_points.get)
     five_good = bool(inputs.branch_ratings) and all(r == best for r in inputs.branch_ratings.values())
-    satisfied = inputs.poll == "published" and _at_least(inputs.satisfaction, rules.red_flag_min)
     return [gap for gap, ok in (("five_good", five_good), ("honoured", inputs.honoured is True),
-                                ("satisfaction", satisfied)) if not ok]
+                                ("satisfaction", _at_least(inputs.counted("satisfaction"), rules.red_flag_min)))
+            if not ok]
 
 
 def propose(inputs: Inputs, rules: Rules, indicators: list[str]) -> Proposal:
     """The whole proposal; `indicators` are the campaign's 五星 (none: no stars and no 红旗)."""
     points = source_points(inputs, rules)
     score = weighted_score(points, rules)
-    missing = [s for s in SOURCES if rules.rating_weights.get(s, 0) > 0 and points[s] is None]
+    level = "" if score is None else level_of(score, rules)
+    changes = {} if score is None else what_changes(score, level, points, rules)
     gaps = star_gaps(indicators, inputs, rules)
     flag_gaps = red_flag_gaps(inputs, rules) if indicators else []
-    level = level_of(score, rules) if score is not None else ""
-    changes = what_changes(score, level, points, rules) if score is not None else {}
-    return Proposal(points=points, missing=missing, score=score, level=level, starred=bool(indicators),
+    return Proposal(points=points, missing=missing(points, rules), score=score, level=level,
                     stars=[name for name, unmet in gaps.items() if not unmet], star_gaps=gaps,
                     red_flag=bool(indicators) and not flag_gaps, red_flag_gaps=flag_gaps, **changes)

@@ -10,21 +10,18 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine
 
-from bot.texts import render
+from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage.db import transaction
 from storage.models import Role
 from storage.people import ImportSummary, RosterEntry, upsert_people
 
-COLUMNS = {"userid": ("userid", "账号"), "name": ("name", "姓名"), "branch": ("branch", "支部"), "role": ("role", "角色")}
-ROLES = {"member": Role.member, "党员": Role.member, "secretary": Role.secretary, "支部书记": Role.secretary,
-         "书记": Role.secretary, "committee": Role.committee, "党委": Role.committee, "masses": Role.masses,
-         "群众": Role.masses}
 USERID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")  # WeChat Work's rule for member accounts
 
 
@@ -78,11 +75,18 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+@cache
+def _role_words() -> dict[str, Role]:
+    """Every word a role cell may hold (vocabulary.toml [roster.roles]), lower-cased, and its role."""
+    words = vocabulary()["roster"]["roles"]
+    return {alias.lower(): Role(role) for role, aliases in words.items() for alias in aliases}
+
+
 def _header_map(header: list[str]) -> tuple[dict[str, int], dict[str, int]]:
-    names = [h.strip() for h in header]
-    known = {alias.lower(): key for key, aliases in COLUMNS.items() for alias in aliases}
+    names, headers = [h.strip() for h in header], vocabulary()["roster"]["columns"]
+    known = {alias.lower(): key for key, aliases in headers.items() for alias in aliases}
     columns = {known[n.lower()]: i for i, n in enumerate(names) if n.lower() in known}
-    missing = [COLUMNS[key][1] for key in COLUMNS if key not in columns]
+    missing = [aliases[0] for key, aliases in headers.items() if key not in columns]
     if missing:
         raise RosterRejected([Problem(1, "columns", "、".join(missing))])
     extras = {n: i for i, n in enumerate(names) if n and n.lower() not in known}
@@ -104,7 +108,7 @@ def _entry(number: int, cells: list[str], columns: dict[str, int], extras: dict[
         seen[userid] = number
     if not name:
         problems.append(Problem(number, "name_empty"))
-    role = ROLES.get(role_text.lower())
+    role = _role_words().get(role_text.lower())
     if role is None:
         problems.append(Problem(number, "role_unknown", role_text))
     elif not branch and role != Role.committee:

@@ -39,6 +39,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True, autoescape=False, auto_reload=False)
     env.filters["md"] = month_day
     env.filters["isodate_md"] = lambda text: month_day(date.fromisoformat(text)) if text else ""
+    env.globals["words"] = vocabulary  # templates name things as vocabulary.toml does, e.g. words()["audiences"]
     env.filters["mdhm"] = month_day_time
     env.filters["pct"] = percent
     return env

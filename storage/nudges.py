@@ -9,11 +9,15 @@ from sqlmodel import Session
 from storage.models import Nudge, ReminderPause
 
 
+def paused(session: Session, *, today: date) -> set[str]:
+    """People who asked for no reminders today (/请假)."""
+    return set(session.scalars(select(ReminderPause.userid).where(ReminderPause.until >= today)))
+
+
 def held_back(session: Session, *, today: date, week: str, cap: int) -> set[str]:
     """People who get no personal reminder now: paused with /请假, or at this week's cap."""
-    paused = session.scalars(select(ReminderPause.userid).where(ReminderPause.until >= today))
     capped = session.scalars(select(Nudge.userid).where(Nudge.week == week, Nudge.count >= cap))
-    return set(paused) | set(capped)
+    return paused(session, today=today) | set(capped)
 
 
 def count(session: Session, *, week: str, userids: list[str]) -> None:

@@ -38,8 +38,17 @@ class ImportSummary:
     chats: list[ChatChange] = field(default_factory=list)
 
 
+def branches(session: Session) -> list[Branch]:
+    return list(session.scalars(select(Branch).order_by(Branch.id)))
+
+
 def in_branch(session: Session, *, branch_id: int) -> list[Person]:
     return list(session.scalars(select(Person).where(Person.branch_id == branch_id).order_by(Person.userid)))
+
+
+def branch_of(session: Session, person: Person) -> Branch | None:
+    """The person's branch; None for the committee and anyone not (yet) in one."""
+    return session.get(Branch, person.branch_id) if person.branch_id else None
 
 
 def branch_by_name(session: Session, *, name: str) -> Branch | None:
@@ -65,13 +74,15 @@ def _branches(session: Session, names: Iterable[str]) -> dict[str, Branch]:
 def upsert_people(session: Session, entries: list[RosterEntry]) -> ImportSummary:
     """Create or update every entry; return what changed, including group chats to sync."""
     branches = _branches(session, list(dict.fromkeys(e.branch for e in entries if e.branch)))
+    everyone = {p.userid: p for p in session.scalars(select(Person))}  # one query, not one per row
     summary = ImportSummary()
     for entry in entries:
         branch_id = branches[entry.branch].id if entry.branch else None
         values = dict(name=entry.name, branch_id=branch_id, role=entry.role, attributes=entry.attributes)
-        person = session.get(Person, entry.userid)
+        person = everyone.get(entry.userid)
         if person is None:
-            session.add(Person(userid=entry.userid, **values))
+            everyone[entry.userid] = Person(userid=entry.userid, **values)
+            session.add(everyone[entry.userid])
             summary.created += 1
         elif any(getattr(person, k) != v for k, v in values.items()):
             for key, value in values.items():
@@ -80,13 +91,19 @@ def upsert_people(session: Session, entries: list[RosterEntry]) -> ImportSummary
         else:
             summary.unchanged += 1
     session.flush()
-    branches_now = session.scalars(select(Branch).order_by(Branch.id)).all()
-    summary.chats = [c for b in branches_now if (c := _sync_chat(session, b))]
+    summary.chats = _sync_chats(session, everyone.values())
     return summary
 
 
-def _sync_chat(session: Session, branch: Branch) -> ChatChange | None:
-    members = in_branch(session, branch_id=branch.id)
+def _sync_chats(session: Session, everyone: Iterable[Person]) -> list[ChatChange]:
+    """Each branch's chat against everyone now in it (people not in the file stay where they were)."""
+    members: dict[int | None, list[Person]] = {}
+    for person in sorted(everyone, key=lambda p: p.userid):
+        members.setdefault(person.branch_id, []).append(person)
+    return [c for b in branches(session) if (c := _sync_chat(session, b, members.get(b.id, [])))]
+
+
+def _sync_chat(session: Session, branch: Branch, members: list[Person]) -> ChatChange | None:
     wanted = sorted(p.userid for p in members)
     owner = next((p.userid for p in members if p.role == Role.secretary), None)
     if branch.chat_id is None:

@@ -1,10 +1,13 @@
-"""Pledge queries: each person's (or branch's) latest version, for views, summaries and exports."""
+"""Pledges: each person's (kind "member") or branch's (kind "branch") latest version, for views,
+summaries and exports; and a new version when one is submitted."""
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from storage.models import Pledge
+from storage.models import Person, Pledge
 
 
 def latest_pledges(session: Session, *, campaign_ids: list[int], branch_id: int | None = None,
@@ -12,9 +15,9 @@ def latest_pledges(session: Session, *, campaign_ids: list[int], branch_id: int 
     stmt = select(Pledge).where(Pledge.campaign_id.in_(campaign_ids), Pledge.kind == kind).order_by(Pledge.version)
     if branch_id is not None:
         stmt = stmt.where(Pledge.branch_id == branch_id)
-    latest: dict[tuple[int, str], Pledge] = {}
-    for pledge in session.scalars(stmt):
-        latest[(pledge.campaign_id, pledge.userid)] = pledge
+    latest: dict[tuple[int, str | int | None], Pledge] = {}
+    for pledge in session.scalars(stmt):  # by version: each later one replaces the one before
+        latest[(pledge.campaign_id, pledge.userid if kind == "member" else pledge.branch_id)] = pledge
     return list(latest.values())
 
 
@@ -26,5 +29,13 @@ def latest_pledge(session: Session, *, campaign_id: int, kind: str, userid: str 
     return session.scalars(stmt.order_by(Pledge.version.desc())).first()
 
 
-def next_version(latest: Pledge | None) -> int:
-    return latest.version + 1 if latest else 1
+def add_pledge(session: Session, *, campaign_id: int, person: Person, kind: str, items: list[dict[str, Any]],
+               at: float) -> Pledge:
+    """The next version of the person's own pledge, or of their branch's: a pledge is never changed in place."""
+    latest = latest_pledge(session, campaign_id=campaign_id, kind=kind, userid=person.userid,
+                           branch_id=person.branch_id)
+    pledge = Pledge(campaign_id=campaign_id, userid=person.userid, branch_id=person.branch_id, kind=kind,
+                    version=latest.version + 1 if latest else 1, items=items, submitted_at=at)
+    session.add(pledge)
+    session.flush()  # its id keys the message that publishes it
+    return pledge

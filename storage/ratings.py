@@ -3,18 +3,13 @@ however many branches), the proposal's upsert and the confirmation. Every functi
 session of the caller's transaction."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from storage.models import Branch, Poll, Rating, SelfAssessment
-
-
-def branches(session: Session) -> list[Branch]:
-    return list(session.scalars(select(Branch).order_by(Branch.id)))
+from storage.models import Poll, Rating, SelfAssessment
 
 
 def latest_assessments(session: Session, *, campaign_id: int, kind: str) -> dict[int, SelfAssessment]:
@@ -45,29 +40,30 @@ def ratings_of(session: Session, *, campaign_id: int) -> dict[int, Rating]:
     return {rating.branch_id: rating for rating in session.scalars(stmt)}
 
 
-def locked(session: Session, *, campaign_id: int, branch_id: int) -> Rating:
-    """The branch's rating row, created if need be and locked (PostgreSQL) for this transaction, so
-    two committee members confirming and re-proposing at once are taken one after the other."""
+def locked(session: Session, *, campaign_id: int, branch_ids: list[int]) -> dict[int, Rating]:
+    """The branches' rating rows, created if need be and locked (PostgreSQL) for this transaction, so
+    two committee members confirming and re-proposing at once are taken one after the other. One
+    statement for all of them, in branch order so two lists never wait on each other in a circle."""
+    if not branch_ids:
+        return {}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = dict(campaign_id=campaign_id, branch_id=branch_id, inputs={}, stars=[], level="", red_flag=False,
-                  rule_version="", status="proposed", created_at=time.time())
-    session.execute(dialect.insert(Rating).values(**values)
+    new = [dict(campaign_id=campaign_id, branch_id=bid, inputs={}, stars=[]) for bid in sorted(set(branch_ids))]
+    session.execute(dialect.insert(Rating).values(new)
                     .on_conflict_do_nothing(index_elements=["campaign_id", "branch_id"]))
-    stmt = select(Rating).where(Rating.campaign_id == campaign_id, Rating.branch_id == branch_id)
-    return session.scalars(stmt.with_for_update()).one()
+    stmt = select(Rating).where(Rating.campaign_id == campaign_id, Rating.branch_id.in_(branch_ids))
+    return {r.branch_id: r for r in session.scalars(stmt.order_by(Rating.branch_id).with_for_update())}
 
 
 def save_proposal(session: Session, *, rating: Rating, values: dict[str, Any], proposed_by: str) -> bool:
-    """Write a proposal (inputs, score, level, stars, red_flag, rule_version) over the row; a
-    confirmation it replaces is undone. Returns whether anything changed."""
-    changed = rating.status != "proposed" or any(getattr(rating, k) != v for k, v in values.items())
-    if changed:
-        for key, value in values.items():
-            setattr(rating, key, value)
-        rating.status, rating.proposed_by, rating.confirmed_by, rating.confirmed_at = \
-            "proposed", proposed_by, None, None
-        session.add(rating)
-    return changed
+    """Write a proposal (inputs, score, level, stars, red_flag, rule_version) over an unconfirmed row.
+    Returns whether anything changed."""
+    if all(getattr(rating, key) == value for key, value in values.items()):
+        return False
+    for key, value in values.items():
+        setattr(rating, key, value)
+    rating.proposed_by = proposed_by
+    session.add(rating)
+    return True
 
 
 def confirm(session: Session, *, rating: Rating, userid: str, at: float) -> None:
@@ -79,4 +75,3 @@ def reopen(session: Session, *, rating: Rating) -> None:
     """A confirmed rating becomes a proposal again (the committee said so explicitly)."""
     rating.status, rating.confirmed_by, rating.confirmed_at = "proposed", None, None
     session.add(rating)
-    session.flush()

@@ -8,7 +8,8 @@ from sqlmodel import Session
 from bot.campaigns import load_campaign_text, save_campaign
 from storage.db import transaction
 from storage.models import Outbox, SelfAssessment, TaskDone
-from tests.test_pledge_form import Phone
+from tests.test_pledge_form import LI_PLEDGE, ZHANG_BRANCH_PLEDGE, Phone
+from tests.test_scheduler import load
 
 CAMPAIGN = """
 name: 自评测试
@@ -72,13 +73,10 @@ def test_exports_open_in_openpyxl_with_the_expected_rows(engine, campaign, db_ur
     from openpyxl import load_workbook
 
     from bot.cli import main
-    from tests.test_pledge_form import load
 
     test_member_self_assessment_is_private(engine, campaign)
     load(engine)  # the pledge campaign of the pledge tests
-    li = Phone(engine, "li")
-    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
-        li.say(answer)
+    Phone(engine, "li").say_all(LI_PLEDGE)
     monkeypatch.setenv("DATABASE_URL", db_url)
     out = tmp_path / "records" / "pledges.xlsx"
     assert main(["export", "pledges", "--campaign", "测试活动", "--out", str(out)]) == 0
@@ -92,6 +90,23 @@ def test_exports_open_in_openpyxl_with_the_expected_rows(engine, campaign, db_ur
     assert [r[4] for r in rows[1:]] == ["较好", "一般"]
     assert main(["export", "pledges", "--campaign", "没有这个", "--out", str(out)]) == 1
     assert "没有名为" in capsys.readouterr().err
+
+
+def test_export_has_both_a_secretarys_own_pledge_and_the_branchs(engine, rostered, db_url, monkeypatch, tmp_path):
+    """Regression: the export kept one pledge per account, so a secretary's own pledge or the branch's was lost."""
+    from openpyxl import load_workbook
+
+    from bot.cli import main
+
+    load(engine)
+    zhang = Phone(engine, "zhang")
+    zhang.say_all(("/承诺", "每周听一节课", "每月记录一次", "6月15日", "1"))
+    zhang.say_all(ZHANG_BRANCH_PLEDGE)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    out = tmp_path / "pledges.xlsx"
+    assert main(["export", "pledges", "--campaign", "测试活动", "--out", str(out)]) == 0
+    standards = [r[2] for r in load_workbook(out)["第一党支部"].iter_rows(min_row=2, values_only=True)]
+    assert standards == ["带头学习提高", "目标", "任务", "计划", "措施", "承诺"]
 
 
 def test_party_analysis_and_star_indicators_when_the_campaign_asks(engine, rostered):

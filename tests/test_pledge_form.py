@@ -1,7 +1,6 @@
 """The member pledge form (/承诺) and, through it, the form engine: every way a phone user answers."""
 from __future__ import annotations
 
-import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
@@ -15,24 +14,25 @@ from sqlmodel import Session
 from bot.dispatch import Dispatcher
 from bot.handlers import ROUTERS
 from bot.wecom.updates import parse_update
-from storage.models import ConversationState, Outbox, Pledge, TaskDone
+from storage.models import ConversationState, Pledge, TaskDone
 from tests.conftest import eventually, post_callback, text_xml
-from tests.test_scheduler import load
+from tests.test_dispatch import replies
+from tests import test_scheduler
+from tests.test_scheduler import at, load, rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 MOMENT = int(datetime(2026, 3, 5, 10, 0, tzinfo=TZ).timestamp())  # inside the campaign's pledge phase
+LI_ANSWERS = ("每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底")  # a standard, then 岗位承诺
+LI_PLEDGE = ("/承诺", *LI_ANSWERS, "1")
+ZHANG_BRANCH_PLEDGE = ("/承诺 支部", "创建红旗党支部", "开展五项主题活动", "三月部署", "每月一次组织生活会", "党员带头", "1")
+
+
+cfg = test_scheduler.cfg  # the same settings fixture
 
 
 @pytest.fixture
 def campaign(engine, rostered):
     return load(engine)
-
-
-@pytest.fixture
-def cfg(db_url):
-    from tests.conftest import make_settings
-
-    return make_settings(db_url, "http://127.0.0.1:9/cgi-bin")
 
 
 class Phone:
@@ -49,10 +49,14 @@ class Phone:
         self.dispatcher.feed_update(parse_update(text_xml(self.userid, text, create_time=MOMENT + self.sent)))
         return self.replies()[before:]
 
+    def say_all(self, texts: tuple[str, ...]) -> list[str]:
+        """Each text in turn; the replies to the last one."""
+        for text in texts:
+            reply = self.say(text)
+        return reply
+
     def replies(self) -> list[str]:
-        with Session(self.engine) as session:
-            rows = session.scalars(select(Outbox).where(Outbox.endpoint == "message/send").order_by(Outbox.id))
-            return [r.payload["text"]["content"] for r in rows if r.payload.get("touser") == self.userid]
+        return replies(self.engine, self.userid)
 
     def answers(self) -> dict | None:
         with Session(self.engine) as session:
@@ -80,9 +84,8 @@ def test_happy_path_publishes_to_the_group_and_marks_the_tasks_done(engine, camp
     assert [i["standard"] for i in pledge.items] == ["带头学习提高", "岗位承诺"]
     assert pledge.items[0]["by"] == "2026-06-15" and li.answers() is None
     with Session(engine) as session:
-        group = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith("pledge:")]
         done = {t.subject for t in session.scalars(select(TaskDone))}
-    assert "李娜的公开承诺" in group[0].payload["markdown"]["content"] and done == {"li"}
+    assert "李娜的公开承诺" in rows(engine, "pledge:")[0].payload["markdown"]["content"] and done == {"li"}
 
 
 def test_cancel_saves_nothing(engine, campaign):
@@ -135,8 +138,7 @@ def test_text_and_choice_answers_are_checked(engine, campaign):
     li.say("/承诺")
     assert "太短" in li.say("好")[0]
     assert "超过了 500 字" in li.say("听" * 501)[0]
-    for answer in ("每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底"):
-        li.say(answer)
+    li.say_all(LI_ANSWERS)
     assert "请回复选项前的数字" in li.say("5")[0] and pledges(engine) == []
     assert "已提交" in li.say("提交")[0]
 
@@ -153,7 +155,7 @@ def test_command_mid_form_is_answered_and_the_form_waits(engine, campaign):
 def test_restart_mid_form_resumes_at_the_same_question(engine, campaign):
     Phone(engine, "li").say("/承诺")
     Phone(engine, "li").say("每周听一节课")
-    restarted = Phone(engine, "li", Dispatcher(engine, ROUTERS))  # a new process: nothing kept in memory
+    restarted = Phone(engine, "li")  # a new Dispatcher, as in a new process: nothing kept in memory
     restarted.sent = 10
     assert "3/7" in restarted.say("每月记录一次")[0]
 
@@ -198,9 +200,7 @@ def test_any_text_at_any_step_never_crashes_or_saves_junk(engine, campaign, text
         if state:
             session.delete(state)
     li = Phone(engine, "li")
-    li.say("/承诺")
-    for answer in ("每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底")[:steps_done]:
-        li.say(answer)
+    li.say_all(("/承诺", *LI_ANSWERS[:steps_done]))
     before = len(li.replies())
     li.say(text)
     assert len(li.replies()) > before  # always an answer
@@ -216,48 +216,40 @@ async def test_pledge_through_real_callbacks_reaches_the_group(bot, emulator, en
     load(engine, start=(today - timedelta(days=1)).isoformat(), end=(today + timedelta(days=60)).isoformat(),
          due=(today + timedelta(days=20)).isoformat())
     await eventually(lambda: len(emulator.chats) == 2)
-    for text in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
+    for text in LI_PLEDGE:
         assert (await post_callback(bot, text_xml("li", text))).status == 200
     chat = next(c for c in emulator.chats.values() if "li" in c.members)
     await eventually(lambda: any("李娜的公开承诺" in m.get("markdown", {}).get("content", "") for m in chat.messages))
-    await asyncio.sleep(0.2)
-    assert "已提交" in emulator.texts("li")[-1]
+    assert await eventually(lambda: emulator.texts("li") and "已提交" in emulator.texts("li")[-1])
 
 
 def test_edit_keeps_what_is_unchanged_and_adds_a_version(engine, campaign):
     li = Phone(engine, "li")
-    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
-        li.say(answer)
+    li.say_all(LI_PLEDGE)
     first = li.say("/修改 承诺")[0]
     assert "上次写的是：每周听一节课" in first and "不变" in first
-    for answer in ("不变", "每周记录一次", "不变", "不变", "不变", "不变", "1"):
-        li.say(answer)
+    li.say_all(("不变", "每周记录一次", "不变", "不变", "不变", "不变", "1"))
     old, new = pledges(engine)
     assert (old.version, new.version) == (1, 2)
     assert new.items[0]["how"] == "每周记录一次" and new.items[0]["what"] == old.items[0]["what"]
     assert new.items[1] == old.items[1]
-    with Session(engine) as session:
-        published = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith("pledge:")]
+    published = rows(engine, "pledge:")
     assert len(published) == 2 and "第 2 次修改" in published[1].payload["markdown"]["content"]
 
 
 def test_edit_after_the_deadline_is_refused(engine, campaign):
     li = Phone(engine, "li")
-    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
-        li.say(answer)
+    li.say_all(LI_PLEDGE)
     li.sent = 20 * 24 * 3600  # a little over twenty days later: after the 20 March deadline
     assert "不能再修改" in li.say("/修改 承诺")[0]
 
 
 def test_progress_report_and_the_periodic_public_summary(engine, campaign, cfg):
     from bot.scheduler.jobs import run_job
-    from tests.test_scheduler import at
 
     li, qian = Phone(engine, "li"), Phone(engine, "qian")
-    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "做实集体备课", "每两周一次", "月底", "1"):
-        li.say(answer)
-    for answer in ("/承诺", "每周家访一户", "记录家访情况", "6月30日", "1"):
-        qian.say(answer)
+    li.say_all(LI_PLEDGE)
+    qian.say_all(("/承诺", "每周家访一户", "记录家访情况", "6月30日", "1"))
     assert "报告哪一项" in li.say("/践诺")[0]
     li.say("1")
     li.say("听了 4 节课，和 2 位青年教师交流")
@@ -266,42 +258,33 @@ def test_progress_report_and_the_periodic_public_summary(engine, campaign, cfg):
     assert run_job("checkins", engine, cfg, at("2026-03-30 09:00")) == 0  # the first 30 days are not over
     assert run_job("checkins", engine, cfg, at("2026-04-01 09:00")) > 0
     assert run_job("checkins", engine, cfg, at("2026-04-02 09:00")) == 0  # once a period
-    with Session(engine) as session:
-        rows = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith(("checkins:", "checkin:"))]
-    summaries = [r.payload["markdown"]["content"] for r in rows if r.idem_key.startswith("checkins:")]
+    summaries = [r.payload["markdown"]["content"] for r in rows(engine, "checkins:")]
     assert len(summaries) == 2  # one per branch group with a pledge
     first = next(s for s in summaries if "李娜" in s)
     assert "李娜**·带头学习提高：听了 4 节课" in first and "约 60%" in first and "共 1 人作出承诺" in first
-    assert [r.payload["touser"] for r in rows if r.idem_key.startswith("checkin:")] == ["qian"]  # no report
+    assert [r.payload["touser"] for r in rows(engine, "checkin:")] == ["qian"]  # no report
 
 
 def test_secretary_branch_pledge_is_published(engine, campaign):
     zhang = Phone(engine, "zhang")
     assert "本支部的目标" in zhang.say("/承诺 支部")[0]
-    for answer in ("创建红旗党支部", "开展五项主题活动", "三月部署，六月总结", "每月一次组织生活会", "党员带头，服务师生"):
-        reply = zhang.say(answer)
+    reply = zhang.say_all(("创建红旗党支部", "开展五项主题活动", "三月部署，六月总结", "每月一次组织生活会", "党员带头，服务师生"))
     assert "请核对" in reply[0]
     assert "已提交" in zhang.say("1")[0]
     with Session(engine) as session:
-        group = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith("pledge:")]
         done = {t.subject for t in session.scalars(select(TaskDone))}
-    assert "第一党支部·支部承诺方案" in group[0].payload["markdown"]["content"] and done == {"branch:1"}
+    assert "第一党支部·支部承诺方案" in rows(engine, "pledge:")[0].payload["markdown"]["content"] and done == {"branch:1"}
     assert "只有支部书记" in Phone(engine, "li").say("/承诺 支部")[0]
 
 
 def test_formalism_guard_suggests_but_lets_submit(engine, campaign):
-    zhao = Phone(engine, "zhao")  # first pledge, concrete
-    for answer in ("/承诺", "每周听一节青年教师的课并当面交流意见", "每月记录一次", "6月15日", "1"):
-        zhao.say(answer)
+    Phone(engine, "zhao").say_all(("/承诺", "每周听一节青年教师的课并当面交流意见", "每月记录一次", "6月15日", "1"))  # concrete
     qian = Phone(engine, "qian")
-    for answer in ("/承诺", "每周听一节青年教师的课，并当面交流意见", "每月记录", "6月15日"):
-        reply = qian.say(answer)
+    reply = qian.say_all(("/承诺", "每周听一节青年教师的课，并当面交流意见", "每月记录", "6月15日"))
     assert "和别人的承诺几乎一样" in reply[0] and "也可以直接提交" in reply[0]
     assert "已提交" in qian.say("1")[0]
     assert pledges(engine)[-1].items[0]["flags"][0]["code"] == "copied"
-    li = Phone(engine, "li")
-    for answer in ("/承诺", "加强学习，提高认识", "多学习", "6月15日", "做实集体备课", "每两周一次", "月底"):
-        reply = li.say(answer)
+    reply = Phone(engine, "li").say_all(("/承诺", "加强学习，提高认识", "多学习", "6月15日", "做实集体备课", "每两周一次", "月底"))
     assert "还不够具体" in reply[0]
 
 
@@ -348,8 +331,7 @@ async def test_every_form_through_real_callbacks(bot, emulator, engine, rostered
     walks = {
         "zhang": ("/承诺 支部", "创建红旗党支部", "开展五项主题活动", "每月推进一项", "每月一次组织生活会", "党员带头服务师生", "1"),
         "qian": ("/自评", "较好", "读书少", "每月读一本书", "一般", "家访不够", "每学期家访五户", "1"),
-        "li": ("/承诺", "每周听一节课", "每月记录一次", "月底", "做实集体备课", "每两周一次", "月底", "1",
-               "/践诺", "1", "听了 4 节课", "40"),
+        "li": (*LI_PLEDGE, "/践诺", "1", "听了 4 节课", "40"),
     }
     for userid, answers in walks.items():
         for text in answers:
@@ -363,10 +345,8 @@ async def test_every_form_through_real_callbacks(bot, emulator, engine, rostered
 def test_progress_uses_the_personal_pledge_not_the_branch_one(engine, campaign):
     """Regression: /践诺 took the newest pledge of any kind, so a secretary could report on the branch's."""
     zhang = Phone(engine, "zhang")
-    for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日", "1"):
-        zhang.say(answer)
-    for answer in ("/承诺 支部", "创建红旗党支部", "开展五项主题活动", "三月部署", "每月一次组织生活会", "党员带头", "1"):
-        zhang.say(answer)
+    zhang.say_all(("/承诺", "每周听一节课", "每月记录一次", "6月15日", "1"))
+    zhang.say_all(ZHANG_BRANCH_PLEDGE)
     options = zhang.say("/践诺")[0]
     assert "每周听一节课" in options and "创建红旗党支部" not in options
 
@@ -376,28 +356,18 @@ def test_checkins_skip_branch_pledges_paused_and_capped_people(engine, campaign,
     from bot.scheduler.jobs import run_job
     from storage.db import transaction
     from storage.models import Nudge
-    from tests.test_scheduler import at
 
-    for userid in ("zhang", "li", "qian"):
-        phone = Phone(engine, userid)
-        for answer in ("/承诺", "每周听一节课", "每月记录一次", "6月15日"):
-            phone.say(answer)
-        if userid == "li":
-            for answer in ("做实集体备课", "每两周一次", "月底"):
-                phone.say(answer)
-        phone.say("1")
-    zhang = Phone(engine, "zhang")
-    for answer in ("/承诺 支部", "创建红旗党支部", "开展五项主题活动", "三月部署", "每月一次组织生活会", "党员带头", "1"):
-        zhang.say(answer)
+    for userid in ("zhang", "qian"):
+        Phone(engine, userid).say_all(("/承诺", "每周听一节课", "每月记录一次", "6月15日", "1"))
+    Phone(engine, "li").say_all(LI_PLEDGE)
+    Phone(engine, "zhang").say_all(ZHANG_BRANCH_PLEDGE)
     Phone(engine, "li").say("/请假 两个月")
     with transaction(engine) as session:
         session.add(Nudge(userid="qian", week="2026-W14", count=cfg.nudge_cap))
     run_job("checkins", engine, cfg, at("2026-04-01 09:00"))
-    with Session(engine) as session:
-        rows = [r for r in session.scalars(select(Outbox)) if r.idem_key.startswith(("checkins:", "checkin:"))]
-    asked = [r.payload["touser"] for r in rows if r.idem_key.startswith("checkin:")]
+    asked = [r.payload["touser"] for r in rows(engine, "checkin:")]
     assert asked == ["zhang"]  # li paused, qian at the cap; zhang once, for the personal pledge
-    summaries = [r.payload["markdown"]["content"] for r in rows if r.idem_key.startswith("checkins:")]
+    summaries = [r.payload["markdown"]["content"] for r in rows(engine, "checkins:")]
     assert any("共 2 人作出承诺" in text for text in summaries)  # zhang and li in 第一党支部: the branch pledge is not a person
 
 

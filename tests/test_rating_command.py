@@ -2,6 +2,8 @@
 the card in the branch group; and `xianfeng export ratings|polls`."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session
@@ -9,10 +11,10 @@ from sqlmodel import Session
 from bot.campaigns import load_campaign_text, save_campaign
 from storage.db import transaction
 from storage.models import Branch, CampaignTask, Outbox, Poll, Rating, SelfAssessment, TaskDone
+from storage.people import branch_by_name
 from tests.test_pledge_form import Phone
+from tests.test_ratings import FIVE_GOOD, FIVE_STARS
 
-FIVE_GOOD = ["领导班子好", "党员队伍好", "工作机制好", "工作业绩好", "群众反映好"]
-FIVE_STARS = ["班子建设", "工作制度", "保障机制", "工作业绩", "作用发挥"]
 CAMPAIGN = f"""
 name: 定级测试
 source: tests
@@ -39,7 +41,7 @@ def campaign(engine, rostered):
 
 def branch_id(engine, name: str) -> int:
     with Session(engine) as session:
-        return session.scalars(select(Branch.id).where(Branch.name == name)).one()
+        return branch_by_name(session, name=name).id
 
 
 def assess(engine, campaign, name: str, answers, kind: str = "branch", at: float = 1.0) -> None:
@@ -87,7 +89,7 @@ def first(engine, campaign):
 def test_the_list_shows_each_branch_and_what_is_missing(engine, first):
     [reply] = Phone(engine, "sun").say("/定级")
     assert "定级测试·分类定级（已确认 0/2）" in reply
-    first_line = reply.split("1. ")[1]
+    first_line = reply.split("1. ")[1].split("2. ")[0]
     assert "第一党支部：暂不能定级（建议）" in first_line and "自评 85｜评议 86.67%｜上级 —" in first_line
     assert "缺：上级党组织评定" in first_line
     assert "缺：党组织自评、党员群众评议、上级党组织评定" in reply.split("2. ")[1]
@@ -213,7 +215,8 @@ def test_exports(engine, first, db_url, monkeypatch, tmp_path):
     rows = list(load_workbook(out)["分类定级"].iter_rows(values_only=True))
     assert rows[0][:8] == ("支部", "党组织自评（分）", "满意率", "党员参与率", "上级党组织评定（分）", "县级以上表彰", "得分", "等级")
     assert rows[1][:11] == ("第一党支部", 85, 13 / 15, 0.5, 80, "是", 84.17, "较强", None, "否", None)
-    assert rows[1][11:14] == ("已确认", "孙丽", rows[1][13]) and rows[1][14] == f"定级测试·{first.content_hash[:8]}"
+    assert rows[1][11:13] == ("已确认", "孙丽") and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[1][13])
+    assert rows[1][14] == f"定级测试·{first.content_hash[:8]}"
     assert rows[2][0] == "第二党支部" and rows[2][10] == "党组织自评、党员群众评议、上级党组织评定" and rows[2][11] == "待确认"
     out = tmp_path / "polls.xlsx"
     assert main(["export", "polls", "--campaign", "定级测试", "--out", str(out)]) == 0
@@ -227,7 +230,6 @@ def test_exports(engine, first, db_url, monkeypatch, tmp_path):
     unpublished = rows[2]
     assert unpublished[1] == "第二支部测评" and unpublished[6:8] == (20, 15) and set(unpublished[9:]) == {None}
     assert rows[3][5] == "进行中" and "很好" not in str(rows)  # comments are never exported
-
 
 
 def test_a_poll_closed_by_the_poll_engine_is_the_masses_input(engine, campaign):
@@ -273,3 +275,18 @@ def test_the_committee_owes_the_rating_task_until_every_branch_is_confirmed(engi
     sun.say("/定级 第二党支部 上级 90")
     sun.say("/定级 确认 第二党支部")
     assert "classify" not in owed()
+
+
+@pytest.mark.parametrize("tz,shown", [("Asia/Shanghai", "2023-11-15 06:13"), ("UTC", "2023-11-14 22:13")])
+def test_export_times_are_in_the_configured_time_zone(engine, first, db_url, monkeypatch, tmp_path, tz, shown):
+    """Invariant 7: the poll's deadline (Unix 1.7e9) reads as XIANFENG_TZ says, not as the server's zone."""
+    from openpyxl import load_workbook
+
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("XIANFENG_TZ", tz)
+    monkeypatch.setenv("TZ", "America/New_York")  # a server elsewhere must not matter
+    out = tmp_path / "polls.xlsx"
+    assert main(["export", "polls", "--campaign", "定级测试", "--out", str(out)]) == 0
+    assert list(load_workbook(out)["评议"].iter_rows(values_only=True))[1][4] == shown

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 
 from bot.campaigns import Rules
-from bot.ratings import Inputs, inputs_from, propose
+from bot.rating_proposals import Evidence
+from bot.ratings import Inputs, propose
+from storage.models import Poll, SelfAssessment
 
 RULES = Rules()
 FIVE_GOOD = ["领导班子好", "党员队伍好", "工作机制好", "工作业绩好", "群众反映好"]
@@ -170,18 +172,20 @@ def test_red_flag(answers, honoured, satisfaction, gaps):
 
 def test_no_stars_and_no_red_flag_where_the_campaign_has_no_star_indicators():
     proposal = propose(inputs(("好",) * 5, 1.0, honoured=True), RULES, [])
-    assert (proposal.starred, proposal.stars, proposal.red_flag, proposal.red_flag_gaps) == (False, [], False, [])
+    assert (proposal.stars, proposal.red_flag, proposal.red_flag_gaps) == ([], False, [])
 
 
 def test_inputs_from_stored_rows():
     items = [{"standard": "领导班子好", "rating": "好", "gap": "", "measure": ""},
              {"standard": "党性分析", "rating": "", "gap": "文字", "measure": ""}]
     result = {"published": True, "rate": 0.9, "member_turnout": 0.75, "formula": "满意率 =（满意 + 基本满意）/ 有效票"}
-    made = inputs_from(branch_items=items, star_items=None, poll={"subject": "支部满意度", "result": result},
-                       unpublished=True, previous={"superior": 88.0, "honoured": False, "stale": 1})
+    evidence = Evidence(own={1: SelfAssessment(items=items)}, stars={}, closed={1, 2},
+                        polls={1: Poll(subject="支部满意度", result=result)})
+    made = evidence.inputs(1, previous={"superior": 88.0, "honoured": False, "stale": 1})
     assert made == Inputs(branch_ratings={"领导班子好": "好"}, poll="published", poll_subject="支部满意度",
                           satisfaction=0.9, participation=0.75, formula=result["formula"], superior=88.0,
                           honoured=False)
-    assert Inputs.from_json(made.to_json()) == made
-    none = inputs_from(branch_items=None, star_items=None, poll=None, unpublished=True, previous={})
-    assert (none.poll, none.satisfaction, none.superior) == ("unpublished", None, None)
+    assert Inputs.from_json({**made.to_json(), "satisfied": ["满意"]}) == made  # fields no longer kept are ignored
+    under = evidence.inputs(2, previous={})
+    assert (under.poll, under.satisfaction, under.superior) == ("unpublished", None, None)
+    assert evidence.inputs(3, previous={}).poll == "none"

@@ -98,8 +98,9 @@ def test_missing_columns_are_named(tmp_path):
 def test_unsupported_format_is_rejected(tmp_path):
     path = tmp_path / "roster.txt"
     path.write_text("x")
-    with pytest.raises(RosterRejected, match="problem"):
+    with pytest.raises(RosterRejected) as caught:
         read_roster(path)
+    assert [(p.row, p.code, p.detail) for p in caught.value.problems] == [(0, "format", ".txt")]
 
 
 def test_gbk_csv_from_excel_is_read(tmp_path):

@@ -15,18 +15,17 @@ from storage import campaigns
 from storage.models import CampaignRecord, Role, SelfAssessment
 
 router = Router()
-SCOPES = {"personal_assessment": "member", "branch_assessment": "branch", "stars_assessment": "stars"}
 
 
 def assessment_campaign(ctx: Context) -> CampaignRecord | None:
-    found = ctx.once("assessment", lambda: campaigns.find_task(ctx.session, today=ctx.today, kind="self_assessment"))
+    found = forms.campaign_task(ctx, "self_assessment")
     return found[0] if found else None
 
 
 def _kind(answers: dict[str, Any]) -> str:
     """"member", "branch" or "stars": which standard set, from the scope a secretary chose."""
-    words = vocabulary()["forms"]
-    return next((kind for word, kind in SCOPES.items() if words[word] == answers.get("scope")), "member")
+    kinds = vocabulary()["forms"]["assessment_kinds"]
+    return next((kind for kind, label in kinds.items() if label == answers.get("scope")), "member")
 
 
 def _standards(ctx: Context, answers: dict[str, Any]) -> list[str]:
@@ -36,14 +35,17 @@ def _standards(ctx: Context, answers: dict[str, Any]) -> list[str]:
 
 def _scopes(ctx: Context) -> tuple[str, ...]:
     """A secretary chooses: their own 自评, the branch's 党组织自评, or (where the campaign has 五星) the stars."""
-    words, standards = vocabulary()["forms"], assessment_campaign(ctx).content["standards"]
-    return tuple(words[word] for word, kind in SCOPES.items() if kind == "member" or kind in standards)
+    standards = assessment_campaign(ctx).content["standards"]
+    kinds = vocabulary()["forms"]["assessment_kinds"]
+    return tuple(label for kind, label in kinds.items() if kind == "member" or kind in standards)
 
 
 def _asks_party_analysis(ctx: Context) -> bool:
+    """Whether a self-assessment task asks for a 党性分析 too; once per update, as the steps are built
+    several times per answer."""
     record = assessment_campaign(ctx)
-    return any(t.kind == "self_assessment" and "党性分析" in t.title
-               for t in campaigns.tasks_of(ctx.session, campaign_ids=[record.id]))
+    return ctx.once("party_analysis", lambda: any(t.kind == "self_assessment" and "党性分析" in t.title
+                                                 for t in campaigns.tasks_of(ctx.session, campaign_ids=[record.id])))
 
 
 def assessment_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
@@ -51,18 +53,18 @@ def assessment_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, st
              "measure": answers.get(f"m{i}")} for i, name in enumerate(_standards(ctx, answers)) if answers.get(f"r{i}")]
 
 
-class SelfAssessmentForm:
-    name, title = "self_assessment", "自评"
+class SelfAssessmentForm(forms.BaseForm):
+    name = "self_assessment"
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
         steps = [Step("scope", "assess_scope", kind="choice", options=_scopes(ctx))] \
             if ctx.person.role == Role.secretary else []
-        ratings = tuple(vocabulary()["forms"]["ratings"])
+        ratings, kind = tuple(vocabulary()["forms"]["ratings"]), _kind(answers)
         for i, name in enumerate(_standards(ctx, answers)):
-            words = {"standard": name, "branch": _kind(answers) != "member"}
+            words = {"standard": name, "branch": kind != "member"}
             steps += [Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words),
                       Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
-        if _kind(answers) == "member" and _asks_party_analysis(ctx):
+        if kind == "member" and _asks_party_analysis(ctx):
             steps.append(Step("analysis", "assess_analysis"))
         preview = lambda: render("assessment_preview", items=assessment_items(ctx, answers),  # noqa: E731
                                  analysis=answers.get("analysis"))
@@ -92,7 +94,4 @@ SELF_ASSESSMENT = forms.register(SelfAssessmentForm())
 
 @router.command("/自评", roles=[Role.member, Role.secretary])
 def self_assessment(ctx: Context) -> None:
-    if assessment_campaign(ctx) is None:
-        ctx.reply("assessment_no_campaign")
-        return
-    forms.start(ctx, SELF_ASSESSMENT)
+    forms.start_if(ctx, SELF_ASSESSMENT, assessment_campaign(ctx), "assessment_no_campaign")

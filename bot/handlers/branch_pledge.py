@@ -1,23 +1,25 @@
 """/承诺 支部: the secretary's branch pledge — 四定一承诺 (目标、任务、计划、措施 and the public
-pledge) or, when the campaign asks for a 整改方案, 问题、责任人、措施、时限. Published to the group."""
+pledge) or, when the campaign asks for a 整改方案, 问题、责任人、措施、时限. Published to the group,
+as every pledge is (publish() here serves the members' pledges too)."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from bot import forms
-from bot.answers import Invalid
 from bot.forms import Step, confirm_step
 from bot.routing import Context
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import campaigns
-from storage.models import Branch, CampaignRecord, CampaignTask, Pledge
-from storage.pledges import latest_pledge, next_version
+from storage.models import CampaignRecord, CampaignTask, Pledge, Role
+from storage.people import branch_of
+from storage.pledges import add_pledge
+
+BRANCHES = frozenset({"branches"})
+
 
 def branch_pledge_task(ctx: Context) -> tuple[CampaignRecord, CampaignTask] | None:
-    return ctx.once("branch_pledge_task", lambda: campaigns.find_task(
-        ctx.session, today=ctx.today, kind="pledge", audiences={"branches"}, branch_id=ctx.person.branch_id))
+    return forms.campaign_task(ctx, "pledge", BRANCHES)
 
 
 def _parts(ctx: Context) -> list[tuple[str, str]]:
@@ -26,8 +28,8 @@ def _parts(ctx: Context) -> list[tuple[str, str]]:
     return list(parts.items())
 
 
-class BranchPledge:
-    name, title = "branch_pledge", "支部承诺"
+class BranchPledge(forms.BaseForm):
+    name = "branch_pledge"
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
         steps = [Step(key, "branch_part", kind="date" if key == "deadline" else "text", data={"part": label})
@@ -39,25 +41,30 @@ class BranchPledge:
         return [{"standard": label, "what": answers[key], "how": "", "by": answers[key] if key == "deadline" else ""}
                 for key, label in _parts(ctx) if answers.get(key)]
 
-    def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
-        if step.kind == "date" and date.fromisoformat(value) < ctx.today:
-            raise Invalid("invalid_past")
-
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
         record, task = branch_pledge_task(ctx)
-        version = next_version(latest_pledge(ctx.session, campaign_id=record.id, kind="branch",
-                                             branch_id=ctx.person.branch_id))
-        pledge = Pledge(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id, kind="branch",
-                        version=version, items=self.items(ctx, answers), submitted_at=float(ctx.update.create_time))
-        ctx.session.add(pledge)
-        ctx.session.flush()
+        pledge = add_pledge(ctx.session, campaign_id=record.id, person=ctx.person, kind="branch",
+                            items=self.items(ctx, answers), at=float(ctx.update.create_time))
         campaigns.mark_done(ctx.session, task_id=task.id, subject=f"branch:{ctx.person.branch_id}")
-        branch = ctx.session.get(Branch, ctx.person.branch_id)
-        if branch and branch.chat_id:
-            messages.to_chat(ctx.session, key=f"pledge:{pledge.id}", chat_id=branch.chat_id, markdown=True,
-                             text=render("branch_pledge_published", branch=branch.name, title=task.title,
-                                         items=pledge.items, version=version))
-        ctx.reply("pledge_submitted", published=bool(branch and branch.chat_id), version=version)
+        publish(ctx, pledge, "branch_pledge_published", title=task.title)
 
 
 BRANCH_PLEDGE = forms.register(BranchPledge())
+
+
+def begin(ctx: Context) -> None:
+    """/承诺 支部 (routed here by /承诺): only a secretary of a branch writes it."""
+    if ctx.person.role != Role.secretary or not ctx.person.branch_id:
+        ctx.reply("not_allowed", command="/承诺 支部", roles=[vocabulary()["roles"][Role.secretary]])
+    else:
+        forms.start_if(ctx, BRANCH_PLEDGE, branch_pledge_task(ctx), "pledge_no_campaign")
+
+
+def publish(ctx: Context, pledge: Pledge, template: str, **data: Any) -> None:
+    """Pledges are public: each version goes to the branch's group (when it has one); the author is told."""
+    branch = branch_of(ctx.session, ctx.person)
+    chat_id = branch.chat_id if branch else None
+    if chat_id:
+        messages.to_chat(ctx.session, key=f"pledge:{pledge.id}", chat_id=chat_id, markdown=True,
+                         text=render(template, branch=branch.name, items=pledge.items, version=pledge.version, **data))
+    ctx.reply("pledge_submitted", published=bool(chat_id), version=pledge.version)

@@ -6,8 +6,7 @@ from bot.routing import Context, Router
 from storage.models import ReminderPause
 
 router = Router()
-NUMERALS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
-            "半": 0}
+NUMERALS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 MAX_DAYS = 60
 
 
@@ -39,7 +38,5 @@ def pause_reminders(ctx: Context) -> None:
         ctx.reply("pause_help")
         return
     until = ctx.today + timedelta(days=days - 1)
-    pause = ctx.session.get(ReminderPause, ctx.person.userid) or ReminderPause(userid=ctx.person.userid, until=until)
-    pause.until = until
-    ctx.session.add(pause)
+    ctx.session.merge(ReminderPause(userid=ctx.person.userid, until=until))  # a new pause replaces the old one
     ctx.reply("pause_set", until=until)

@@ -11,22 +11,21 @@ from bot import forms
 from bot.answers import Invalid
 from bot.formalism import check_item
 from bot.forms import Step, confirm_step
+from bot.handlers import branch_pledge
 from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
 from bot.texts import render, vocabulary
-from bot.wecom import messages
 from storage import campaigns
-from storage.models import Branch, CampaignRecord, Pledge, Role
-from storage.pledges import latest_pledge, latest_pledges, next_version
+from storage.models import CampaignRecord, Pledge, Role
+from storage.pledges import add_pledge, latest_pledge, latest_pledges
 
 router = Router()
-MEMBER_AUDIENCES = {"members", "post_holders"}
+MEMBER_AUDIENCES = frozenset({"members", "post_holders"})
 
 
 def pledge_campaign(ctx: Context) -> CampaignRecord | None:
     """The running campaign that asks members for a pledge."""
-    found = ctx.once("pledge_campaign", lambda: campaigns.find_task(
-        ctx.session, today=ctx.today, kind="pledge", audiences=MEMBER_AUDIENCES))
+    found = forms.campaign_task(ctx, "pledge", MEMBER_AUDIENCES)
     return found[0] if found else None
 
 
@@ -37,12 +36,17 @@ def my_pledge(ctx: Context) -> Pledge | None:
         ctx.session, campaign_id=record.id, kind="member", userid=ctx.person.userid))
 
 
+def _personal(ctx: Context) -> set[str]:
+    """The audiences whose pledge tasks a person's own pledge answers (not the branch's: that is its own form)."""
+    return audiences(ctx.person) - {"branches"}
+
+
 def _item_steps(prefix: str, label: str, optional: bool) -> list[Step]:
     """What, how, by when; skipping "what" of an optional standard skips the other two."""
-    what = f"{prefix}_what"
-    return [Step(what, "pledge_what", optional=optional, data={"standard": label}),
-            Step(f"{prefix}_how", "pledge_how", requires=what, data={"standard": label}),
-            Step(f"{prefix}_by", "pledge_by", kind="date", requires=what, data={"standard": label})]
+    what, words = f"{prefix}_what", {"standard": label}
+    return [Step(what, "pledge_what", optional=optional, data=words),
+            Step(f"{prefix}_how", "pledge_how", requires=what, data=words),
+            Step(f"{prefix}_by", "pledge_by", kind="date", requires=what, data=words)]
 
 
 def answered_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,7 +62,8 @@ def pledge_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _flagged(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     record = pledge_campaign(ctx)
-    others = [item["what"] for pledge in _latest_of_others(ctx, record) for item in pledge.items]
+    others = [item["what"] for pledge in latest_pledges(ctx.session, campaign_ids=[record.id])
+              if pledge.userid != ctx.person.userid for item in pledge.items]
     wording = [w for s in record.content["standard_sets"].values() for w in [*s["items"], *s.get("aims", {}).values()]]
     threshold = record.content.get("rules", {}).get("copy_similarity", 0.6)
     return [{**item, "flags": [{"code": f.code, "detail": f.detail} for f in
@@ -66,11 +71,8 @@ def _flagged(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for item in items]
 
 
-def _latest_of_others(ctx: Context, record: CampaignRecord) -> list[Pledge]:
-    return [p for p in latest_pledges(ctx.session, campaign_ids=[record.id]) if p.userid != ctx.person.userid]
-
-
 def _standards(ctx: Context) -> list[tuple[str, str]]:
+    """(answer key prefix, label) of each standard of the member set, and the 岗位承诺 of a 有职党员."""
     record = pledge_campaign(ctx)
     content = record.content if record else {"standards": {"member": ""}, "standard_sets": {}}
     names = content["standard_sets"].get(content["standards"]["member"], {}).get("items", [])
@@ -80,8 +82,8 @@ def _standards(ctx: Context) -> list[tuple[str, str]]:
     return labels
 
 
-class MemberPledge:
-    name, title = "member_pledge", "公开承诺"
+class MemberPledge(forms.BaseForm):
+    name = "member_pledge"
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
         steps: list[Step] = []
@@ -91,27 +93,16 @@ class MemberPledge:
         return steps + [confirm_step("pledge_confirm", preview)]
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
-        if step.kind == "date" and date.fromisoformat(value) < ctx.today:
-            raise Invalid("invalid_past")
         if step.key == "confirm" and not answered_items(ctx, answers):
             raise Invalid("pledge_empty")
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
         record = pledge_campaign(ctx)
-        items = pledge_items(ctx, answers)
-        version = next_version(my_pledge(ctx))
-        pledge = Pledge(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id,
-                        kind="member", version=version, items=items,
-                        submitted_at=float(ctx.update.create_time))
-        ctx.session.add(pledge)
-        ctx.session.flush()
+        pledge = add_pledge(ctx.session, campaign_id=record.id, person=ctx.person, kind="member",
+                            items=pledge_items(ctx, answers), at=float(ctx.update.create_time))
         campaigns.mark_kind_done(ctx.session, campaign_id=record.id, kind="pledge", subject=ctx.person.userid,
-                                 audiences=audiences(ctx.person) - {"branches"})
-        branch = ctx.session.get(Branch, ctx.person.branch_id) if ctx.person.branch_id else None
-        if branch and branch.chat_id:
-            messages.to_chat(ctx.session, key=f"pledge:{pledge.id}", chat_id=branch.chat_id, markdown=True,
-                             text=render("pledge_published", person=ctx.person, items=items, version=version))
-        ctx.reply("pledge_submitted", published=bool(branch and branch.chat_id), version=version)
+                                 audiences=_personal(ctx))
+        branch_pledge.publish(ctx, pledge, "pledge_published", person=ctx.person)
 
 
 MEMBER_PLEDGE = forms.register(MemberPledge())
@@ -120,12 +111,9 @@ MEMBER_PLEDGE = forms.register(MemberPledge())
 @router.command("/承诺", roles=[Role.member, Role.secretary])
 def pledge(ctx: Context) -> None:
     if "支部" in ctx.args:
-        _branch_pledge(ctx)
-        return
-    if pledge_campaign(ctx) is None:
-        ctx.reply("pledge_no_campaign")
-        return
-    forms.start(ctx, MEMBER_PLEDGE)
+        branch_pledge.begin(ctx)
+    else:
+        forms.start_if(ctx, MEMBER_PLEDGE, pledge_campaign(ctx), "pledge_no_campaign")
 
 
 def _as_answers(ctx: Context, pledge: Pledge) -> dict[str, Any]:
@@ -139,8 +127,9 @@ def _as_answers(ctx: Context, pledge: Pledge) -> dict[str, Any]:
 
 
 def _deadline(ctx: Context, record: CampaignRecord) -> date | None:
+    personal = _personal(ctx)
     dues = [t.due for t in campaigns.tasks_of(ctx.session, campaign_ids=[record.id])
-            if t.kind == "pledge" and t.audience in audiences(ctx.person) and t.audience != "branches"]
+            if t.kind == "pledge" and t.audience in personal]
     return max(dues, default=None)
 
 
@@ -157,14 +146,3 @@ def edit(ctx: Context) -> None:
         ctx.reply("edit_closed", deadline=deadline)
     else:
         forms.start(ctx, MEMBER_PLEDGE, previous=_as_answers(ctx, pledge))
-
-
-def _branch_pledge(ctx: Context) -> None:
-    from bot.handlers.branch_pledge import BRANCH_PLEDGE, branch_pledge_task
-
-    if ctx.person.role != Role.secretary or not ctx.person.branch_id:
-        ctx.reply("not_allowed", command="/承诺 支部", roles=[vocabulary()["roles"][Role.secretary]])
-    elif branch_pledge_task(ctx) is None:
-        ctx.reply("pledge_no_campaign")
-    else:
-        forms.start(ctx, BRANCH_PLEDGE)

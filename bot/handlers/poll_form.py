@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from bot import forms
 from bot.answers import Invalid
-from bot.campaigns import Task
+from bot.campaigns import Task, rules_of
 from bot.forms import Step, confirm_step
-from bot.poll_issue import PollSpec, issue, rules_of
+from bot.poll_issue import PollSpec, issue
 from bot.polls import DEFAULT_CLOSING
 from bot.routing import Context
 from bot.texts import render, vocabulary
-from storage import campaigns, people
+from storage import people
 from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Person, Role
 
@@ -24,7 +24,7 @@ NAME_SEPARATORS = re.compile(r"[、，,；;\s]+")
 
 
 def poll_task(ctx: Context) -> tuple[CampaignRecord, CampaignTask] | None:
-    return ctx.once("poll_task", lambda: campaigns.find_task(ctx.session, today=ctx.today, kind="poll"))
+    return forms.campaign_task(ctx, "poll")
 
 
 def task_defaults(ctx: Context) -> dict[str, Any]:
@@ -58,8 +58,8 @@ def branch_members(ctx: Context, branch_id: int) -> list[Person]:
     return [p for p in people.in_branch(ctx.session, branch_id=branch_id) if p.role in store.MEMBER_ROLES]
 
 
-class PollForm:
-    name, title = "poll", "发起评议"
+class PollForm(forms.BaseForm):
+    name = "poll"
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
         words = vocabulary()["poll"]

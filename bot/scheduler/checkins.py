@@ -3,6 +3,7 @@ of each branch is made public in its group ("定期将承诺事项的落实情�
 pledged but reported nothing in that period are asked for a 践诺 report. One run per period."""
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -44,35 +45,47 @@ def run_checkins(session: Session, settings: Settings, now: datetime) -> int:
     queued = 0
     for record in campaigns.active_campaigns(session, today=now.date()):
         window = _window(record, now.date())
-        if window is None or session.get(JobRun, ("checkins", f"{record.id}:{window[0]}")):
+        period = f"{record.id}:{window[0]}" if window else None
+        if period is None or session.get(JobRun, ("checkins", period)):
             continue
-        session.add(JobRun(job="checkins", period=f"{record.id}:{window[0]}"))
+        session.add(JobRun(job="checkins", period=period))
         queued += _publish(session, record, window, now, settings.nudge_cap)
     return queued
 
 
 def _publish(session: Session, record: CampaignRecord, window: tuple[int, date, date], now: datetime,
              cap: int) -> int:
+    """Each branch group with a pledge gets the period's reports; who reported nothing is asked."""
     number, first, last = window
-    tz = now.tzinfo
-    since, until = _epoch(first, tz), _epoch(last + timedelta(days=1), tz)
-    pledges = {p.id: p for p in session.scalars(select(Pledge).where(Pledge.campaign_id == record.id,
-                                                                     Pledge.kind == "member"))}
-    reports = list(session.scalars(select(PledgeProgress).where(PledgeProgress.pledge_id.in_(list(pledges)),
-                                   PledgeProgress.reported_at >= since, PledgeProgress.reported_at < until)))
-    people = {p.userid: p for p in session.scalars(select(Person))}
-    queued = 0
-    for branch in session.scalars(select(Branch).where(Branch.chat_id.is_not(None))):
-        rows = [(people[pledges[r.pledge_id].userid].name, pledges[r.pledge_id].items[r.item], r)
-                for r in reports if pledges[r.pledge_id].branch_id == branch.id]
-        pledged = {p.userid for p in pledges.values() if p.branch_id == branch.id}
-        if pledged:
-            messages.to_chat(session, key=f"checkins:{record.id}:{number}:{branch.id}", chat_id=branch.chat_id,
-                             markdown=True, text=render("progress_summary", first=first, last=last, rows=rows,
-                                                        pledged=len(pledged)))
-            queued += 1
+    of_campaign = select(Pledge).where(Pledge.campaign_id == record.id, Pledge.kind == "member")
+    pledges = {p.id: p for p in session.scalars(of_campaign)}  # every version: a report names the one it was on
+    pledgers = of_campaign.with_only_columns(Pledge.userid)  # only they are read, not the whole county
+    people = {p.userid: p for p in session.scalars(select(Person).where(Person.userid.in_(pledgers)))}
+    reports = list(session.scalars(select(PledgeProgress).where(
+        PledgeProgress.pledge_id.in_(of_campaign.with_only_columns(Pledge.id)),
+        PledgeProgress.reported_at >= _epoch(first, now.tzinfo),
+        PledgeProgress.reported_at < _epoch(last + timedelta(days=1), now.tzinfo))))
+    by_branch, rows = _by_branch(pledges, reports, people)
+    chats = list(session.scalars(select(Branch).where(Branch.chat_id.is_not(None), Branch.id.in_(list(by_branch)))))
+    for branch in chats:
+        messages.to_chat(session, key=f"checkins:{record.id}:{number}:{branch.id}", chat_id=branch.chat_id,
+                         markdown=True, text=render("progress_summary", first=first, last=last, rows=rows[branch.id],
+                                                    pledged=len(by_branch[branch.id])))
     silent = {p.userid for p in pledges.values()} - {pledges[r.pledge_id].userid for r in reports}
-    return queued + _ask(session, f"checkin:{record.id}:{number}", silent, people, now.date(), cap)
+    return len(chats) + _ask(session, f"checkin:{record.id}:{number}", silent, people, now.date(), cap)
+
+
+def _by_branch(pledges: dict[int, Pledge], reports: list[PledgeProgress], people: dict[str, Person]
+               ) -> tuple[dict[int, set[str]], dict[int, list[tuple]]]:
+    """Per branch, in one pass each: who pledged, and the summary's rows (name, item, report)."""
+    pledged: dict[int, set[str]] = defaultdict(set)
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    for pledge in pledges.values():
+        pledged[pledge.branch_id].add(pledge.userid)
+    for report in reports:
+        pledge = pledges[report.pledge_id]
+        rows[pledge.branch_id].append((people[pledge.userid].name, pledge.items[report.item], report))
+    return pledged, rows
 
 
 def _ask(session: Session, key: str, userids: set[str], people: dict[str, Person], today: date, cap: int) -> int:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.forms import FORMS
+from bot.forms import FORMS, set_parked
 from bot.scheduler.calendar import is_quiet
 from bot.texts import render
 from bot.wecom import messages
@@ -23,7 +23,7 @@ def run_idle_forms(session: Session, settings: Settings, now: datetime) -> int:
     for state in session.scalars(stmt):
         if state.data.get("parked") or state.form not in FORMS:
             continue
-        state.data = {**state.data, "parked": True}
+        set_parked(state, True)
         session.add(state)
         messages.to_person(session, key=f"parked:{state.userid}:{int(state.updated_at)}", userid=state.userid,
                            text=render("form_parked", title=FORMS[state.form].title))

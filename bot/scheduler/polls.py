@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from bot.config import Settings
 from bot.poll_close import close_poll
-from bot.scheduler.calendar import is_quiet, week_key
+from bot.scheduler.calendar import is_quiet
 from bot.texts import render
 from bot.wecom import messages
 from storage import nudges
@@ -37,7 +37,7 @@ def remind(session: Session, now: datetime) -> int:
     """One reminder a day per open poll to those who have not voted, not on the day it was issued
     (their card just arrived), and not to people on /请假."""
     today, sent = now.date(), 0
-    paused = nudges.held_back(session, today=today, week=week_key(today), cap=10**9)
+    paused = nudges.paused(session, today=today)  # poll reminders are daily and few: no weekly cap
     for poll in store.open_polls(session):
         issued_on = datetime.fromtimestamp(poll.created_at, now.tzinfo).date()
         if issued_on >= today or poll.deadline <= now.timestamp():
