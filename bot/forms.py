@@ -22,8 +22,10 @@ from bot.texts import vocabulary
 from storage import campaigns
 from storage.models import CampaignRecord, CampaignTask, ConversationState
 
-CANCEL, BACK, SKIP = {"取消", "算了", "不填了"}, {"返回", "上一步", "后退"}, {"跳过", "略过"}
-KEEP = {"不变", "保留", "同上", "照旧"}  # when editing: keep the previous answer
+
+def steering(word: str) -> str | None:
+    """The steering word's kind ("cancel", "back", "skip", "keep"; see [forms.words]), or None."""
+    return next((kind for kind, words in vocabulary()["forms"]["words"].items() if word in words), None)
 
 
 @dataclass(frozen=True)
@@ -169,11 +171,11 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
     steps = form.steps(ctx, answers)
     index, step = _current(steps, answers)
     word = text.strip()
-    if word in CANCEL:
+    if steering(word) == "cancel":
         ctx.session.delete(state)
         ctx.reply("form_cancelled", title=form.title)
         return
-    if word in BACK:
+    if steering(word) == "back":
         earlier = _previous(steps, answers, index)
         if earlier is not None:
             answers.pop(earlier.key)
@@ -197,11 +199,11 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
 def _value(ctx: Context, form: Form, step: Step, text: str, answers: dict[str, Any], previous: dict[str, Any]) -> Any:
     """The answer's value: the previous one (不变), None (跳过 an optional step), or the parsed text."""
     word = text.strip()
-    if word in SKIP:
+    if steering(word) == "skip":
         if not step.optional:
             raise Invalid("form_required")
         return None
-    value = previous[step.key] if word in KEEP and step.key in previous else step.parse(text, ctx.today)
+    value = previous[step.key] if steering(word) == "keep" and step.key in previous else step.parse(text, ctx.today)
     if step.kind == "date" and value < ctx.today.isoformat():  # every date a form asks is a deadline
         raise Invalid("invalid_past")  # a kept one too: editing after it passed must move it
     form.check(ctx, answers, step, value)
