@@ -194,6 +194,7 @@ def build_template(db_url: str, work: Path, today: date) -> dict[str, int]:
 
     from bot.dispatch import Dispatcher
     from bot.handlers import ROUTERS
+    from bot.wecom.emulator.callbacks import text_message
     from bot.wecom.updates import parse_update
     from storage.db import make_engine, transaction
     from storage.models import Outbox, Person, Poll
@@ -212,7 +213,8 @@ def build_template(db_url: str, work: Path, today: date) -> dict[str, int]:
     now = int(time.time())
     for b in range(1, len(BRANCHES) + 1):
         text = f"/评议 支部满意度 党员和群众 截止 {deadline.month}月{deadline.day}日 18:00"
-        dispatcher.feed_update(parse_update(text_xml(f"b{b}p000", text, msg_id=6_000_000_000 + b, create_time=now)))
+        xml = text_message(CORP_ID, AGENT_ID, f"b{b}p000", text, msg_id=6_000_000_000 + b, create_time=now)
+        dispatcher.feed_update(parse_update(xml))
     xianfeng(["jobs", "run", "announcements"], env)
     with transaction(engine) as session:
         polls = {p.branch_id: p.id for p in session.scalars(select(Poll))}
@@ -224,14 +226,6 @@ def build_template(db_url: str, work: Path, today: date) -> dict[str, int]:
     if len(polls) != len(BRANCHES):
         raise SystemExit(f"expected {len(BRANCHES)} polls, found {polls}")
     return {branches[branch_id]: poll_id for branch_id, poll_id in polls.items()}
-
-
-def text_xml(userid: str, content: str, *, msg_id: int, create_time: int) -> str:
-    from bot.wecom.emulator.callbacks import cdata
-
-    return (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
-            f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content>{cdata(content)}</Content><MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>")
 
 
 # -- what each person sends ----------------------------------------------------------------------
@@ -254,7 +248,10 @@ def conversation(rng: random.Random, post: bool) -> list[str]:
 
 def build_plan(polls: dict[str, int], seed: int = 7) -> tuple[dict, dict[str, tuple[str, str]]]:
     """Plaintext callbacks per person, and {response code: (task id, userid)} for first taps."""
-    from bot.wecom.emulator.callbacks import card_event
+    from bot.wecom.emulator.callbacks import card_event, text_message
+
+    def text(userid: str, content: str, when: int) -> str:
+        return text_message(CORP_ID, AGENT_ID, userid, content, msg_id=next(msg_ids), create_time=when)
 
     rng, now = random.Random(seed), int(time.time())
     msg_ids = iter(range(7_100_000_000_000_000_000, 8_000_000_000_000_000_000))
@@ -264,21 +261,20 @@ def build_plan(polls: dict[str, int], seed: int = 7) -> tuple[dict, dict[str, tu
         userid = row["userid"]
         poll_id = polls[f"{userid[:2]}p000"]
         tick = iter(range(now, now + 10_000))  # distinct CreateTime per message: event dedup keys use it
-        help_ = [text_xml(userid, "/帮助", msg_id=next(msg_ids), create_time=next(tick)) for _ in range(HELP_PER_PERSON)]
+        help_ = [text(userid, "/帮助", next(tick)) for _ in range(HELP_PER_PERSON)]
         votes = []
         for n in range(VOTES_PER_PERSON):
             code = f"bench{userid}{n}"
             if n == 0:
                 codes[code] = (f"poll-{poll_id}-0", userid)
             option = rng.choices(["1", "2", "3"], weights=[6, 3, 1])[0]
-            xml = card_event(CORP_ID, AGENT_ID, userid, key=f"vote-{poll_id}", task_id=f"poll-{poll_id}-0",
-                             card_type="vote_interaction", response_code=code, selected={"choice": [option]})
-            votes.append(re.sub(r"<CreateTime>\d+</CreateTime>", f"<CreateTime>{next(tick)}</CreateTime>", xml))
+            votes.append(card_event(CORP_ID, AGENT_ID, userid, key=f"vote-{poll_id}", task_id=f"poll-{poll_id}-0",
+                                    card_type="vote_interaction", response_code=code, selected={"choice": [option]},
+                                    create_time=next(tick)))
         forms = []
         if row["role"] != "群众":
             for _ in range(FORMS_PER_MEMBER):
-                forms.append([text_xml(userid, t, msg_id=next(msg_ids), create_time=next(tick))
-                              for t in conversation(rng, bool(row["有职"]))])
+                forms.append([text(userid, t, next(tick)) for t in conversation(rng, bool(row["有职"]))])
         people.append({"userid": userid, "role": row["role"], "help": help_, "votes": votes, "forms": forms})
     plan = {"token": TOKEN, "aes_key": AES_KEY, "corp_id": CORP_ID, "agent_id": AGENT_ID, "people": people}
     return plan, codes
@@ -288,10 +284,9 @@ def build_plan(polls: dict[str, int], seed: int = 7) -> tuple[dict, dict[str, tu
 def floor(payloads_file: Path, samples: int = 20_000, repeat: int = 5) -> dict[str, float]:
     """The bot's own per-request minimum: what bot/wecom/callback.py `receive` does before it hands the
     update to the dispatcher (outer XML, signature + timestamp check, AES, parse_update), one core."""
-    import hashlib
     import pickle
 
-    from bot.wecom.crypto import CallbackCrypto
+    from bot.wecom.crypto import CallbackCrypto, signature
     from bot.wecom.updates import parse_update, parse_xml
 
     data = pickle.loads(payloads_file.read_bytes())
@@ -299,14 +294,14 @@ def floor(payloads_file: Path, samples: int = 20_000, repeat: int = 5) -> dict[s
     random.Random(3).shuffle(items)
     items = items[:samples]
     ts, nonce = str(int(time.time())), "floornonce"
-    signed = [(hashlib.sha1("".join(sorted([TOKEN, ts, nonce, enc])).encode()).hexdigest(), body) for enc, body in items]
+    signed = [(signature(TOKEN, ts, nonce, enc), body) for enc, body in items]
     crypto = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID)
     runs = []
     for _ in range(repeat):
         start = time.perf_counter()
-        for signature, body in signed:
+        for msg_signature, body in signed:
             encrypted = (parse_xml(body).findtext("Encrypt") or "").strip()
-            crypto.verify(signature, ts, nonce, encrypted)
+            crypto.verify(msg_signature, ts, nonce, encrypted)
             parse_update(crypto.decrypt(encrypted))
         runs.append((time.perf_counter() - start) / len(signed))
     per = statistics.median(runs)
@@ -565,19 +560,24 @@ def pg_drop(url: str, name: str) -> None:
 
 
 # -- profiles ------------------------------------------------------------------------------------
+def _samples(paths: list[str]):
+    """(stack, count) of each line of py-spy raw (collapsed) files."""
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            yield stack, int(count)
+
+
 def profile_summary(paths: list[str], top: int = 30) -> list[tuple[float, str]]:
     """py-spy raw (collapsed) stacks → the functions with the largest share of samples, each counted
     once per stack (inclusive), line numbers dropped."""
     from collections import Counter
 
     inclusive, total = Counter(), 0
-    for path in paths:
-        for line in Path(path).read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            n = int(count)
-            total += n
-            for frame in {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}:
-                inclusive[frame] += n
+    for stack, n in _samples(paths):
+        total += n
+        for frame in {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}:
+            inclusive[frame] += n
     skip = ("threading.py", "concurrent/futures", "runpy", "asyncio/base_events", "bot/cli.py", "aiohttp/web.py")
     return [(100 * n / total, f) for f, n in inclusive.most_common() if not any(s in f for s in skip)][:top]
 
@@ -605,14 +605,12 @@ def profile_components(paths: list[str]) -> list[tuple[float, str]]:
     from collections import Counter
 
     shares, total = Counter(), 0
-    for path in paths:
-        for line in Path(path).read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            total += int(count)
-            dispatch = "Dispatcher.feed_update" in stack
-            name = next((n for n, marker in COMPONENTS if marker in stack
-                         and (n.startswith("feed_update") == dispatch)), "other (scheduler, threads, …)")
-            shares[name] += int(count)
+    for stack, count in _samples(paths):
+        total += count
+        dispatch = "Dispatcher.feed_update" in stack
+        name = next((n for n, marker in COMPONENTS if marker in stack
+                     and (n.startswith("feed_update") == dispatch)), "other (scheduler, threads, …)")
+        shares[name] += count
     return [(100 * n / total, name) for name, n in shares.most_common()]
 
 
@@ -685,9 +683,13 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
 
 
 # -- main ----------------------------------------------------------------------------------------
-def copy_sqlite(template: Path, db: Path) -> None:
+def remove_sqlite(db: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def copy_sqlite(template: Path, db: Path) -> None:
+    remove_sqlite(db)
     with sqlite3.connect(template) as src, sqlite3.connect(db) as dst:
         src.backup(dst)
 
@@ -714,8 +716,7 @@ async def main_async(args: argparse.Namespace) -> None:
     peer_venv = ensure_peer_venv(Path(args.peer_venv)) if not args.skip_peer else None
 
     sqlite_tpl = work / "template.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{sqlite_tpl}{suffix}").unlink(missing_ok=True)
+    remove_sqlite(sqlite_tpl)
     log("building the SQLite template (roster, campaign, polls)")
     polls = build_template(f"sqlite:///{sqlite_tpl}", work, today)
     with sqlite3.connect(sqlite_tpl) as conn:

@@ -71,33 +71,20 @@ async def _platform(conn, quota: int, minute: float) -> None:
 def _stats(emulator: WeComEmulator) -> dict:
     received = Counter(sum(1 for e in entries if e.sender == "app") for entries in emulator.inbox.values())
     return {"times": emulator.times("message/send"), "limited": dict(emulator.limited),
+            "busiest": emulator.busiest("message/send", emulator.quota.minute),
             "dropped": sum(emulator.dropped.values()), "received": dict(received)}
 
 
 # -- one run ------------------------------------------------------------------------------------------
 
-def busiest(times: list[float], window: float) -> int:
-    times, most, first = sorted(times), 0, 0
-    for last, at in enumerate(times):
-        while at - times[first] >= window:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
-def pending(engine) -> int:
+def rows_with(engine, status: OutboxStatus) -> int:
     with transaction(engine) as session:
-        return session.scalar(select(func.count()).where(Outbox.status == OutboxStatus.pending))
-
-
-def dead(engine) -> int:
-    with transaction(engine) as session:
-        return session.scalar(select(func.count()).where(Outbox.status == OutboxStatus.dead))
+        return session.scalar(select(func.count()).where(Outbox.status == status))
 
 
 async def until_sent(engine) -> float:
     started = time.perf_counter()
-    while await asyncio.to_thread(pending, engine):
+    while await asyncio.to_thread(rows_with, engine, OutboxStatus.pending):
         await asyncio.sleep(0.25)
     return time.perf_counter() - started
 
@@ -134,7 +121,8 @@ async def one_run(url: str, people: list[str], quota: int, minute: float) -> dic
             parent.send("stats")
             after = parent.recv()
             task.cancel()
-        return _result(digests, after, digest_seconds, notice_seconds, dead(engine), quota, minute)
+        return _result(digests, after, digest_seconds, notice_seconds, rows_with(engine, OutboxStatus.dead),
+                       quota, minute)
     finally:
         engine.dispose()
         parent.send("stop")
@@ -146,7 +134,7 @@ def _result(digests: dict, after: dict, digest_seconds: float, notice_seconds: f
     times = digests["times"]
     rate = (len(times) - 1) / (times[-1] - times[0]) * minute  # calls per emulated minute
     return {"calls": len(times), "seconds": digest_seconds, "rate": rate, "fraction": rate / quota,
-            "busiest": busiest(times, minute), "limited": sum(after["limited"].values()),
+            "busiest": digests["busiest"], "limited": sum(after["limited"].values()),
             "dropped": after["dropped"], "dead": dead_rows, "notice_calls": len(after["times"]) - len(times),
             "notice_seconds": notice_seconds, "received": after["received"]}
 

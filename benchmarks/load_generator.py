@@ -4,12 +4,12 @@ A separate process (the driver starts it), so its CPU is not the server's. Two s
 
     load_generator.py prepare --plan plan.json --out payloads.pickle
         Encrypts every plaintext callback of the plan once, with wechatpy's enterprise WeChatCrypto
-        exactly as tests/conftest.py `encrypt` does (the same ciphertexts then go to every server).
+        as the emulator's CallbackSigner does (the same ciphertexts then go to every server).
 
     load_generator.py run --payloads payloads.pickle --url http://127.0.0.1:PORT/wecom/callback [--url …]
                           (--connections 64 --duration 20 | --rate 500 --duration 15) [--warmup 2]
         Signs every payload afresh (timestamp = now, a random nonce, SHA1 as WeChat Work signs:
-        sorted token, timestamp, nonce, Encrypt) so it is inside the bot's ±300 s window, then
+        bot.wecom.crypto.signature) so it is inside the bot's ±300 s window, then
         posts them: closed loop with N connections for T seconds (max throughput), or open loop at
         a fixed arrival rate for T seconds (latency measured from each request's scheduled time,
         so a slow server cannot hide its queueing). Prints one JSON line with the results.
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import hashlib
 import json
 import pickle
 import random
@@ -41,6 +40,8 @@ from dataclasses import dataclass, field
 from itertools import cycle
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the bot's signing code, from this checkout
+
 PATTERN = "FHFVH"
 KINDS = {"F": "form", "H": "help", "V": "vote"}
 CLIENT_TIMEOUT = 10.0
@@ -48,19 +49,15 @@ CLIENT_TIMEOUT = 10.0
 
 # -- prepare -------------------------------------------------------------------------------------
 def prepare(plan_path: Path, out: Path) -> None:
-    from xml.etree import ElementTree
-
-    from wechatpy.enterprise.crypto import WeChatCrypto
+    from bot.wecom.emulator.callbacks import CallbackSigner
 
     plan = json.loads(plan_path.read_text(encoding="utf-8"))
-    crypto = WeChatCrypto(plan["token"], plan["aes_key"], plan["corp_id"])
-    head, tail = f"<xml><ToUserName><![CDATA[{plan['corp_id']}]]></ToUserName><Encrypt><![CDATA[", (
-        f"]]></Encrypt><AgentID><![CDATA[{plan['agent_id']}]]></AgentID></xml>")
+    signer = CallbackSigner(token=plan["token"], aes_key=plan["aes_key"], corp_id=plan["corp_id"],
+                            agent_id=plan["agent_id"])
 
     def body(xml: str) -> tuple[str, bytes]:
-        envelope = crypto.encrypt_message(xml, "prepare", "0")  # nonce and time are signed again per run
-        encrypted = ElementTree.fromstring(envelope).findtext("Encrypt")
-        return encrypted, (head + encrypted + tail).encode()
+        _query, encrypted = signer.encrypt(xml)  # signed again for each run, with that run's time
+        return encrypted, signer.envelope(encrypted).encode()
 
     people = []
     for person in plan["people"]:
@@ -103,13 +100,15 @@ class Crowd:
     def __init__(self, data: dict, urls: list[str], rng: random.Random):
         import yarl
 
+        from bot.wecom.crypto import signature
+
         token, bases = data["token"], [yarl.URL(url) for url in urls]
         ts = str(int(time.time()))
 
         def signed(base: yarl.URL, item: tuple[str, bytes]) -> tuple[yarl.URL, bytes]:
             encrypted, body = item
             nonce = secrets.token_hex(5)
-            sig = hashlib.sha1("".join(sorted([token, ts, nonce, encrypted])).encode()).hexdigest()
+            sig = signature(token, ts, nonce, encrypted)
             return base.with_query(msg_signature=sig, timestamp=ts, nonce=nonce), body
 
         self.members: deque[Person] = deque()  # idle, may start a form

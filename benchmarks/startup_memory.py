@@ -12,49 +12,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
-import socket
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from xml.etree import ElementTree
 
 import aiohttp
-from wechatpy.enterprise.crypto import WeChatCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.callback_load import AES_KEY, AGENT_ID, CORP_ID, TOKEN, bot_env, free_port  # noqa: E402
 from benchmarks.digest_queries import seed  # noqa: E402
+from bot.wecom.emulator.callbacks import CallbackSigner, text_message  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
-CORP, AGENT, TOKEN = "wwbenchcorp0001", 1000002, "benchtoken"
-AES_KEY = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
 GOAL_FIRST, GOAL_RSS_MB = 3.0, 250.0
 TEXTS = ["/帮助", "/进度", "/我", "帮助", "我想写承诺"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SIGNER = CallbackSigner(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID, agent_id=AGENT_ID)
 
 
 def callback(userid: str, text: str, n: int) -> tuple[dict, bytes]:
-    ts, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
-    xml = (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
-           f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>"
-           f"<MsgId>{9_000_000_000 + n}</MsgId><AgentID>{AGENT}</AgentID></xml>")
-    root = ElementTree.fromstring(WeChatCrypto(TOKEN, AES_KEY, CORP).encrypt_message(xml, nonce, ts))
-    query = {"msg_signature": root.findtext("MsgSignature"), "timestamp": ts, "nonce": nonce}
-    body = (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><Encrypt><![CDATA[{root.findtext('Encrypt')}]]>"
-            f"</Encrypt><AgentID><![CDATA[{AGENT}]]></AgentID></xml>")
+    query, body = SIGNER.sign(text_message(CORP_ID, AGENT_ID, userid, text, msg_id=9_000_000_000 + n))
     return query, body.encode()
 
 
@@ -96,12 +77,11 @@ async def one_run(people: int, callbacks: int) -> dict[str, float]:
     seed(engine, people)
     engine.dispose()
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "WECOM_API_BASE": "http://127.0.0.1:9/cgi-bin", "WECOM_CORP_ID": CORP,
-           "WECOM_AGENT_ID": str(AGENT), "WECOM_SECRET": "benchsecret", "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY}
     base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=bot_env(url, "http://127.0.0.1:9/cgi-bin"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with aiohttp.ClientSession() as http:
             health = await until_ok(http, "GET", f"{base}/healthz", started)

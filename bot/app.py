@@ -21,7 +21,6 @@ from bot.wecom.crypto import CallbackCrypto
 from bot.wecom.sender import Sender
 
 
-
 class Runtime:
     """What exists only while the app runs; set up in place because a started app is frozen."""
 
@@ -57,9 +56,7 @@ def _sender_context(settings: Settings, engine: Engine):
             runtime.sender = Sender(settings=settings, engine=engine, client=WeComClient(settings, engine, http))
             task = asyncio.create_task(runtime.sender.run(), name="outbox-sender")
             yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _cancel(task)
             runtime.sender = None
     return context
 
@@ -69,11 +66,15 @@ def _scheduler_context(settings: Settings, engine: Engine):
         service = SchedulerService(settings, engine, on_queued=app[RUNTIME].wake_sender)
         task = asyncio.create_task(service.run(), name="scheduler-lease")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await _cancel(task)
         await service.stop()
     return context
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _warm_up_nlp(_app: web.Application) -> None:

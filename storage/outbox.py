@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from storage.models import Delivery, Outbox, OutboxStatus
+from storage.models import Delivery, MediaBlob, Outbox, OutboxStatus
 
 PER_PERSON_LIMITS = ((60.0, 30), (3600.0, 1000))  # (window seconds, messages) per app and member
 LEASE_SECONDS = 60.0
@@ -25,7 +25,6 @@ IN_CHUNK = 1000  # userids per IN (...) list: far below SQLite's and PostgreSQL'
 @dataclass(frozen=True)
 class Claimed:
     id: int
-    idem_key: str
     endpoint: str
     payload: dict[str, Any]
     attempts: int
@@ -40,15 +39,16 @@ def _row(key: str, endpoint: str, payload: dict[str, Any], recipients: Iterable[
                 lease_until=0.0, created_at=now)
 
 
-def _insert(session: Session, target=Outbox):
+def _insert(session: Session, target, key: str):
+    """INSERT that skips a row whose `key` exists: a replayed call neither fails nor duplicates."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(target).on_conflict_do_nothing(index_elements=["idem_key"])
+    return dialect.insert(target).on_conflict_do_nothing(index_elements=[key])
 
 
 def enqueue(session: Session, *, key: str, endpoint: str, payload: dict[str, Any],
             recipients: Iterable[str] = (), channel: str | None = None) -> bool:
     """Add a row unless one with this idempotency key exists; True when added."""
-    stmt = _insert(session).values(_row(key, endpoint, payload, recipients, channel, time.time()))
+    stmt = _insert(session, Outbox, "idem_key").values(_row(key, endpoint, payload, recipients, channel, time.time()))
     return session.execute(stmt.returning(Outbox.id)).scalar() is not None
 
 
@@ -58,7 +58,13 @@ def enqueue_many(session: Session, rows: list[tuple[str, str, dict[str, Any], li
     if rows:
         now = time.time()
         # On the table, not the ORM class: the ORM's bulk path costs more than the insert itself here.
-        session.execute(_insert(session, Outbox.__table__), [_row(*row, now) for row in rows])
+        session.execute(_insert(session, Outbox.__table__, "idem_key"), [_row(*row, now) for row in rows])
+
+
+def store_blob(session: Session, *, key: str, filename: str, content_type: str, data: bytes) -> None:
+    """The bytes of a queued image, under its row's key; the sender uploads them when the row leaves."""
+    session.execute(_insert(session, MediaBlob, "key").values(key=key, filename=filename,
+                                                              content_type=content_type, data=data))
 
 
 class _RecentDeliveries:
@@ -94,10 +100,12 @@ class _RecentDeliveries:
                 self._seen[window].setdefault(userid, [0, now])[0] += 1
 
 
+def _due(now: float) -> tuple:
+    return Outbox.status == OutboxStatus.pending, Outbox.next_attempt_at <= now, Outbox.lease_until <= now
+
+
 def any_due(session: Session, *, now: float) -> bool:
-    stmt = select(Outbox.id).where(Outbox.status == OutboxStatus.pending, Outbox.next_attempt_at <= now,
-                                   Outbox.lease_until <= now).limit(1)
-    return session.scalar(stmt) is not None
+    return session.scalar(select(Outbox.id).where(*_due(now)).limit(1)) is not None
 
 
 def claim_due(session: Session, *, now: float, limit: int = 20, lease: float = LEASE_SECONDS,
@@ -108,25 +116,26 @@ def claim_due(session: Session, *, now: float, limit: int = 20, lease: float = L
     earlier = aliased(Outbox)
     blocked_by_earlier = exists().where(
         earlier.channel == Outbox.channel, earlier.status == OutboxStatus.pending, earlier.id < Outbox.id)
-    stmt = (select(Outbox.id, Outbox.idem_key, Outbox.endpoint, Outbox.payload, Outbox.recipients, Outbox.attempts)
-            .where(Outbox.status == OutboxStatus.pending, Outbox.next_attempt_at <= now,
-                   Outbox.lease_until <= now, ~blocked_by_earlier)
+    stmt = (select(Outbox.id, Outbox.endpoint, Outbox.payload, Outbox.recipients, Outbox.attempts)
+            .where(*_due(now), ~blocked_by_earlier)
             .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
     candidates = session.execute(stmt).all()
     recent = _RecentDeliveries(session, {u for row in candidates for u in row.recipients}, now)
     claimed: list[Claimed] = []
+    postponed: list[dict[str, Any]] = []
     reserved = 0
     for row in candidates:
         if claimed and reserved + len(row.recipients) > max_recipients:
             break  # the rest stay due for the next claim
         wait_until = recent.blocked_until(row.recipients)
         if wait_until is not None:
-            _update(session, [row.id], next_attempt_at=wait_until)
+            postponed.append({"id": row.id, "next_attempt_at": wait_until})
             continue
         recent.reserve(row.recipients, now)
         reserved += len(row.recipients)
-        claimed.append(Claimed(row.id, row.idem_key, row.endpoint, dict(row.payload), row.attempts + 1,
-                               list(row.recipients), now))
+        claimed.append(Claimed(row.id, row.endpoint, dict(row.payload), row.attempts + 1, list(row.recipients), now))
+    if postponed:  # one executemany by primary key, not one UPDATE per row
+        session.execute(update(Outbox), postponed)
     _lease(session, claimed, now, lease)
     return claimed
 
@@ -136,12 +145,9 @@ def _lease(session: Session, claimed: list[Claimed], now: float, lease: float) -
     if deliveries:
         session.execute(insert(Delivery), deliveries)
     if claimed:
-        _update(session, [c.id for c in claimed], lease_until=now + lease, attempts=Outbox.attempts + 1)
-
-
-def _update(session: Session, ids: list[int], **values: Any) -> None:
-    stmt = update(Outbox).where(Outbox.id.in_(ids)).values(**values)
-    session.execute(stmt.execution_options(synchronize_session=False))
+        stmt = (update(Outbox).where(Outbox.id.in_([c.id for c in claimed]))
+                .values(lease_until=now + lease, attempts=Outbox.attempts + 1))
+        session.execute(stmt.execution_options(synchronize_session=False))
 
 
 def stamp_deliveries(session: Session, claimed: Claimed, *, now: float) -> None:

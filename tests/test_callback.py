@@ -7,8 +7,9 @@ import time
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from bot.wecom.emulator.callbacks import CallbackSigner
 from storage.models import Outbox, ProcessedCallback
-from tests.conftest import AES_KEY, encrypt, eventually, post_callback, text_xml
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN, encrypt, eventually, post_callback, text_xml
 
 OTHER_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
 
@@ -23,7 +24,7 @@ async def test_help_from_member_leads_to_exactly_one_message(bot, emulator, rost
     assert resp.status == 200 and await resp.text() == ""
     await eventually(lambda: emulator.count("message/send") >= 1)
     await asyncio.sleep(0.3)  # room for a wrong second send to show up
-    sends = [body for api, body in emulator.calls if api == "message/send"]
+    sends = [call.body for call in emulator.calls if call.api == "message/send"]
     assert len(sends) == 1
     assert sends[0]["touser"] == "li" and sends[0]["enable_duplicate_check"] == 1
     reply = sends[0]["text"]["content"]
@@ -90,12 +91,9 @@ async def test_signed_but_unparseable_plaintext_is_400(bot, engine):
 
 
 async def test_url_verification_answers_the_plaintext(bot):
-    from bot.wecom.crypto import CallbackCrypto
-    from tests.conftest import CORP_ID, TOKEN
-
-    signed = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID).encrypt("1616140317555161061")
-    params = {"msg_signature": signed["msg_signature"], "timestamp": signed["timestamp"],
-              "nonce": signed["nonce"], "echostr": signed["encrypted"]}
+    signer = CallbackSigner(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID, agent_id=AGENT_ID)
+    query, echostr = signer.encrypt("1616140317555161061")
+    params = {**query, "echostr": echostr}
     resp = await bot.get("/wecom/callback", params=params)
     assert resp.status == 200 and await resp.text() == "1616140317555161061"
     params["msg_signature"] = "f" * 40
@@ -111,7 +109,7 @@ async def test_stranger_gets_one_polite_reply_and_nothing_else(bot, emulator, en
     assert "stranger01" in texts[0] and "名单" in texts[0]
     with Session(engine) as session:
         keys = session.scalars(select(Outbox.idem_key)).all()
-    assert [k for k in keys if "stranger01" in k] == [next(k for k in keys if "stranger01" in k)]
+    assert len([k for k in keys if "stranger01" in k]) == 1
 
 
 async def test_free_text_gets_a_jieba_hint(bot, emulator, rostered):

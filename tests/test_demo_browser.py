@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_process import _free_port as free_port
+
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -26,9 +28,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 def _free_port() -> int:
     """A free port whose successor is free too: the demo's bot listens on the next port."""
     for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         try:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", port + 1))

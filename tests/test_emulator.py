@@ -8,7 +8,9 @@ import pytest
 from aiohttp import web
 
 from bot.app import build_app
-from bot.wecom.emulator import Fault, WeComEmulator
+from bot.wecom.crypto import CallbackCrypto
+from bot.wecom.emulator import Fault, UnknownCard, WeComEmulator
+from bot.wecom.updates import parse_update, parse_xml
 from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, eventually
 
 VOTE = {"card_type": "vote_interaction", "main_title": {"title": "支部满意度测评"}, "task_id": "poll-1",
@@ -22,6 +24,12 @@ class Api:
 
     def __init__(self, http: aiohttp.ClientSession, base: str):
         self.http, self.base, self.token = http, base, None
+
+    @classmethod
+    async def connect(cls, http: aiohttp.ClientSession, base: str) -> "Api":
+        api = cls(http, base)
+        api.token = (await api.get("gettoken", corpid=CORP_ID, corpsecret=SECRET, access_token=""))["access_token"]
+        return api
 
     async def get(self, api: str, **params) -> dict:
         params.setdefault("access_token", self.token)
@@ -39,9 +47,7 @@ class Api:
 @pytest.fixture
 async def api(emulator, emulator_url):
     async with aiohttp.ClientSession() as http:
-        client = Api(http, emulator_url)
-        client.token = (await client.get("gettoken", corpid=CORP_ID, corpsecret=SECRET, access_token=""))["access_token"]
-        yield client
+        yield await Api.connect(http, emulator_url)
 
 
 async def test_token_rules(api, emulator):
@@ -234,12 +240,9 @@ async def test_button_card_click_carries_the_button_key(aiohttp_server, emulator
             "button_list": [{"text": "查看", "key": "view"}, {"text": "修改", "key": "edit"}]}
     assert (await api.send(touser="li", msgtype="template_card", template_card=card))["errcode"] == 0
     entry = emulator.cards("li")[0]
-    with pytest.raises(Exception, match="no button"):
+    with pytest.raises(UnknownCard, match="no button"):
         await emulator.click("li", entry.id, key="delete")
     assert (await emulator.click("li", entry.id, key="edit")).attempts == [200]
-    from bot.wecom.crypto import CallbackCrypto
-    from bot.wecom.updates import parse_update, parse_xml
-
     query, body = received[0]
     crypto = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID)
     encrypted = parse_xml(body).findtext("Encrypt")

@@ -6,6 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
@@ -45,10 +46,8 @@ def test_a_failing_handler_leaves_neither_key_nor_reply(engine, rostered):
 
     dispatcher = Dispatcher(engine, [*ROUTERS, router])
     update = parse_update(text_xml("li", "/炸"))
-    try:
+    with pytest.raises(RuntimeError):
         dispatcher.feed_update(update)
-    except RuntimeError:
-        pass
     with Session(engine) as session:
         assert session.scalars(select(Outbox).where(Outbox.endpoint == "message/send")).all() == []
     assert dispatcher.feed_update(update) is Outcome.handled

@@ -2,10 +2,8 @@
 in the emulator's chat; upload faults follow the send rules; the emulator refuses media it never issued."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
 
 import aiohttp
 import pytest
@@ -16,30 +14,14 @@ from bot.charts import bar_chart
 from bot.wecom import messages
 from bot.wecom.api import ApiError, WeComClient
 from bot.wecom.emulator import Fault, WeComEmulator
-from bot.wecom.sender import Sender
 from storage.db import transaction
 from storage.models import MediaBlob, Outbox, OutboxStatus
 from tests.conftest import AGENT_ID
+from tests.test_sender import drain, rows
 
 CHAT = "branch1"
 PNG = bar_chart(title="第一党支部 满意度测评", labels=["满意", "基本满意", "不满意"], counts=[8, 3, 1],
                 highlight={"满意", "基本满意"}, footer="满意率 = (满意+基本满意)/有效票 = 91.7%")
-
-
-def rows(engine) -> list[Outbox]:
-    with Session(engine) as session:
-        return list(session.scalars(select(Outbox).order_by(Outbox.id)))
-
-
-async def drain(settings, engine, until: float = 10.0) -> None:
-    """Run a real sender until nothing is pending, or `until` seconds pass."""
-    async with aiohttp.ClientSession() as http:
-        sender = Sender(settings=settings, engine=engine, client=WeComClient(settings, engine, http), poll_interval=0.02)
-        task = asyncio.create_task(sender.run())
-        deadline = time.monotonic() + until
-        while time.monotonic() < deadline and any(r.status == OutboxStatus.pending for r in rows(engine)):
-            await asyncio.sleep(0.05)
-        task.cancel()
 
 
 def queue_result(engine, key: str = "poll:1:result") -> None:
@@ -61,8 +43,8 @@ async def test_image_reaches_the_group_chat_after_the_text(settings, engine, emu
     assert {r.status for r in rows(engine)} == {OutboxStatus.sent}
     assert [m["msgtype"] for m in emulator.chats[CHAT].messages] == ["text", "image"]
     assert chat_images(emulator) == [PNG]
-    [(_api, query)] = [call for call in emulator.calls if call[0] == "media/upload"]
-    assert query["type"] == "image"
+    [upload] = [call for call in emulator.calls if call.api == "media/upload"]
+    assert upload.body["type"] == "image"
 
 
 async def test_a_replayed_call_neither_fails_nor_duplicates(engine):

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from bot.wecom.emulator import Fault
 from storage.models import Outbox, OutboxStatus
 from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, eventually, post_callback, text_xml
+from tests.test_callback import OTHER_AES_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +97,7 @@ async def test_secrets_never_reach_the_logs(db_url, engine, emulator, emulator_u
     try:
         async with aiohttp.ClientSession(base_url=base) as client:
             await post_callback(client, text_xml("li", "/帮助"))
-            await post_callback(client, text_xml("li", "bad"), aes_key="ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut")
+            await post_callback(client, text_xml("li", "bad"), aes_key=OTHER_AES_KEY)
         await eventually(lambda: emulator.texts("li"), timeout=15)
     finally:
         proc.terminate()

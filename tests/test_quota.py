@@ -3,7 +3,6 @@ block), and the sender paces its calls to stay under the configured rate, backs 
 the platform says "too fast", and still keeps each person under 30 messages a minute."""
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
 
@@ -17,12 +16,12 @@ from bot.wecom import messages
 from bot.wecom.api import WeComClient
 from bot.wecom.ratelimit import RateLimiter, Throttled
 from bot.wecom.emulator import Fault
-from bot.wecom.emulator.quota import ApiQuota
-from bot.wecom.sender import Sender
+from bot.wecom.emulator.quota import ApiQuota, most_in_window
 from storage import outbox
 from storage.db import transaction
 from storage.models import Delivery, Outbox, OutboxStatus
-from tests.conftest import AGENT_ID, CORP_ID, SECRET
+from tests.test_emulator import Api
+from tests.test_sender import drain, rows
 
 
 def queue_one_each(engine, people: list[str], text: str = "本周待办") -> None:
@@ -30,32 +29,12 @@ def queue_one_each(engine, people: list[str], text: str = "本周待办") -> Non
         messages.to_each(session, [(f"digest:{p}", p, f"{text}：{p}") for p in people])
 
 
-def rows(engine) -> list[Outbox]:
-    with Session(engine) as session:
-        return list(session.scalars(select(Outbox).order_by(Outbox.id)))
-
-
-async def drain(settings, engine, client_hook=None, until: float = 20.0) -> None:
-    """A real sender until nothing is pending (or `until` seconds); `client_hook` may wrap the client."""
-    async with aiohttp.ClientSession() as http:
-        client = WeComClient(settings, engine, http)
-        if client_hook:
-            client_hook(client)
-        task = asyncio.create_task(Sender(settings=settings, engine=engine, client=client, poll_interval=0.02).run())
-        deadline = time.monotonic() + until
-        while time.monotonic() < deadline and any(r.status == OutboxStatus.pending for r in rows(engine)):
-            await asyncio.sleep(0.05)
-        task.cancel()
-
-
-def busiest_window(times: list[float], window: float) -> int:
-    """The most calls in any `window` seconds (a sliding window, as the emulator counts)."""
-    times, most, first = sorted(times), 0, 0
-    for last, at in enumerate(times):
-        while at - times[first] >= window:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
+def spy_pauses(pauses: list[float]):
+    """A client hook for drain(): every pause the client asks of its limiter is appended to `pauses`."""
+    def hook(client: WeComClient) -> None:
+        pause = client.limiter.pause
+        client.limiter.pause = lambda seconds: (pauses.append(seconds), pause(seconds))
+    return hook
 
 
 # -- the emulator ------------------------------------------------------------------------------
@@ -63,15 +42,9 @@ def busiest_window(times: list[float], window: float) -> int:
 async def test_emulator_answers_45009_past_the_quota_and_blocks_the_api(emulator, emulator_url):
     emulator.quota = ApiQuota({"message/send": 3})
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{emulator_url}/gettoken", params={"corpid": CORP_ID, "corpsecret": SECRET}) as resp:
-            token = (await resp.json())["access_token"]
-
-        async def call(api: str, body: dict) -> dict:
-            async with http.post(f"{emulator_url}/{api}", params={"access_token": token}, json=body) as resp:
-                return await resp.json()
-        send = {"agentid": AGENT_ID, "touser": "li", "msgtype": "text", "text": {"content": "x"}}
-        answers = [await call("message/send", send) for _ in range(5)]
-        other = await call("appchat/get", {"chatid": "none"})
+        api = await Api.connect(http, emulator_url)
+        answers = [await api.send(touser="li", msgtype="text", text={"content": "x"}) for _ in range(5)]
+        other = await api.post("appchat/get", {"chatid": "none"})
     assert [a["errcode"] for a in answers] == [0, 0, 0, 45009, 45009]
     assert answers[3]["errmsg"] == "api freq out of limit"
     assert other["errcode"] == 86003  # the quota is per API: others still answer
@@ -110,7 +83,7 @@ async def test_limiter_spaces_calls_so_no_minute_holds_more_than_the_quota():
         await limiter.acquire("message/send")
         released.append(clock.now)
     jitter = 0.7  # calls arriving up to this much later or earlier than they left still fit the minute
-    assert busiest_window(released, 60.0 + jitter) <= 6
+    assert most_in_window(released, 60.0 + jitter) <= 6
     assert released[-1] - released[1] == pytest.approx(18 * 61 / 6)  # and no slower than that: 6 per 61 s
     await limiter.acquire("user/get")
     assert clock.now == released[-1]  # another API is not held up
@@ -133,22 +106,18 @@ async def test_sender_never_exceeds_its_configured_rate_and_delivers_everything(
     emulator.quota = ApiQuota({"message/send": 10}, minute=2.0)  # a "minute" of 2 s keeps the test short
     people = [f"p{n:02d}" for n in range(25)]
     queue_one_each(engine, people)
-    await drain(replace(settings, api_rate_per_minute=10, api_minute=2.0), engine)
+    await drain(replace(settings, api_rate_per_minute=10, api_minute=2.0), engine, until=20.0)
     assert all(emulator.texts(p) == [f"本周待办：{p}"] for p in people)
     assert emulator.limited == {}  # never refused
-    assert busiest_window(emulator.times("message/send"), 2.0) <= 10
+    assert emulator.busiest("message/send", 2.0) <= 10
 
 
 async def test_a_45009_retries_the_row_and_pauses_the_whole_sender(settings, engine, emulator):
     emulator.fail("message/send", Fault(errcode=45009))
     pauses: list[float] = []
-
-    def spy(client: WeComClient) -> None:
-        pause = client.limiter.pause
-        client.limiter.pause = lambda seconds: (pauses.append(seconds), pause(seconds))
     people = [f"p{n}" for n in range(10)]
     queue_one_each(engine, people)
-    await drain(settings, engine, client_hook=spy)
+    await drain(settings, engine, client_hook=spy_pauses(pauses))
     assert all(len(emulator.texts(p)) == 1 for p in people)
     assert pauses == [settings.retry_base]  # one refusal, one pause for every call
     assert emulator.count("message/send") == 11  # only the refused call went again
@@ -159,17 +128,13 @@ async def test_a_45009_retries_the_row_and_pauses_the_whole_sender(settings, eng
 async def test_limit_answers_in_a_row_pause_longer_and_an_ok_resets(settings, engine, emulator):
     emulator.fail("message/send", *[Fault(errcode=45009)] * 3)
     pauses: list[float] = []
-
-    def spy(client: WeComClient) -> None:
-        pause = client.limiter.pause
-        client.limiter.pause = lambda seconds: (pauses.append(seconds), pause(seconds))
     queue_one_each(engine, ["li"])
-    await drain(settings, engine, client_hook=spy)
+    await drain(settings, engine, client_hook=spy_pauses(pauses))
     base, cap = settings.retry_base, settings.retry_cap
     assert pauses == [base, 2 * base, min(4 * base, cap)]
     emulator.fail("message/send", Fault(errcode=45033))
     queue_one_each(engine, ["zhang"])
-    await drain(settings, engine, client_hook=spy)
+    await drain(settings, engine, client_hook=spy_pauses(pauses))
     assert pauses[-1] == base and emulator.texts("zhang")  # a new client, and an ok between: from the start
 
 
@@ -177,7 +142,7 @@ async def test_a_sender_faster_than_the_platform_recovers_and_loses_nothing(sett
     emulator.quota = ApiQuota({"message/send": 5}, minute=1.0)  # misconfigured: the platform allows less
     people = [f"p{n:02d}" for n in range(12)]
     queue_one_each(engine, people)
-    await drain(settings, engine)
+    await drain(settings, engine, until=20.0)
     assert emulator.limited["message/send"] > 0
     assert all(len(emulator.texts(p)) == 1 for p in people) and {r.status for r in rows(engine)} == {OutboxStatus.sent}
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.texts import split_message
 from bot.wecom.crypto import CallbackCrypto, SignatureError
+from bot.wecom.emulator.callbacks import CallbackSigner
 from bot.wecom.updates import MalformedUpdate, parse_update
-from tests.conftest import AES_KEY, CORP_ID, TOKEN
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN
 
 CARD = """<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[li]]></FromUserName>
 <CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event>
@@ -22,14 +22,12 @@ def _item(q: str, *opts: str) -> str:
 
 def test_our_decrypt_reads_what_wechatpy_encrypts():
     ours = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID)
-    envelope = WeChatCrypto(TOKEN, AES_KEY, CORP_ID).encrypt_message("<xml>你好</xml>", "n0nce", "1700000000")
-    from xml.etree import ElementTree
-
-    root = ElementTree.fromstring(envelope)
-    ours.verify(root.findtext("MsgSignature"), "1700000000", "n0nce", root.findtext("Encrypt"), now=1700000100)
-    assert ours.decrypt(root.findtext("Encrypt")) == "<xml>你好</xml>"
+    signer = CallbackSigner(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID, agent_id=AGENT_ID)
+    query, encrypted = signer.encrypt("<xml>你好</xml>", timestamp=1700000000, nonce="n0nce")
+    ours.verify(query["msg_signature"], "1700000000", "n0nce", encrypted, now=1700000100)
+    assert ours.decrypt(encrypted) == "<xml>你好</xml>"
     with pytest.raises(SignatureError):
-        ours.verify(root.findtext("MsgSignature"), "1700000000", "n0nce", root.findtext("Encrypt"), now=1700000301)
+        ours.verify(query["msg_signature"], "1700000000", "n0nce", encrypted, now=1700000301)
 
 
 def test_card_event_with_a_single_selected_item_is_still_a_list():

@@ -42,6 +42,7 @@ class WeComClient:
         self._lock = asyncio.Lock()
         self._key = f"{settings.corp_id}:{settings.agent_id}"
         self.limiter = limiter or RateLimiter(settings.api_rate_per_minute, settings.api_minute)
+        self._timeout = aiohttp.ClientTimeout(total=settings.http_timeout)
         self._limit_hits = 0  # limit answers in a row: each one pauses longer
 
     async def call(self, endpoint: str, payload: dict[str, Any], *, deadline: float | None = None) -> dict[str, Any]:
@@ -120,9 +121,8 @@ class WeComClient:
                        **kwargs: Any) -> dict[str, Any]:
         await self.limiter.acquire(endpoint, deadline)
         url = f"{self._settings.api_base}/{endpoint}"
-        timeout = aiohttp.ClientTimeout(total=self._settings.http_timeout)
         try:
-            async with self._http.request(method, url, timeout=timeout, **kwargs) as resp:
+            async with self._http.request(method, url, timeout=self._timeout, **kwargs) as resp:
                 if resp.status >= 500 or resp.status == 429:
                     raise TransientError(f"HTTP {resp.status} from {endpoint}")
                 if resp.status != 200:
@@ -139,7 +139,8 @@ class WeComClient:
         block, 按分钟拦截则被屏蔽60秒): retrying the refused call alone would only meet the limit again."""
         errcode = body.get("errcode", 0) if isinstance(body, dict) else 0
         if errcode not in LIMIT_ERRCODES:
-            self._limit_hits = 0 if errcode == 0 else self._limit_hits
+            if errcode == 0:  # an ok ends the run of limit answers; other errors say nothing about it
+                self._limit_hits = 0
             return
         self._limit_hits += 1
         s = self._settings

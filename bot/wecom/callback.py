@@ -17,6 +17,9 @@ from bot.wecom.updates import MalformedUpdate, parse_update, parse_xml
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
+CRYPTO = web.AppKey("crypto", CallbackCrypto)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+WAKE_SENDER = web.AppKey("wake_sender", object)
 
 
 def _signed(request: web.Request, encrypted: str) -> None:
@@ -62,11 +65,6 @@ async def receive(request: web.Request) -> web.Response:
     if outcome in (Outcome.handled, Outcome.unregistered):
         request.app[WAKE_SENDER]()
     return web.Response(text="")
-
-
-CRYPTO = web.AppKey("crypto", CallbackCrypto)
-DISPATCHER = web.AppKey("dispatcher", Dispatcher)
-WAKE_SENDER = web.AppKey("wake_sender", object)
 
 
 def add_routes(app: web.Application) -> None:

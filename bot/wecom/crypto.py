@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import time
 
 from wechatpy.enterprise.crypto import PrpCrypto
@@ -31,7 +30,9 @@ def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
 class CallbackCrypto:
     def __init__(self, *, token: str, aes_key: str, corp_id: str):
         self._token, self._corp_id = token, corp_id
-        self._key = base64.b64decode(aes_key + "=")
+        # Built once, not per callback: with the cryptography backend (our dependency) each decrypt
+        # makes its own decryptor, so one PrpCrypto serves every request.
+        self._prp = PrpCrypto(base64.b64decode(aes_key + "="))
 
     def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str, *, now: float | None = None) -> None:
         expected = signature(self._token, timestamp, nonce, encrypted)
@@ -46,19 +47,6 @@ class CallbackCrypto:
 
     def decrypt(self, encrypted: str) -> str:
         try:
-            return PrpCrypto(self._key).decrypt(encrypted, self._corp_id)
+            return self._prp.decrypt(encrypted, self._corp_id)
         except Exception as exc:  # noqa: BLE001 - any failure of untrusted ciphertext is the same 400
             raise DecryptError(type(exc).__name__) from None
-
-    def encrypt(self, plaintext: str, *, timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
-        """What WeChat Work sends: the encrypted body and the query parameters that sign it."""
-        timestamp = timestamp or str(int(time.time()))
-        nonce = nonce or secrets.token_hex(8)
-        encrypted = PrpCrypto(self._key).encrypt(plaintext, self._corp_id).decode()
-        return {"encrypted": encrypted, "timestamp": timestamp, "nonce": nonce,
-                "msg_signature": signature(self._token, timestamp, nonce, encrypted)}
-
-
-def envelope(encrypted: str, to_user: str, agent_id: int | str) -> str:
-    return (f"<xml><ToUserName><![CDATA[{to_user}]]></ToUserName>"
-            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[{agent_id}]]></AgentID></xml>")

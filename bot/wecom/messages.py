@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot.texts import split_message
 from storage import outbox
-from storage.models import MediaBlob
 
 TOUSER_LIMIT = 1000
 
@@ -56,16 +54,9 @@ def to_chat(session: Session, *, key: str, chat_id: str, text: str, markdown: bo
 def image_to_chat(session: Session, *, key: str, chat_id: str, png: bytes, filename: str) -> None:
     """A PNG to a branch group chat, after whatever was queued to that chat before it. The bytes wait
     in media_blob; the sender uploads them when the row leaves (media ids expire after three days)."""
-    _store_blob(session, key=key, filename=filename, content_type="image/png", data=png)
+    outbox.store_blob(session, key=key, filename=filename, content_type="image/png", data=png)
     outbox.enqueue(session, key=key, endpoint="appchat/send",
                    payload={"chatid": chat_id, "msgtype": "image", "image": {"blob": key}}, channel=f"chat:{chat_id}")
-
-
-def _store_blob(session: Session, *, key: str, filename: str, content_type: str, data: bytes) -> None:
-    # Like outbox.enqueue: a replayed call finds the blob there and leaves it, neither failing nor duplicating.
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(MediaBlob).values(key=key, filename=filename, content_type=content_type, data=data)
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
 
 
 def create_chat(session: Session, *, key: str, chat_id: str, name: str, owner: str | None, members: list[str]) -> None:

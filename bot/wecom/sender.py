@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from bot.config import Settings
 from bot.wecom import payloads
 from bot.wecom.api import LIMIT_ERRCODES, ApiError, TransientError, WeComClient
+from bot.wecom.outcomes import OutcomeWriter
 from storage import outbox
 from storage.db import transaction
 
@@ -43,12 +44,15 @@ class Sender:
                  in_flight: int | None = None, poll_interval: float = 0.5):
         self._settings, self._engine, self._client = settings, engine, client
         self._window = in_flight or _window(settings)
+        # The lease outlasts one attempt, so no row is sent twice: its wait for a turn (WAIT_LIMIT at most),
+        # then an image's upload and the send itself, each of which may refresh the token and go again,
+        # is at most six requests.
+        self._lease = WAIT_LIMIT + 6 * settings.http_timeout + 5
         self._poll = poll_interval
         self._wakeup = asyncio.Event()
         self._last_prune = 0.0
         self._in_flight: set[asyncio.Task] = set()
-        self._outcomes: list[tuple[outbox.Claimed, Any, dict[str, Any], asyncio.Future]] = []
-        self._writer: asyncio.Task | None = None
+        self._outcomes = OutcomeWriter(engine)
 
     def wake(self) -> None:
         """Something was just queued in this process: look now instead of at the next poll."""
@@ -59,9 +63,7 @@ class Sender:
             await self._loop()
         finally:  # stopping the sender stops its sends; their leases bring the rows back
             await self._cancel_in_flight()
-            if self._writer is not None:  # what came back before the stop is still written down
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._writer)
+            await self._outcomes.finish()
 
     async def _loop(self) -> None:
         token_failures = 0
@@ -109,10 +111,11 @@ class Sender:
                 await task
 
     async def _sleep(self) -> None:
-        try:
-            await asyncio.wait_for(self._wakeup.wait(), self._poll)
-        except asyncio.TimeoutError:
-            pass
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives together with a wake-up,
+        # and the sender would then outlive the app's shutdown.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._poll):
+                await self._wakeup.wait()
         self._wakeup.clear()
 
     async def drain_once(self) -> int:
@@ -134,15 +137,11 @@ class Sender:
 
     def _claim(self, room: int) -> list[outbox.Claimed]:
         now = time.time()
-        # The lease outlasts one attempt, so no row is sent twice: its wait for a turn (WAIT_LIMIT at most),
-        # then an image's upload and the send itself, each of which may refresh the token and go again,
-        # is at most six requests.
-        lease = WAIT_LIMIT + 6 * self._settings.http_timeout + 5
         with transaction(self._engine) as session:
             if now - self._last_prune > 60:
                 outbox.prune_deliveries(session, now=now)
                 self._last_prune = now
-            return outbox.claim_due(session, now=now, limit=room, lease=lease)
+            return outbox.claim_due(session, now=now, limit=room, lease=self._lease)
 
     async def _deliver(self, row: outbox.Claimed, deadline: float) -> None:
         try:
@@ -151,56 +150,27 @@ class Sender:
             result = await self._client.call(row.endpoint, payload, deadline=deadline)
         except ApiError as exc:
             if (row.endpoint, exc.errcode) in ALREADY_DONE:
-                await self._finish(row, outbox.mark_sent, now=time.time(), result={"errcode": exc.errcode})
+                await self._outcomes.mark(row, outbox.mark_sent, now=time.time(), result={"errcode": exc.errcode})
             elif exc.errcode in RETRY_ERRCODES:
                 await self._retry(row, str(exc))
             else:
                 log.warning("outbox %s dead-lettered: %s", row.id, exc)
-                await self._finish(row, outbox.mark_dead, now=time.time(), reason=str(exc))
+                await self._outcomes.mark(row, outbox.mark_dead, now=time.time(), reason=str(exc))
         except TransientError as exc:
             await self._retry(row, str(exc))
         else:
-            await self._finish(row, outbox.mark_sent, now=time.time(), result=_summary(result))
+            await self._outcomes.mark(row, outbox.mark_sent, now=time.time(), result=_summary(result))
 
     async def _retry(self, row: outbox.Claimed, error: str) -> None:
         if row.attempts >= MAX_ATTEMPTS:
             log.warning("outbox %s dead-lettered after %s attempts: %s", row.id, row.attempts, error)
-            await self._finish(row, outbox.mark_dead, now=time.time(),
-                               reason=f"gave up after {row.attempts} attempts: {error}")
+            await self._outcomes.mark(row, outbox.mark_dead, now=time.time(),
+                                      reason=f"gave up after {row.attempts} attempts: {error}")
             return
         delay = min(self._settings.retry_cap, self._settings.retry_base * 2 ** (row.attempts - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: workers that failed together do not retry together
         log.info("outbox %s attempt %s failed (%s); retry in %.1fs", row.id, row.attempts, error, delay)
-        await self._finish(row, outbox.mark_retry, at=time.time() + delay, error=error)
-
-    async def _finish(self, row: outbox.Claimed, mark, **kwargs: Any) -> None:
-        """Mark the row, together with whatever else finished meanwhile: one transaction for many rows
-        (and one worker thread), not one each. Returns once the mark is committed."""
-        done = asyncio.get_running_loop().create_future()
-        self._outcomes.append((row, mark, kwargs, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_outcomes())
-        await done
-
-    async def _write_outcomes(self) -> None:
-        while self._outcomes:
-            batch, self._outcomes = self._outcomes, []
-            try:
-                await asyncio.to_thread(self._write, batch)
-            except Exception as exc:  # noqa: BLE001 - each waiting delivery sees it; leases bring the rows back
-                for *_, done in batch:
-                    done.done() or done.set_exception(exc)
-            else:
-                for *_, done in batch:
-                    done.done() or done.set_result(None)
-
-    def _write(self, batch: list[tuple[outbox.Claimed, Any, dict[str, Any], asyncio.Future]]) -> None:
-        """Each row's recipients' reservations now carry the time its call came back (or failed)."""
-        with transaction(self._engine) as session:
-            now = time.time()
-            for row, mark, kwargs, _done in batch:
-                outbox.stamp_deliveries(session, row, now=now)
-                mark(session, row_id=row.id, **kwargs)
+        await self._outcomes.mark(row, outbox.mark_retry, at=time.time() + delay, error=error)
 
 
 def _window(settings: Settings) -> int:

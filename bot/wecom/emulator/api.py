@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.wecom.emulator import chats, directory, messages
 from bot.wecom.emulator.messages import reply
 from bot.wecom.emulator.quota import LIMIT_ERRCODE
-from bot.wecom.emulator.state import EmulatorState
+from bot.wecom.emulator.state import Call, EmulatorState
 
 
 class EmulatorApi:
@@ -36,8 +36,7 @@ class EmulatorApi:
         if body is None:
             return reply(40035)
         now = time.time()
-        self.state.calls.append((api, body))
-        self.state.call_times.append(now)
+        self.state.calls.append(Call(api, body, now))
         faulted = await self._fault(request, api)
         if faulted is not None:
             return faulted
@@ -90,6 +89,3 @@ class EmulatorApi:
         if token not in self.state.tokens:
             return 40014
         return 42001 if self.state.tokens[token] <= time.time() else 0
-
-    def new_click_code(self, task_id: str, userid: str) -> str:
-        return messages.new_response_code(self.state, task_id, [userid])

@@ -22,16 +22,19 @@ def cdata(value: object) -> str:
     return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def _xml(corp_id: str, agent_id: int, userid: str, fields: list[tuple[str, str]]) -> str:
-    head = [("ToUserName", cdata(corp_id)), ("FromUserName", cdata(userid)), ("CreateTime", str(int(time.time())))]
+def _xml(corp_id: str, agent_id: int, userid: str, fields: list[tuple[str, str]],
+         create_time: int | None = None) -> str:
+    head = [("ToUserName", cdata(corp_id)), ("FromUserName", cdata(userid)),
+            ("CreateTime", str(create_time or int(time.time())))]
     body = "".join(f"<{tag}>{value}</{tag}>" for tag, value in head + fields + [("AgentID", str(agent_id))])
     return f"<xml>{body}</xml>"
 
 
-def text_message(corp_id: str, agent_id: int, userid: str, content: str) -> str:
-    msg_id = random.getrandbits(63)
+def text_message(corp_id: str, agent_id: int, userid: str, content: str, *,
+                 msg_id: int | None = None, create_time: int | None = None) -> str:
+    msg_id = msg_id or random.getrandbits(63)
     return _xml(corp_id, agent_id, userid, [("MsgType", cdata("text")), ("Content", cdata(content)),
-                                             ("MsgId", str(msg_id))])
+                                             ("MsgId", str(msg_id))], create_time)
 
 
 def event(corp_id: str, agent_id: int, userid: str, name: str, key: str = "") -> str:
@@ -40,7 +43,7 @@ def event(corp_id: str, agent_id: int, userid: str, name: str, key: str = "") ->
 
 
 def card_event(corp_id: str, agent_id: int, userid: str, *, key: str, task_id: str, card_type: str,
-               response_code: str, selected: dict[str, list[str]]) -> str:
+               response_code: str, selected: dict[str, list[str]], create_time: int | None = None) -> str:
     items = "".join(
         f"<SelectedItem><QuestionKey>{cdata(q)}</QuestionKey><OptionIds>"
         + "".join(f"<OptionId>{cdata(o)}</OptionId>" for o in options) + "</OptionIds></SelectedItem>"
@@ -49,7 +52,33 @@ def card_event(corp_id: str, agent_id: int, userid: str, *, key: str, task_id: s
               ("TaskId", cdata(task_id)), ("CardType", cdata(card_type)), ("ResponseCode", cdata(response_code))]
     if items:
         fields.append(("SelectedItems", items))
-    return _xml(corp_id, agent_id, userid, fields)
+    return _xml(corp_id, agent_id, userid, fields, create_time)
+
+
+class CallbackSigner:
+    """Encrypts and signs callbacks as WeChat Work does, with wechatpy: the platform's side, also for
+    tests and benchmarks that post callbacks themselves."""
+
+    def __init__(self, *, token: str, aes_key: str, corp_id: str, agent_id: int | str):
+        self.corp_id, self.agent_id = corp_id, agent_id
+        self._crypto = WeChatCrypto(token, aes_key, corp_id)
+
+    def encrypt(self, plaintext: str, *, timestamp: int | str | None = None,
+                nonce: str | None = None) -> tuple[dict[str, str], str]:
+        """(query, ciphertext): msg_signature, timestamp and nonce, and the Encrypt value they sign."""
+        nonce, timestamp = nonce or uuid.uuid4().hex[:10], str(timestamp or int(time.time()))
+        root = ElementTree.fromstring(self._crypto.encrypt_message(plaintext, nonce, timestamp))
+        query = {"msg_signature": root.findtext("MsgSignature"), "timestamp": timestamp, "nonce": nonce}
+        return query, root.findtext("Encrypt")
+
+    def envelope(self, encrypted: str) -> str:
+        return (f"<xml><ToUserName>{cdata(self.corp_id)}</ToUserName><Encrypt>{cdata(encrypted)}"
+                f"</Encrypt><AgentID>{cdata(self.agent_id)}</AgentID></xml>")
+
+    def sign(self, xml: str, **when: int | str | None) -> tuple[dict[str, str], str]:
+        """(query, body) as WeChat Work POSTs a callback; `when`: timestamp and nonce, if not now and random."""
+        query, encrypted = self.encrypt(xml, **when)
+        return query, self.envelope(encrypted)
 
 
 @dataclass
@@ -66,27 +95,16 @@ class Delivery:
 class BotEndpoint:
     def __init__(self, *, url: str, token: str, aes_key: str, corp_id: str, agent_id: int,
                  retry_after: float = 5.0, retries: int = 3):
-        self.url, self.corp_id, self.agent_id = url, corp_id, agent_id
-        self._crypto = WeChatCrypto(token, aes_key, corp_id)
-        self.retry_after, self.retries = retry_after, retries
-        self.log: list[Delivery] = []
-
-    def _signed(self, xml: str) -> tuple[dict[str, str], str]:
-        nonce, timestamp = uuid.uuid4().hex[:10], str(int(time.time()))
-        root = ElementTree.fromstring(self._crypto.encrypt_message(xml, nonce, timestamp))
-        query = {"msg_signature": root.findtext("MsgSignature"), "timestamp": timestamp, "nonce": nonce}
-        body = (f"<xml><ToUserName>{cdata(self.corp_id)}</ToUserName><Encrypt>{cdata(root.findtext('Encrypt'))}"
-                f"</Encrypt><AgentID>{cdata(self.agent_id)}</AgentID></xml>")
-        return query, body
+        self.url, self.retry_after, self.retries = url, retry_after, retries
+        self._signer = CallbackSigner(token=token, aes_key=aes_key, corp_id=corp_id, agent_id=agent_id)
 
     async def deliver(self, xml: str) -> Delivery:
         delivery = Delivery()
-        self.log.append(delivery)
         timeout = aiohttp.ClientTimeout(total=self.retry_after)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             for attempt in range(1 + self.retries):
                 started = time.monotonic()
-                query, body = self._signed(xml)  # each attempt is signed afresh, the message is the same
+                query, body = self._signer.sign(xml)  # each attempt is signed afresh, the message is the same
                 try:
                     async with http.post(self.url, params=query, data=body.encode()) as resp:
                         delivery.attempts.append(resp.status)

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.wecom.emulator import callbacks
+from bot.wecom.emulator import callbacks, messages
 from bot.wecom.emulator.api import EmulatorApi
 from bot.wecom.emulator.callbacks import BotEndpoint, Delivery
 from bot.wecom.emulator.state import EmulatorState, Entry, Fault
@@ -57,7 +57,7 @@ class WeComEmulator(EmulatorState):
         entry.selected = selected or {}
         xml = callbacks.card_event(self.corp_id, self.agent_id, userid, key=key, task_id=entry.task_id,
                                    card_type=card["card_type"], selected=selected or {},
-                                   response_code=self.api.new_click_code(entry.task_id, userid))
+                                   response_code=messages.new_response_code(self, entry.task_id, [userid]))
         return await self._bot().deliver(xml)
 
     def in_background(self, work) -> None:

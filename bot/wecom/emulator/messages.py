@@ -17,12 +17,21 @@ from typing import Any, Container
 from aiohttp import web
 
 from bot.wecom.emulator.cards import INTERACTIVE, card_problem
-from bot.wecom.emulator.state import ERRMSG, EmulatorState
+from bot.wecom.emulator.state import EmulatorState
 
 APP_MSGTYPES = {"text", "markdown", "textcard", "template_card", "image", "file", "news"}
 CHAT_MSGTYPES = APP_MSGTYPES - {"template_card"}  # group chats cannot carry template cards
 MEDIA_MSGTYPES = {"image", "file"}  # these carry a media_id that media/upload must have issued
 TEXT_LIMIT = 2048
+ERRMSG = {0: "ok", -1: "system busy", 40001: "invalid credential", 40003: "invalid userid",
+          40004: "invalid media type", 40006: "invalid file size", 40007: "invalid media_id",
+          40008: "invalid message type", 40032: "invalid userid list size", 40013: "invalid corpid",
+          40014: "invalid access_token", 40035: "invalid parameter", 40056: "invalid agentid",
+          41001: "access_token missing", 41005: "media data missing", 42001: "access_token expired",
+          44004: "empty content", 45002: "content size out of limit", 45009: "api freq out of limit",
+          45033: "api concurrent out of limit", 60111: "userid not found", 60123: "invalid party id",
+          81013: "user & party & tag all invalid", 86003: "chat not found", 86215: "chatid exists",
+          86216: "invalid chat member"}
 
 
 def reply(errcode: int = 0, **fields: Any) -> web.Response:
@@ -72,8 +81,11 @@ def message_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:
     valid = [u for u in users if state.knows(u)]
     if not valid:
         return reply(81013)
+    kind, content = body["msgtype"], body[body["msgtype"]]
+    now, content_key = time.time(), repr((kind, content))  # once for up to 1000 people
     for userid in valid:
-        _deliver(state, userid, body)
+        if _admitted(state, userid, body, now, content_key):
+            state.post(userid, "app", kind, content, task_id=card.get("task_id", ""))
     extra: dict[str, Any] = {}
     if interactive:
         state.task_ids.add(card["task_id"])
@@ -82,22 +94,21 @@ def message_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:
     return reply(0, invaliduser="|".join(invalid), msgid=secrets.token_hex(16), **extra)
 
 
-def _deliver(state: EmulatorState, userid: str, body: dict[str, Any]) -> None:
-    now = time.time()
-    content_key = repr((body["msgtype"], body[body["msgtype"]]))
+def _admitted(state: EmulatorState, userid: str, body: dict[str, Any], now: float, content_key: str) -> bool:
+    """Whether this person's phone shows the message: not a suppressed repeat, and within their 30 a
+    minute (more are dropped, silently)."""
     if body.get("enable_duplicate_check") and \
             now - state.recent.get((userid, content_key), -1e9) < body.get("duplicate_check_interval", 1800):
-        return
+        return False
     window = state.received[userid]
     while window and window[0] <= now - 60:
         window.popleft()
     if len(window) >= state.per_member_per_minute:
         state.dropped[userid] += 1
-        return
+        return False
     window.append(now)
     state.recent[(userid, content_key)] = now
-    task_id = (body.get("template_card") or {}).get("task_id", "")
-    state.post(userid, "app", body["msgtype"], body[body["msgtype"]], task_id=task_id)
+    return True
 
 
 def new_response_code(state: EmulatorState, task_id: str, userids: list[str]) -> str:

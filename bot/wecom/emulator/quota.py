@@ -12,6 +12,7 @@ Benchmarks shorten the minute (``minute``) and lower the quotas to run in second
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from typing import Iterable
 
 DEFAULT_PER_MINUTE = 10_000  # the documented base frequency, per corp and API
 LIMIT_ERRCODE = 45009
@@ -41,3 +42,13 @@ class ApiQuota:
             return False
         self._blocked_until[api] = now + self.minute
         return True
+
+
+def most_in_window(times: Iterable[float], window: float) -> int:
+    """The most of `times` in any `window` seconds, counted as ApiQuota counts: a sliding window."""
+    times, most, first = sorted(times), 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

@@ -13,19 +13,15 @@ import itertools
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from bot.wecom.emulator.quota import DEFAULT_PER_MINUTE, ApiQuota
+from bot.wecom.emulator.quota import DEFAULT_PER_MINUTE, ApiQuota, most_in_window
 
-ERRMSG = {0: "ok", -1: "system busy", 40001: "invalid credential", 40003: "invalid userid",
-          40004: "invalid media type", 40006: "invalid file size", 40007: "invalid media_id",
-          40008: "invalid message type", 40032: "invalid userid list size", 40013: "invalid corpid",
-          40014: "invalid access_token", 40035: "invalid parameter", 40056: "invalid agentid",
-          41001: "access_token missing", 41005: "media data missing", 42001: "access_token expired",
-          44004: "empty content", 45002: "content size out of limit", 45009: "api freq out of limit",
-          45033: "api concurrent out of limit", 60111: "userid not found", 60123: "invalid party id",
-          81013: "user & party & tag all invalid", 86003: "chat not found", 86215: "chatid exists",
-          86216: "invalid chat member"}
+
+class Call(NamedTuple):
+    api: str
+    body: dict[str, Any]  # the JSON body, or the query of a GET or an upload
+    at: float  # time.time() when it arrived
 
 
 @dataclass
@@ -80,8 +76,7 @@ class EmulatorState:
         self.departments: dict[int, dict[str, Any]] = {1: {"id": 1, "name": "教育局", "parentid": 0, "order": 1}}
         self.people: dict[str, Person] = {}
         self.tokens: dict[str, float] = {}
-        self.calls: list[tuple[str, dict[str, Any]]] = []  # (api, body or query), in order
-        self.call_times: list[float] = []  # time.time() of each entry of `calls`, same order
+        self.calls: list[Call] = []  # every call, in order (refused ones included)
         self.inbox: dict[str, list[Entry]] = defaultdict(list)  # userid -> the app's 1:1 chat
         self.dropped: dict[str, int] = defaultdict(int)  # userid -> messages dropped by the limit
         self.chats: dict[str, Chat] = {}
@@ -126,11 +121,15 @@ class EmulatorState:
         return [e for e in self.inbox[userid] if e.msgtype == "template_card"]
 
     def count(self, api: str) -> int:
-        return sum(1 for name, _ in self.calls if name == api)
+        return sum(1 for call in self.calls if call.api == api)
 
     def times(self, api: str) -> list[float]:
         """When each call of `api` arrived, in order (refused ones included)."""
-        return [at for (name, _), at in zip(self.calls, self.call_times) if name == api]
+        return [call.at for call in self.calls if call.api == api]
+
+    def busiest(self, api: str, window: float) -> int:
+        """The most calls of `api` in any `window` seconds, counted as the quota counts them."""
+        return most_in_window(self.times(api), window)
 
     @property
     def limited(self) -> dict[str, int]:

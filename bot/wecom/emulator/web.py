@@ -77,11 +77,14 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"data: changed\n\n")
         while True:
             try:
-                if await asyncio.wait_for(queue.get(), 15) == "closed":
-                    break
-                await response.write(b"data: changed\n\n")
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(15):  # not wait_for: on 3.11 it can swallow the stream's cancel
+                    change = await queue.get()
+            except TimeoutError:
                 await response.write(b": keep-alive\n\n")
+                continue
+            if change == "closed":
+                break
+            await response.write(b"data: changed\n\n")
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
