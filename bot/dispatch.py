@@ -13,7 +13,6 @@ from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot import forms, nlp
@@ -21,7 +20,7 @@ from bot.routing import Command, Context, Handler, Router, TextFallback
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from bot.wecom.updates import Update
-from storage.db import transaction
+from storage.db import insert_new, transaction
 from storage.models import ConversationState, Person, ProcessedCallback
 
 _SPACES = re.compile(r"\s+")
@@ -157,9 +156,8 @@ class Dispatcher:
 
 
 def _first_time(session: Session, key: str) -> bool:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(ProcessedCallback).values(key=key, received_at=time.time())
     # RETURNING rather than rowcount: the ORM-enabled insert does not report rowcount on every driver.
-    inserted = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedCallback.key)
+    inserted = insert_new(session, ProcessedCallback, "key").values(key=key, received_at=time.time()) \
+        .returning(ProcessedCallback.key)
     return session.execute(inserted).scalar() is not None
 

@@ -8,9 +8,10 @@ error instead of a clean "already processed".
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -57,3 +58,11 @@ def transaction(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         with session.begin():
             yield session
+
+
+def insert_new(session: Session, target: Any, *keys: str):
+    """INSERT … ON CONFLICT DO NOTHING on these key columns, for SQLite or PostgreSQL: a row already
+    there (a replayed callback, a second worker) is skipped, neither an error nor a duplicate."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(target).on_conflict_do_nothing(index_elements=list(keys))
+

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from sqlalchemy import delete, exists, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from storage.db import insert_new
 from storage.models import Delivery, MediaBlob, Outbox, OutboxStatus
 
 PER_PERSON_LIMITS = ((60.0, 30), (3600.0, 1000))  # (window seconds, messages) per app and member
@@ -39,16 +39,10 @@ def _row(key: str, endpoint: str, payload: dict[str, Any], recipients: Iterable[
                 lease_until=0.0, created_at=now)
 
 
-def _insert(session: Session, target, key: str):
-    """INSERT that skips a row whose `key` exists: a replayed call neither fails nor duplicates."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(target).on_conflict_do_nothing(index_elements=[key])
-
-
 def enqueue(session: Session, *, key: str, endpoint: str, payload: dict[str, Any],
             recipients: Iterable[str] = (), channel: str | None = None) -> bool:
     """Add a row unless one with this idempotency key exists; True when added."""
-    stmt = _insert(session, Outbox, "idem_key").values(_row(key, endpoint, payload, recipients, channel, time.time()))
+    stmt = insert_new(session, Outbox, "idem_key").values(_row(key, endpoint, payload, recipients, channel, time.time()))
     return session.execute(stmt.returning(Outbox.id)).scalar() is not None
 
 
@@ -58,12 +52,12 @@ def enqueue_many(session: Session, rows: list[tuple[str, str, dict[str, Any], li
     if rows:
         now = time.time()
         # On the table, not the ORM class: the ORM's bulk path costs more than the insert itself here.
-        session.execute(_insert(session, Outbox.__table__, "idem_key"), [_row(*row, now) for row in rows])
+        session.execute(insert_new(session, Outbox.__table__, "idem_key"), [_row(*row, now) for row in rows])
 
 
 def store_blob(session: Session, *, key: str, filename: str, content_type: str, data: bytes) -> None:
     """The bytes of a queued image, under its row's key; the sender uploads them when the row leaves."""
-    session.execute(_insert(session, MediaBlob, "key").values(key=key, filename=filename,
+    session.execute(insert_new(session, MediaBlob, "key").values(key=key, filename=filename,
                                                               content_type=content_type, data=data))
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from storage.db import insert_new
 from storage.models import Poll, Rating, SelfAssessment
 
 
@@ -46,10 +46,8 @@ def locked(session: Session, *, campaign_id: int, branch_ids: list[int]) -> dict
     statement for all of them, in branch order so two lists never wait on each other in a circle."""
     if not branch_ids:
         return {}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     new = [dict(campaign_id=campaign_id, branch_id=bid, inputs={}, stars=[]) for bid in sorted(set(branch_ids))]
-    session.execute(dialect.insert(Rating).values(new)
-                    .on_conflict_do_nothing(index_elements=["campaign_id", "branch_id"]))
+    session.execute(insert_new(session, Rating, "campaign_id", "branch_id").values(new))
     stmt = select(Rating).where(Rating.campaign_id == campaign_id, Rating.branch_id.in_(branch_ids))
     return {r.branch_id: r for r in session.scalars(stmt.order_by(Rating.branch_id).with_for_update())}
 

@@ -14,12 +14,11 @@ from typing import Any, Callable
 
 import pytest
 from sqlalchemy import create_engine, text
-from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.app import build_app
 from bot.config import Settings
 from bot.wecom.emulator import WeComEmulator
-from bot.wecom.emulator.callbacks import cdata
+from bot.wecom.emulator.callbacks import CallbackSigner, text_message
 from storage.db import make_engine
 from storage.migrate import upgrade
 
@@ -134,24 +133,12 @@ _msg_ids = itertools.count(7_000_000_000_000_000_000)
 
 
 def text_xml(userid: str, content: str, *, msg_id: int | None = None, create_time: int | None = None) -> str:
-    return (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
-            f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content>{cdata(content)}</Content><MsgId>{msg_id or next(_msg_ids)}</MsgId>"
-            f"<AgentID>{AGENT_ID}</AgentID></xml>")
+    return text_message(CORP_ID, AGENT_ID, userid, content, msg_id=msg_id or next(_msg_ids), create_time=create_time)
 
 
 def encrypt(xml: str, *, token: str = TOKEN, aes_key: str = AES_KEY, timestamp: int | None = None) -> tuple[dict, str]:
     """(query, body) exactly as WeChat Work would POST them, made by wechatpy's enterprise crypto."""
-    nonce = uuid.uuid4().hex[:10]
-    ts = str(timestamp or int(time.time()))
-    envelope = WeChatCrypto(token, aes_key, CORP_ID).encrypt_message(xml, nonce, ts)
-    from xml.etree import ElementTree
-
-    root = ElementTree.fromstring(envelope)
-    query = {"msg_signature": root.findtext("MsgSignature"), "timestamp": ts, "nonce": nonce}
-    body = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{root.findtext('Encrypt')}]]>"
-            f"</Encrypt><AgentID><![CDATA[{AGENT_ID}]]></AgentID></xml>")
-    return query, body
+    return CallbackSigner(token=token, aes_key=aes_key, corp_id=CORP_ID, agent_id=AGENT_ID).sign(xml, timestamp=timestamp)
 
 
 async def post_callback(client, xml: str, **kwargs: Any):

@@ -15,12 +15,11 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.config import Settings
 import bot.handlers  # noqa: F401  (registers the forms the idle_forms job parks)
 from bot.scheduler.jobs import JOBS, run_job
-from storage.db import transaction
+from storage.db import insert_new, transaction
 from storage.models import SchedulerLease
 
 log = logging.getLogger(__name__)
@@ -42,10 +41,10 @@ class LeaderLease:
                 .values(holder=self.holder, expires_at=now + self.ttl).returning(SchedulerLease.name)).first()
             if taken:
                 return True
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             inserted = session.execute(
-                dialect.insert(SchedulerLease).values(name=self.name, holder=self.holder, expires_at=now + self.ttl)
-                .on_conflict_do_nothing(index_elements=["name"]).returning(SchedulerLease.name)).first()
+                insert_new(session, SchedulerLease, "name").values(name=self.name, holder=self.holder,
+                                                                   expires_at=now + self.ttl)
+                .returning(SchedulerLease.name)).first()
             return inserted is not None
 
     def release(self) -> None:
