@@ -13,6 +13,7 @@ from bot import nlp
 from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.handlers import ROUTERS
+from bot.inbox import Inbox
 from bot.scheduler.service import SchedulerService
 from bot.texts import vocabulary
 from bot.wecom import callback
@@ -25,10 +26,15 @@ class Runtime:
     """What exists only while the app runs; set up in place because a started app is frozen."""
 
     sender: Sender | None = None
+    loop: asyncio.AbstractEventLoop | None = None
 
     def wake_sender(self) -> None:
         if self.sender:
             self.sender.wake()
+
+    def wake_sender_threadsafe(self) -> None:
+        if self.loop:
+            self.loop.call_soon_threadsafe(self.wake_sender)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -37,16 +43,24 @@ RUNTIME = web.AppKey("runtime", Runtime)
 def build_app(settings: Settings, engine: Engine) -> web.Application:
     app = web.Application(client_max_size=callback.MAX_BODY)
     app[callback.CRYPTO] = CallbackCrypto(token=settings.token, aes_key=settings.aes_key, corp_id=settings.corp_id)
-    app[callback.DISPATCHER] = Dispatcher(engine, ROUTERS, tz=settings.tz,
-                                          form_idle_seconds=settings.form_idle_minutes * 60)
+    dispatcher = Dispatcher(engine, ROUTERS, tz=settings.tz, form_idle_seconds=settings.form_idle_minutes * 60)
     app[RUNTIME] = Runtime()
-    app[callback.WAKE_SENDER] = app[RUNTIME].wake_sender
+    app[callback.INBOX] = Inbox(engine, dispatcher, on_handled=app[RUNTIME].wake_sender_threadsafe)
     callback.add_routes(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_sender_context(settings, engine))
     app.cleanup_ctx.append(_scheduler_context(settings, engine))
+    app.cleanup_ctx.append(_inbox_context)
     app.on_startup.append(_warm_up_nlp)
     return app
+
+
+async def _inbox_context(app: web.Application) -> AsyncIterator[None]:
+    """Last in, so first out: no update is handled after the sender and scheduler have stopped."""
+    app[RUNTIME].loop = asyncio.get_running_loop()
+    app[callback.INBOX].start()
+    yield
+    await asyncio.to_thread(app[callback.INBOX].stop)
 
 
 def _sender_context(settings: Settings, engine: Engine):

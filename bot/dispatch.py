@@ -1,7 +1,9 @@
-"""The one entry point for updates: ``feed_update``. Tests call it directly, the webhook through HTTP.
+"""The one entry point for updates: ``process`` in the caller's transaction, or ``feed_update``.
 
-Each update is handled in one transaction that also records its dedup key, so a retried
-callback (also a concurrent one) finds the key and has no second effect.
+The webhook records a callback's dedup key before answering and calls ``process`` later, in the
+transaction that deletes its recorded row (bot/inbox.py). ``feed_update`` (tests, set-up scripts)
+records the key and handles the update in one transaction; either way a retried callback (also a
+concurrent one) finds the key and has no second effect.
 """
 from __future__ import annotations
 
@@ -60,9 +62,9 @@ class Dispatcher:
         with transaction(self._engine) as session:
             if not _first_time(session, update.dedup_key):
                 return Outcome.duplicate
-            return self._handle(session, update)
+            return self.process(session, update)
 
-    def _handle(self, session: Session, update: Update) -> Outcome:
+    def process(self, session: Session, update: Update) -> Outcome:
         person = session.get(Person, update.userid)
         if person is None:
             return self._answer_stranger(session, update)

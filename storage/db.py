@@ -3,7 +3,9 @@
 SQLite (the default) runs in WAL mode with foreign keys on, and every transaction starts with
 BEGIN IMMEDIATE: a deferred transaction that reads and then writes can fail at once with
 SQLITE_BUSY under concurrency instead of waiting, which would turn a duplicate callback into an
-error instead of a clean "already processed".
+error instead of a clean "already processed". secure_delete overwrites deleted rows: a handled
+vote's callback (storage/inbox.py) must not stay readable in the file's free space (Debian builds
+SQLite with it on; other builds do not).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (SQLAlchemy's pysqlite recipe)
         cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=15000", "synchronous=NORMAL"):
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=15000", "synchronous=NORMAL", "secure_delete=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

@@ -45,11 +45,26 @@ class Person(SQLModel, table=True):
 
 
 class ProcessedCallback(SQLModel, table=True):
-    """Keys of callbacks whose effect is committed; inserted in the same transaction as the effect."""
+    """Keys of callbacks already received: inserted with the InboundUpdate row (or, through
+    Dispatcher.feed_update, with the effect), so a retried callback has no second effect."""
 
     __tablename__ = "processed_callback"
     key: str = Field(primary_key=True, max_length=64)
     received_at: float = Field(default_factory=time.time)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """A callback answered but not yet handled: written with its ProcessedCallback key before the 200,
+    deleted in the transaction that carries its effect. Holds a vote's choice for those milliseconds,
+    so it is never kept once handled, nor after giving up."""
+
+    __tablename__ = "inbound_update"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    userid: str = Field(max_length=64, index=True)
+    payload: str  # the decrypted callback XML
+    received_at: float
+    lease_until: float = 0.0  # a process handling it; after the lease another may take it over
+    attempts: int = 0
 
 
 class Outbox(SQLModel, table=True):

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from bot.app import build_app
 from bot.config import Settings
 from bot.wecom.emulator import WeComEmulator
+from bot.wecom.callback import INBOX
 from bot.wecom.emulator.callbacks import CallbackSigner, text_message
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -141,9 +142,15 @@ def encrypt(xml: str, *, token: str = TOKEN, aes_key: str = AES_KEY, timestamp: 
     return CallbackSigner(token=token, aes_key=aes_key, corp_id=CORP_ID, agent_id=AGENT_ID).sign(xml, timestamp=timestamp)
 
 
-async def post_callback(client, xml: str, **kwargs: Any):
+async def post_callback(client, xml: str, *, settle: bool = True, **kwargs: Any):
+    """Post as WeChat Work does; by default also wait until the bot has handled what it answered
+    (it answers first and handles behind the answer), so a test can look at the effect at once."""
     query, body = encrypt(xml, **kwargs)
-    return await client.post("/wecom/callback", params=query, data=body.encode())
+    response = await client.post("/wecom/callback", params=query, data=body.encode())
+    app = getattr(getattr(client, "server", None), "app", None)
+    if settle and app is not None and INBOX in app:
+        await app[INBOX].settled()
+    return response
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:

@@ -61,7 +61,7 @@ async def test_sigkill_after_commit_before_send_then_sent_once_on_restart(db_url
     try:
         async with aiohttp.ClientSession(base_url=base) as client:
             assert (await post_callback(client, text_xml("li", "/帮助"))).status == 200
-        [pending] = _replies(engine)
+        [pending] = await eventually(lambda: _replies(engine))
         assert pending.status == OutboxStatus.pending
     finally:
         proc.send_signal(signal.SIGKILL)

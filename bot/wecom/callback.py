@@ -1,25 +1,24 @@
-"""GET|POST /wecom/callback: verify, decrypt, parse, hand to the dispatcher, answer 200 fast.
+"""GET|POST /wecom/callback: verify, decrypt, parse, record in the inbox, answer 200 fast.
 
-Bad input never causes a 500: an unsigned or stale request is 403, anything unreadable 400,
-a body over 64 KiB 413 (aiohttp's client_max_size). The platform retries until it gets a 200,
-and the dispatcher's dedup key makes those retries harmless.
+The update is handled after the answer (bot/inbox.py); the 200 goes only once it is stored, so
+an answered callback is never lost. Bad input never causes a 500: an unsigned or stale request
+is 403, anything unreadable 400, a body over 64 KiB 413 (aiohttp's client_max_size). The platform
+retries until it gets a 200, and the recorded dedup key makes those retries harmless.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
 
-from bot.dispatch import Dispatcher, Outcome
+from bot.inbox import Inbox
 from bot.wecom.crypto import CallbackCrypto, DecryptError, SignatureError
 from bot.wecom.updates import MalformedUpdate, parse_update, parse_xml
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 CRYPTO = web.AppKey("crypto", CallbackCrypto)
-DISPATCHER = web.AppKey("dispatcher", Dispatcher)
-WAKE_SENDER = web.AppKey("wake_sender", object)
+INBOX = web.AppKey("inbox", Inbox)
 
 
 def _signed(request: web.Request, encrypted: str) -> None:
@@ -57,13 +56,12 @@ async def receive(request: web.Request) -> web.Response:
     if not encrypted:
         raise web.HTTPBadRequest(text="no Encrypt element")
     _signed(request, encrypted)
+    plaintext = _decrypt(request, encrypted)
     try:
-        update = parse_update(_decrypt(request, encrypted))
+        update = parse_update(plaintext)
     except MalformedUpdate as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    outcome = await asyncio.to_thread(request.app[DISPATCHER].feed_update, update)
-    if outcome in (Outcome.handled, Outcome.unregistered):
-        request.app[WAKE_SENDER]()
+    await request.app[INBOX].accept(update, plaintext)
     return web.Response(text="")
 
 

@@ -1,0 +1,154 @@
+"""Answer callbacks at once, handle them behind the answer, on one database thread per process.
+
+The request path only verifies, decrypts and parses; ``accept`` hands the update to this thread,
+which records every callback waiting at that moment in one transaction (a group commit) and only
+then lets the 200 go. Between group commits it handles recorded updates one at a time, each in its
+own transaction with its row's deletion (storage/inbox.py). One thread, because SQLite has one
+writer: a request never waits behind another writer's lock, only behind at most one update.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+from sqlalchemy import Engine
+
+from bot.dispatch import Dispatcher, Outcome
+from bot.wecom.updates import Update, parse_update
+from storage import inbox
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 30.0
+POLL_SECONDS = 1.0  # rows recorded by another process, or waiting for a retry
+
+
+class Inbox:
+    def __init__(self, engine: Engine, dispatcher: Dispatcher, *, on_handled: Callable[[], None] = lambda: None):
+        self._engine, self._dispatcher, self._on_handled = engine, dispatcher, on_handled
+        self._arrivals: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._claimed: deque[tuple[int, str]] = deque()
+        self._look, self._stopping = True, False
+        self._thread: threading.Thread | None = None
+        self.recorded = self.finished = 0  # in this process: for tests' settled() and benchmarks
+
+    async def accept(self, update: Update, plaintext: str) -> bool:
+        """Record the callback; True when new, False for a retry. Raises when it could not be stored."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._arrivals.put((inbox.Received(update.dedup_key, update.userid, plaintext), done, loop))
+        self._wake.set()
+        return await done
+
+    def start(self) -> None:
+        self._stopping, self._look = False, True
+        self._thread = threading.Thread(target=self._run, name="inbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Record what arrived, hand back unhandled leases, end the thread."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread:
+            self._thread.join()
+            self._thread = None
+
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Until everything recorded by this process so far has been handled (tests, benchmarks)."""
+        async with asyncio.timeout(timeout):
+            while self.finished < self.recorded or not self._arrivals.empty():
+                await asyncio.sleep(0.005)
+
+    def _run(self) -> None:
+        last_look = time.monotonic()
+        while True:
+            self._record_arrivals()
+            if not self._claimed and (self._look or time.monotonic() - last_look >= POLL_SECONDS):
+                self._look, last_look = False, time.monotonic()
+                self._claim()
+            if self._claimed and not self._stopping:
+                self._handle(*self._claimed.popleft())
+                continue
+            if self._stopping:
+                break
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+        self._release()
+
+    def _record_arrivals(self) -> None:
+        batch = []
+        while not self._arrivals.empty():
+            batch.append(self._arrivals.get_nowait())
+        if not batch:
+            return
+        try:
+            with transaction(self._engine) as session:
+                new = inbox.record(session, [received for received, _, _ in batch], now=time.time())
+        except Exception as exc:  # noqa: BLE001 - every waiting request answers 500; the platform retries
+            log.exception("could not record %d callbacks", len(batch))
+            new = [exc] * len(batch)
+        self.recorded += sum(1 for n in new if n is True)
+        self._look = self._look or any(n is True for n in new)
+        for (_, done, loop), result in zip(batch, new):
+            loop.call_soon_threadsafe(_resolve, done, result)
+
+    def _claim(self) -> None:
+        try:
+            with transaction(self._engine) as session:
+                rows = inbox.claim(session, now=time.time(), lease_seconds=LEASE_SECONDS)
+        except Exception:  # noqa: BLE001 - the next poll tries again
+            log.exception("could not claim inbound updates")
+            return
+        self._claimed.extend(rows)
+        self._look = len(rows) == 100 or self._look
+
+    def _handle(self, row_id: int, plaintext: str) -> None:
+        try:
+            with transaction(self._engine) as session:
+                if not inbox.finish(session, row_id):
+                    return  # another process took it over after our lease ran out
+                outcome = self._dispatcher.process(session, parse_update(plaintext))
+        except Exception:  # noqa: BLE001 - never the payload in the log: it may hold a vote
+            log.exception("inbound update %d failed", row_id)
+            self._fail(row_id)
+            return
+        self.finished += 1
+        if outcome in (Outcome.handled, Outcome.unregistered):
+            self._on_handled()
+
+    def _fail(self, row_id: int) -> None:
+        try:
+            with transaction(self._engine) as session:
+                dropped = inbox.fail(session, row_id, now=time.time())
+        except Exception:  # noqa: BLE001 - the lease runs out and the row is tried again
+            log.exception("could not count a failure of inbound update %d", row_id)
+            return
+        if dropped:
+            log.error("inbound update %d dropped after %d attempts", row_id, inbox.MAX_ATTEMPTS)
+            self.finished += 1
+
+    def _release(self) -> None:
+        ids = [row_id for row_id, _ in self._claimed]
+        self._claimed.clear()
+        if not ids:
+            return
+        try:
+            with transaction(self._engine) as session:
+                inbox.release(session, ids)
+        except Exception:  # noqa: BLE001 - their leases run out instead
+            log.exception("could not release %d inbound updates", len(ids))
+
+
+def _resolve(done: asyncio.Future, result: bool | Exception) -> None:
+    if done.done():
+        return  # the request was cancelled (the client went away); the record stands
+    if isinstance(result, Exception):
+        done.set_exception(result)
+    else:
+        done.set_result(result)

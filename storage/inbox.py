@@ -1,0 +1,92 @@
+"""Callbacks answered at once and handled behind the answer.
+
+A callback is recorded (its dedup key and its decrypted XML) before the 200 goes back; its row is
+deleted in the same transaction as its effect, so each is handled exactly once however often the
+platform sends it and whichever process crashes. A person's updates are handled in arrival order:
+a claim skips a person whose earlier update another process holds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from storage.db import insert_new
+from storage.models import InboundUpdate, ProcessedCallback
+
+MAX_ATTEMPTS = 3
+RETRY_SECONDS = 5.0
+_INBOX = InboundUpdate.__table__
+
+
+@dataclass(frozen=True)
+class Received:
+    key: str
+    userid: str
+    payload: str
+
+
+def record(session: Session, received: list[Received], *, now: float) -> list[bool]:
+    """Record each callback not seen before; True for those (False: a retry, already recorded)."""
+    seen = insert_new(session, ProcessedCallback.__table__, "key").returning(ProcessedCallback.key)
+    new = [session.execute(seen, {"key": r.key, "received_at": now}).first() is not None for r in received]
+    rows = [{"userid": r.userid, "payload": r.payload, "received_at": now, "lease_until": 0.0, "attempts": 0}
+            for r, is_new in zip(received, new) if is_new]
+    if rows:
+        session.execute(insert(_INBOX), rows)
+    return new
+
+
+def claim(session: Session, *, now: float, lease_seconds: float, limit: int = 100) -> list[tuple[int, str]]:
+    """Up to ``limit`` (id, payload) in arrival order, leased to the caller; a person whose earlier
+    update is leased elsewhere (or waits for a retry) is left for later, so their order holds."""
+    held = aliased(InboundUpdate)
+    someone_holds = exists().where(held.userid == InboundUpdate.userid, held.lease_until >= now)
+    query = (select(InboundUpdate.id, InboundUpdate.userid, InboundUpdate.payload)
+             .where(InboundUpdate.lease_until < now, ~someone_holds).order_by(InboundUpdate.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    first = dict(session.execute(select(InboundUpdate.userid, func.min(InboundUpdate.id))
+                                 .where(InboundUpdate.userid.in_({r.userid for r in rows}))
+                                 .group_by(InboundUpdate.userid)).all())
+    mine = {r.userid: r.id for r in reversed(rows)}  # each person's first row in this claim
+    # A first row elsewhere is locked by a concurrent claim (PostgreSQL's SKIP LOCKED passed it by).
+    taken = [(r.id, r.payload) for r in rows if first[r.userid] == mine[r.userid]]
+    if taken:
+        session.execute(update(InboundUpdate).where(InboundUpdate.id.in_([i for i, _ in taken]))
+                        .values(lease_until=now + lease_seconds))
+    return taken
+
+
+def finish(session: Session, row_id: int) -> bool:
+    """Delete the row in the effect's transaction; False when it is gone (taken over after a lost lease)."""
+    gone = session.execute(delete(InboundUpdate).where(InboundUpdate.id == row_id).returning(InboundUpdate.id))
+    return gone.first() is not None
+
+
+def fail(session: Session, row_id: int, *, now: float) -> bool:
+    """Count a failed attempt and retry later; after MAX_ATTEMPTS the row is dropped (True)."""
+    attempts = session.execute(update(InboundUpdate).where(InboundUpdate.id == row_id)
+                               .values(attempts=InboundUpdate.attempts + 1)
+                               .returning(InboundUpdate.attempts)).scalar()
+    if attempts is None or attempts >= MAX_ATTEMPTS:
+        finish(session, row_id)
+        return True
+    session.execute(update(InboundUpdate).where(InboundUpdate.id == row_id)
+                    .values(lease_until=now + RETRY_SECONDS * 2 ** (attempts - 1)))
+    return False
+
+
+def release(session: Session, row_ids: list[int]) -> None:
+    """Leases given back at shutdown, so a restart handles the rows at once."""
+    if row_ids:
+        session.execute(update(InboundUpdate).where(InboundUpdate.id.in_(row_ids)).values(lease_until=0.0))
+
+
+def waiting(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(InboundUpdate)).scalar_one()

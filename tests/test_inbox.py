@@ -1,0 +1,138 @@
+"""Callbacks answered first and handled behind the answer (bot/inbox.py, storage/inbox.py):
+exactly once across crashes and retries, a person's updates in order, a failing update retried and
+then dropped, and a vote's callback gone from the database file once handled."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import re
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.dispatch import Dispatcher
+from bot.handlers import ROUTERS
+from bot.inbox import Inbox
+from bot.wecom.emulator.callbacks import card_event
+from bot.wecom.updates import parse_update
+from storage import inbox
+from storage.db import transaction
+from storage.models import InboundUpdate, Outbox
+from tests.conftest import AGENT_ID, CORP_ID, post_callback, text_xml
+from tests.test_polls import START, Town, ballots, issued_poll, populate
+
+
+def received(userid: str, content: str, msg_id: int) -> inbox.Received:
+    xml = text_xml(userid, content, msg_id=msg_id)
+    return inbox.Received(parse_update(xml).dedup_key, userid, xml)
+
+
+def record(engine, *items: inbox.Received) -> list[bool]:
+    with transaction(engine) as session:
+        return inbox.record(session, list(items), now=time.time())
+
+
+def claim(engine, now: float | None = None, limit: int = 100) -> list[int]:
+    with transaction(engine) as session:
+        return [row_id for row_id, _ in inbox.claim(session, now=now or time.time(), lease_seconds=30, limit=limit)]
+
+
+def waiting(engine) -> list[InboundUpdate]:
+    with Session(engine) as session:
+        return list(session.scalars(select(InboundUpdate).order_by(InboundUpdate.id)))
+
+
+def replies(engine, userid: str) -> list[str]:
+    with Session(engine) as session:
+        rows = session.scalars(select(Outbox).where(Outbox.endpoint == "message/send").order_by(Outbox.id))
+        return [r.payload["text"]["content"] for r in rows if r.payload.get("touser") == userid
+                and r.payload["msgtype"] == "text"]
+
+
+async def handled_by_a_new_inbox(engine) -> Inbox:
+    box = Inbox(engine, Dispatcher(engine, ROUTERS))
+    box.start()
+    box.recorded = len(waiting(engine))  # recorded by the "crashed" process
+    try:
+        await box.settled()
+    finally:
+        box.stop()
+    return box
+
+
+async def test_the_answer_comes_before_the_handling_and_survives_a_crash(bot, engine, rostered, monkeypatch):
+    monkeypatch.setattr(Inbox, "_claim", lambda self: None)  # this process dies before handling anything
+    assert (await post_callback(bot, text_xml("li", "/帮助", msg_id=1), settle=False)).status == 200
+    assert [row.userid for row in waiting(engine)] == ["li"] and replies(engine, "li") == []
+    monkeypatch.undo()
+    await handled_by_a_new_inbox(engine)
+    assert waiting(engine) == [] and len(replies(engine, "li")) == 1
+    assert record(engine, received("li", "/帮助", 1)) == [False]  # the platform's retry: no second effect
+
+
+async def test_a_crash_while_handling_is_taken_over_after_the_lease(engine, rostered):
+    record(engine, received("li", "/帮助", 1))
+    assert len(claim(engine)) == 1   # the process that claimed it dies here
+    assert claim(engine) == []       # nobody else takes it while the lease runs
+    assert len(claim(engine, now=time.time() + 31)) == 1
+
+
+def test_a_persons_later_update_waits_for_the_earlier_one(engine, rostered):
+    assert record(engine, received("li", "1", 1), received("li", "2", 2), received("zhang", "3", 3)) == [True] * 3
+    first = claim(engine, limit=1)        # one process takes li's first update
+    assert claim(engine) == [3]           # another: zhang's, not li's second
+    assert len(first) == 1 and claim(engine) == []
+
+
+def test_a_concurrent_claim_does_not_take_a_persons_later_update(db_url, engine, rostered):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite's BEGIN IMMEDIATE serialises claims; PostgreSQL's SKIP LOCKED does not")
+    record(engine, received("li", "1", 1), received("li", "2", 2), received("zhang", "3", 3))
+    with transaction(engine) as holding:  # still open: its lease is not committed, its row lock is held
+        inbox.claim(holding, now=time.time(), lease_seconds=30, limit=1)
+        assert claim(engine) == [3]
+
+
+async def test_a_failing_update_is_retried_then_dropped_without_its_text_in_the_log(engine, rostered, monkeypatch, caplog):
+    monkeypatch.setattr(Dispatcher, "process", lambda self, session, update: 1 / 0)
+    monkeypatch.setattr("bot.inbox.POLL_SECONDS", 0.05)
+    monkeypatch.setattr(inbox, "RETRY_SECONDS", 0.05)
+    box = Inbox(engine, Dispatcher(engine, ROUTERS))
+    box.start()
+    try:
+        with caplog.at_level(logging.ERROR):
+            assert await box.accept(parse_update(text_xml("li", "我的秘密意见")), text_xml("li", "我的秘密意见"))
+            await box.settled()
+    finally:
+        box.stop()
+    assert waiting(engine) == []
+    assert "dropped after 3 attempts" in caplog.text and "秘密" not in caplog.text
+
+
+async def test_a_handled_vote_leaves_no_trace_in_the_database_file(db_url, engine, tmp_path):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("reads the SQLite file itself")
+    populate(engine, tmp_path)
+    poll = issued_poll(Town(engine))
+    box = Inbox(engine, Dispatcher(engine, ROUTERS))
+    box.start()
+    try:
+        for number, userid in enumerate(["m1", "m2", "m3", "q1", "q2"], start=1):
+            xml = card_event(CORP_ID, AGENT_ID, userid, key=f"vote-{poll.id}", task_id=f"poll-{poll.id}-0",
+                             card_type="vote_interaction", selected={"choice": [str(number % 3 + 1)]}, response_code=f"code{number}")
+            xml = re.sub(r"<CreateTime>\d+</CreateTime>", f"<CreateTime>{int(START.timestamp()) + 60}</CreateTime>", xml)
+            assert await box.accept(parse_update(xml), xml)
+        await box.settled()
+    finally:
+        box.stop()
+    assert waiting(engine) == [] and ballots(engine) == 5
+    engine.dispose()
+    path = Path(engine.url.database)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert b"SelectedItems" not in raw and not re.search(rb"OptionId", raw)
