@@ -434,7 +434,7 @@ class Emulator:
         return f"http://127.0.0.1:{port}/cgi-bin"
 
     def sent(self) -> int:
-        return sum(1 for api, _ in self.emulator.calls if api in ("message/send", "appchat/send"))
+        return sum(1 for call in self.emulator.calls if call.api in ("message/send", "appchat/send"))
 
     async def stop(self) -> None:
         if self.runner:
@@ -483,6 +483,25 @@ def outbox_after(db_url: str, first_id: int) -> dict[str, int]:
         engine.dispose()
 
 
+async def drained(db_url: str, bound: float = 300.0) -> float:
+    """Seconds from now until no answered callback waits to be handled (its effect committed)."""
+    from sqlalchemy import func, select
+
+    from storage.db import make_engine
+    from storage.models import InboundUpdate
+
+    engine, start = make_engine(db_url), time.monotonic()
+    try:
+        while time.monotonic() - start < bound:
+            with engine.connect() as conn:
+                if not conn.execute(select(func.count()).select_from(InboundUpdate)).scalar():
+                    return round(time.monotonic() - start, 2)
+            await asyncio.sleep(0.05)
+        raise SystemExit(f"answered callbacks still waiting {bound:.0f} s after the load")
+    finally:
+        engine.dispose()
+
+
 async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: int = 0,
                   profile: Path | None = None, profile_kind: str = "gil") -> dict:
     servers, emulator, db_url = await target.start()
@@ -507,6 +526,10 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         result = await generate(payloads, [s.url for s in servers], mode,
                                 timeout=mode["warmup"] + mode["duration"] + 40)
+        if db_url:  # the bot answers first and handles behind the answer: the real work ends later
+            result["drain_s"] = await drained(db_url)
+            busy = mode["warmup"] + mode["duration"] + result["drain_s"]
+            result["handled_per_s"] = round(result["sent_total"] / busy, 1)
         after = (cpu_seconds(pids), time.process_time(), all_cpu(), time.monotonic(),
                  resource.getrusage(resource.RUSAGE_CHILDREN))
         pg_after = postgres_cpu() if pg else {}
@@ -645,11 +668,13 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
                      "cpu_us": med([r["server_cpu_us_per_request"] for r in runs]),
                      "other_load": max(r["other_load"] for r in runs),
                      "db_cpu_us": med([r["db_cpu_s"] / max(r["sent_total"], 1) * 1e6 for r in runs])
-                     if db == "PostgreSQL" else None})
+                     if db == "PostgreSQL" else None,
+                     "drain_s": med([r["drain_s"] for r in runs if "drain_s" in r]),
+                     "handled": med([r["handled_per_s"] for r in runs if "handled_per_s" in r])})
     peer = {row["mode"]: row for row in rows if row["server"] == "wecom-app-svr"}
     header = (f"{'mode':<12} {'server':<15} {'DB':<10} {'runs':>4} {'req/s':>7} {'p50 ms':>9} {'p99 ms':>9} "
               f"{'max ms':>7} {'>=1s':>5} {'>=5s':>5} {'err':>4} {'CPU µs/req':>10} {'vs peer':>8} {'floor x':>8} "
-              f"{'other':>6}")
+              f"{'other':>6} {'handled/s':>9} {'drain s':>7}")
     print("\nMedians of the runs. closed loop: max throughput; N/s open: fixed arrival rate, latency from the "
           "scheduled arrival. >=1s, >=5s, err: totals over the runs.")
     print(header)
@@ -666,11 +691,13 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
         print(f"{row['mode']:<12} {row['server']:<15} {row['db']:<10} {row['runs']:>4} {fmt(row['rps'], 0):>7} "
               f"{fmt(row['p50'], 1):>9} {fmt(row['p99'], 1):>9} {fmt(row['max'], 0):>7} {row['over_1s']:>5} "
               f"{row['over_5s']:>5} {row['errors']:>4} {fmt(row['cpu_us'], 0):>10} {fmt(ratio, 2):>8} "
-              f"{fmt(row['floor_x'], 1):>8} {row['other_load']:>6.0%}")
+              f"{fmt(row['floor_x'], 1):>8} {row['other_load']:>6.0%} {fmt(row['handled'], 0):>9} "
+              f"{fmt(row['drain_s'], 1):>7}")
     print("vs peer: closed loop = req/s ÷ the peer's req/s; open loop = p99 ÷ the peer's p99. "
           "floor x = the floor's req/s per core ÷ req/s. CPU µs/req: the server's processes only. "
           "other: the most CPU that processes outside this benchmark (not PostgreSQL) took in any run, as a share "
-          "of all cores.")
+          "of all cores. handled/s: every callback sent (warm-up included) ÷ the seconds until the last one's "
+          "effect was committed; drain s: seconds after the load until nothing answered waited to be handled.")
     print(f"floor (outer XML + signature + AES decrypt + parse_update, one core): {fl['us_per_request']} µs/request "
           f"= {fl['rps_per_core']:,} req/s per core ({fl['samples']:,} payloads)")
     for db, cost in dispatch.items():
@@ -747,7 +774,14 @@ async def main_async(args: argparse.Namespace) -> None:
     dispatch: dict[str, dict] = {}
     if not args.skip_dispatch:
         copy_sqlite(sqlite_tpl, work / "dispatch.db")
-        dispatch["SQLite"] = dispatch_cost(f"sqlite:///{work / 'dispatch.db'}", payloads, args.dispatch_requests)
+        if args.profile_dispatch:  # cProfile of the same loop, for pstats / snakeviz
+            import cProfile
+
+            with cProfile.Profile() as prof:
+                dispatch["SQLite"] = dispatch_cost(f"sqlite:///{work / 'dispatch.db'}", payloads, args.dispatch_requests)
+            prof.dump_stats(args.profile_dispatch)
+        else:
+            dispatch["SQLite"] = dispatch_cost(f"sqlite:///{work / 'dispatch.db'}", payloads, args.dispatch_requests)
         log(f"Dispatcher.feed_update alone, SQLite: {dispatch['SQLite']}")
         if pg_url:
             pg_recreate(pg_url, pg_name(pg_url), template=pg_tpl)
@@ -868,6 +902,7 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true", help="skip the in-process feed_update measurement")
     parser.add_argument("--dispatch-requests", type=int, default=3000)
+    parser.add_argument("--profile-dispatch", help="file: cProfile stats of the in-process feed_update run on SQLite")
     parser.add_argument("--profile", help="directory: one more closed-loop run per bot target under py-spy")
     parser.add_argument("--profile-kind", choices=["gil", "wall"], default="gil",
                         help="gil: samples of the thread holding the GIL (CPU); wall: every thread, idle too")

@@ -158,8 +158,7 @@ class Dispatcher:
 
 
 def _first_time(session: Session, key: str) -> bool:
-    # RETURNING rather than rowcount: the ORM-enabled insert does not report rowcount on every driver.
-    inserted = insert_new(session, ProcessedCallback, "key").values(key=key, received_at=time.time()) \
-        .returning(ProcessedCallback.key)
-    return session.execute(inserted).scalar() is not None
+    # RETURNING rather than rowcount: not every driver reports rowcount for ON CONFLICT DO NOTHING.
+    inserted = insert_new(session, ProcessedCallback.__table__, "key", returning="key")
+    return session.execute(inserted, {"key": key, "received_at": time.time()}).first() is not None
 

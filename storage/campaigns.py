@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from storage.models import CampaignRecord, CampaignTask, TaskDone
@@ -60,17 +60,49 @@ def campaigns(session: Session, *, name: str | None = None) -> list[CampaignReco
 
 
 def active_campaigns(session: Session, *, today: date, ended_within: int = 0) -> list[CampaignRecord]:
-    """Campaigns running today (or ended at most `ended_within` days ago, for late notices)."""
-    stmt = select(CampaignRecord).where(CampaignRecord.start <= today,
-                                        CampaignRecord.end >= today - timedelta(days=ended_within))
-    return list(session.scalars(stmt.order_by(CampaignRecord.start)))
+    """Campaigns running today (or ended at most `ended_within` days ago, for late notices); read-only."""
+    since = today - timedelta(days=ended_within)
+    return [r for r in _snapshot(session).campaigns if r.start <= today and r.end >= since]
 
 
 def tasks_of(session: Session, *, campaign_ids: list[int]) -> list[CampaignTask]:
-    if not campaign_ids:
-        return []
-    stmt = select(CampaignTask).where(CampaignTask.campaign_id.in_(campaign_ids))
-    return list(session.scalars(stmt.order_by(CampaignTask.due, CampaignTask.id)))
+    """Their tasks by due date; read-only."""
+    tasks = _snapshot(session).tasks
+    return sorted((t for c in campaign_ids for t in tasks.get(c, ())), key=lambda t: (t.due, t.id))
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    stamp: tuple
+    campaigns: list[CampaignRecord]
+    tasks: dict[int, list[CampaignTask]]
+
+
+_SNAPSHOTS: dict[str, _Snapshot] = {}
+
+
+def _snapshot(session: Session) -> _Snapshot:
+    """Every campaign and task as read-only copies, read again only when one changed. Each form
+    answer needs them and they change a few times a campaign; a small query tells (each campaign's
+    content hash and dates, the tasks' count, highest id and latest due date)."""
+    tasks = [select(f(c)).scalar_subquery() for f, c in
+             ((func.count, CampaignTask.id), (func.max, CampaignTask.id), (func.max, CampaignTask.due))]
+    stamp = tuple(session.execute(select(CampaignRecord.id, CampaignRecord.content_hash, CampaignRecord.start,
+                                         CampaignRecord.end, *tasks).order_by(CampaignRecord.id)).all())
+    where = session.get_bind().url.render_as_string(hide_password=True)
+    cached = _SNAPSHOTS.get(where)
+    if cached is None or cached.stamp != stamp:
+        records = [_copy(r) for r in session.scalars(select(CampaignRecord).order_by(CampaignRecord.start))]
+        by_campaign: dict[int, list[CampaignTask]] = {}
+        for task in session.scalars(select(CampaignTask).order_by(CampaignTask.due, CampaignTask.id)):
+            by_campaign.setdefault(task.campaign_id, []).append(_copy(task))
+        cached = _SNAPSHOTS[where] = _Snapshot(stamp, records, by_campaign)
+    return cached
+
+
+def _copy(row):
+    """Outside any session: a later transaction cannot expire or change it."""
+    return type(row)(**{column.key: getattr(row, column.key) for column in row.__table__.columns})
 
 
 def done_subjects(session: Session, *, task_ids: list[int]) -> set[tuple[int, str]]:

@@ -9,6 +9,7 @@ SQLite with it on; other builds do not).
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -62,9 +63,20 @@ def transaction(engine: Engine) -> Iterator[Session]:
             yield session
 
 
-def insert_new(session: Session, target: Any, *keys: str):
+def insert_new(session: Session, target: Any, *keys: str, returning: str | None = None):
     """INSERT … ON CONFLICT DO NOTHING on these key columns, for SQLite or PostgreSQL: a row already
-    there (a replayed callback, a second worker) is skipped, neither an error nor a duplicate."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(target).on_conflict_do_nothing(index_elements=list(keys))
+    there (a replayed callback, a second worker) is skipped, neither an error nor a duplicate.
+    Built once per target: on a hot path pass the row to ``execute`` rather than to ``.values()``,
+    and a Table rather than a model (the ORM's insert path costs more than the insert itself)."""
+    return _insert_new(session.get_bind().dialect.name, target, keys, returning)
+
+
+@functools.cache
+def _insert_new(dialect_name: str, target: Any, keys: tuple[str, ...], returning: str | None):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(target).on_conflict_do_nothing(index_elements=list(keys))
+    if returning:
+        table = getattr(target, "__table__", target)
+        stmt = stmt.returning(table.c[returning])
+    return stmt
 

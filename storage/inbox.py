@@ -30,7 +30,7 @@ class Received:
 
 def record(session: Session, received: list[Received], *, now: float) -> list[bool]:
     """Record each callback not seen before; True for those (False: a retry, already recorded)."""
-    seen = insert_new(session, ProcessedCallback.__table__, "key").returning(ProcessedCallback.key)
+    seen = insert_new(session, ProcessedCallback.__table__, "key", returning="key")
     new = [session.execute(seen, {"key": r.key, "received_at": now}).first() is not None for r in received]
     rows = [{"userid": r.userid, "payload": r.payload, "received_at": now, "lease_until": 0.0, "attempts": 0}
             for r, is_new in zip(received, new) if is_new]

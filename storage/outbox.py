@@ -42,8 +42,8 @@ def _row(key: str, endpoint: str, payload: dict[str, Any], recipients: Iterable[
 def enqueue(session: Session, *, key: str, endpoint: str, payload: dict[str, Any],
             recipients: Iterable[str] = (), channel: str | None = None) -> bool:
     """Add a row unless one with this idempotency key exists; True when added."""
-    stmt = insert_new(session, Outbox, "idem_key").values(_row(key, endpoint, payload, recipients, channel, time.time()))
-    return session.execute(stmt.returning(Outbox.id)).scalar() is not None
+    stmt = insert_new(session, Outbox.__table__, "idem_key", returning="id")
+    return session.execute(stmt, _row(key, endpoint, payload, recipients, channel, time.time())).first() is not None
 
 
 def enqueue_many(session: Session, rows: list[tuple[str, str, dict[str, Any], list[str], str | None]]) -> None:
