@@ -9,7 +9,10 @@ SQLite with it on; other builds do not).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
+import weakref
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -51,16 +54,25 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         _configure_sqlite(engine)
+        _WRITERS[engine] = threading.RLock()
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+# SQLite has one writer and every transaction here begins IMMEDIATE. Threads of one process take
+# turns on a lock first, handed over at once; SQLite's busy handler, which sleeps in steps of up
+# to 100 ms, is left for other processes. Without it the callback thread and the sender's stalled
+# each other for tens of milliseconds at a time under load.
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
-    with Session(engine, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with _WRITERS.get(engine) or contextlib.nullcontext():
+        with Session(engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
 
 
 def insert_new(session: Session, target: Any, *keys: str, returning: str | None = None):

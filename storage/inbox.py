@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -63,10 +63,12 @@ def claim(session: Session, *, now: float, lease_seconds: float, limit: int = 10
     return taken
 
 
+_FINISH = delete(_INBOX).where(_INBOX.c.id == bindparam("row_id")).returning(_INBOX.c.id)  # once, on the table: per update
+
+
 def finish(session: Session, row_id: int) -> bool:
     """Delete the row in the effect's transaction; False when it is gone (taken over after a lost lease)."""
-    gone = session.execute(delete(InboundUpdate).where(InboundUpdate.id == row_id).returning(InboundUpdate.id))
-    return gone.first() is not None
+    return session.execute(_FINISH, {"row_id": row_id}).first() is not None
 
 
 def fail(session: Session, row_id: int, *, now: float) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from storage.models import Person, Pledge
@@ -19,6 +19,17 @@ def latest_pledges(session: Session, *, campaign_ids: list[int], branch_id: int 
     for pledge in session.scalars(stmt):  # by version: each later one replaces the one before
         latest[(pledge.campaign_id, pledge.userid if kind == "member" else pledge.branch_id)] = pledge
     return list(latest.values())
+
+
+def others_items(session: Session, *, campaign_id: int, userid: str) -> list[str]:
+    """What every other member pledged in their latest version: the formalism guard's "copied"
+    check on each submission. Only the latest versions and only their items leave the database."""
+    newest = (select(Pledge.userid, func.max(Pledge.version).label("version"))
+              .where(Pledge.campaign_id == campaign_id, Pledge.kind == "member", Pledge.userid != userid)
+              .group_by(Pledge.userid).subquery())
+    stmt = (select(Pledge.items).join(newest, (Pledge.userid == newest.c.userid) & (Pledge.version == newest.c.version))
+            .where(Pledge.campaign_id == campaign_id, Pledge.kind == "member"))
+    return [item["what"] for items in session.scalars(stmt) for item in items]
 
 
 def latest_pledge(session: Session, *, campaign_id: int, kind: str, userid: str | None = None,

@@ -17,7 +17,7 @@ from bot.scheduler.obligations import audiences
 from bot.texts import render, vocabulary
 from storage import campaigns
 from storage.models import CampaignRecord, Pledge, Role
-from storage.pledges import add_pledge, latest_pledge, latest_pledges
+from storage.pledges import add_pledge, latest_pledge, others_items
 
 router = Router()
 MEMBER_AUDIENCES = frozenset({"members", "post_holders"})
@@ -62,8 +62,8 @@ def pledge_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _flagged(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     record = pledge_campaign(ctx)
-    others = [item["what"] for pledge in latest_pledges(ctx.session, campaign_ids=[record.id])
-              if pledge.userid != ctx.person.userid for item in pledge.items]
+    others = ctx.once("others_items", lambda: others_items(ctx.session, campaign_id=record.id,
+                                                             userid=ctx.person.userid))
     wording = [w for s in record.content["standard_sets"].values() for w in [*s["items"], *s.get("aims", {}).values()]]
     threshold = record.content.get("rules", {}).get("copy_similarity", 0.6)
     return [{**item, "flags": [{"code": f.code, "detail": f.detail} for f in
