@@ -821,7 +821,8 @@ async def main_async(args: argparse.Namespace) -> None:
             targets.append(Target(f"xianfeng ×{args.bot_processes}", "PostgreSQL",
                                   bot_on("PostgreSQL", args.bot_processes)))
     common = {"warmup": args.warmup, "settle": args.settle}
-    modes = [{"name": "closed loop", "connections": args.connections, "duration": args.duration, **common}]
+    modes = [] if args.skip_closed else [{"name": "closed loop", "connections": args.connections,
+                                          "duration": args.duration, **common}]
     modes += [{"name": f"{rate:g}/s open", "rate": rate, "duration": args.rate_duration, **common} for rate in args.rate]
     results = []
     try:
@@ -900,6 +901,7 @@ def main() -> None:
     parser.add_argument("--peer-as-is", action="store_true", help="no event shim (card taps answered 500)")
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-closed", action="store_true", help="only the open-loop rates")
     parser.add_argument("--skip-dispatch", action="store_true", help="skip the in-process feed_update measurement")
     parser.add_argument("--dispatch-requests", type=int, default=3000)
     parser.add_argument("--profile-dispatch", help="file: cProfile stats of the in-process feed_update run on SQLite")

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from bot import nlp
 from bot.config import Settings
 from bot.dispatch import Dispatcher
+from bot.handler_process import HandlerProcesses
 from bot.handlers import ROUTERS
 from bot.inbox import Inbox
 from bot.scheduler.service import SchedulerService
@@ -38,14 +39,18 @@ class Runtime:
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+HANDLERS = web.AppKey("handlers", object)  # HandlerProcesses or None
 
 
-def build_app(settings: Settings, engine: Engine) -> web.Application:
+def build_app(settings: Settings, engine: Engine, handlers: HandlerProcesses | None = None) -> web.Application:
+    """handlers: processes that handle what this app records (`serve`); without, it handles itself."""
     app = web.Application(client_max_size=callback.MAX_BODY)
     app[callback.CRYPTO] = CallbackCrypto(token=settings.token, aes_key=settings.aes_key, corp_id=settings.corp_id)
     dispatcher = Dispatcher(engine, ROUTERS, tz=settings.tz, form_idle_seconds=settings.form_idle_minutes * 60)
     app[RUNTIME] = Runtime()
-    app[callback.INBOX] = Inbox(engine, dispatcher, on_handled=app[RUNTIME].wake_sender_threadsafe)
+    app[callback.INBOX] = Inbox(engine, dispatcher, on_handled=app[RUNTIME].wake_sender_threadsafe,
+                                handles=handlers is None, on_recorded=handlers.wake if handlers else lambda: None)
+    app[HANDLERS] = handlers
     callback.add_routes(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_sender_context(settings, engine))
@@ -58,6 +63,8 @@ def build_app(settings: Settings, engine: Engine) -> web.Application:
 async def _inbox_context(app: web.Application) -> AsyncIterator[None]:
     """Last in, so first out: no update is handled after the sender and scheduler have stopped."""
     app[RUNTIME].loop = asyncio.get_running_loop()
+    if app[HANDLERS]:
+        app[HANDLERS].watch(app[RUNTIME].loop, app[RUNTIME].wake_sender)
     app[callback.INBOX].start()
     yield
     await asyncio.to_thread(app[callback.INBOX].stop)
@@ -91,9 +98,14 @@ async def _cancel(task: asyncio.Task) -> None:
         await task
 
 
-async def _warm_up_nlp(_app: web.Application) -> None:
+def warm_up_nlp() -> None:
+    """jieba's dictionary loads in a background thread; the command keywords join it."""
     words = {w for entry in vocabulary()["commands"].values() for w in entry.get("keywords", [])}
     nlp.warm_up(sorted(words))
+
+
+async def _warm_up_nlp(_app: web.Application) -> None:
+    warm_up_nlp()
 
 
 async def _healthz(_request: web.Request) -> web.Response:

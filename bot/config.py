@@ -99,6 +99,12 @@ def _count(value: str) -> int:
     return int(value)
 
 
+def _small_count(value: str) -> int:
+    if not value.strip().isdigit() or int(value) > 16:
+        raise ValueError("0_to_16")
+    return int(value)
+
+
 def _agent_id(value: str) -> int:
     if not str(value).strip().isdigit():
         raise ValueError("agent_id")
@@ -138,6 +144,9 @@ class Settings:
     nudge_cap: int = 3
     leader_ttl: float = 45.0  # seconds a scheduler lease lasts without renewal
     form_idle_minutes: float = 30.0  # a half-filled form is parked after this long without an answer
+    # Processes of `serve` that handle the callbacks its web process answered (bot/handler_process.py),
+    # on PostgreSQL; 0, and always on SQLite: the web process handles them on its database thread.
+    handler_processes: int = 1
 
     def require_wecom(self) -> "Settings":
         """`serve` cannot run without the app's credentials; other commands can."""
@@ -168,6 +177,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "XIANFENG_NUDGE_CAP": ("nudge_cap", _count),
     "XIANFENG_LEADER_TTL": ("leader_ttl", _positive_float),
     "XIANFENG_FORM_IDLE_MINUTES": ("form_idle_minutes", _positive_float),
+    "XIANFENG_HANDLER_PROCESSES": ("handler_processes", _small_count),
 }
 
 

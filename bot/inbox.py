@@ -29,10 +29,14 @@ POLL_SECONDS = 1.0  # rows recorded by another process, or waiting for a retry
 
 
 class Inbox:
-    def __init__(self, engine: Engine, dispatcher: Dispatcher, *, on_handled: Callable[[], None] = lambda: None):
+    def __init__(self, engine: Engine, dispatcher: Dispatcher, *, on_handled: Callable[[], None] = lambda: None,
+                 handles: bool = True, on_recorded: Callable[[], None] = lambda: None, wake=None):
+        """handles=False: only record, and call on_recorded (bot/handler_process.py handles);
+        wake: an event shared with the recording process, for a process that only handles."""
         self._engine, self._dispatcher, self._on_handled = engine, dispatcher, on_handled
+        self._handles, self._on_recorded = handles, on_recorded
         self._arrivals: queue.SimpleQueue = queue.SimpleQueue()
-        self._wake = threading.Event()
+        self._wake = wake if wake is not None else threading.Event()
         self._claimed: deque[tuple[int, str]] = deque()
         self._look, self._stopping = True, False
         self._thread: threading.Thread | None = None
@@ -69,7 +73,7 @@ class Inbox:
         last_look = time.monotonic()
         while True:
             self._record_arrivals()
-            if not self._claimed and (self._look or time.monotonic() - last_look >= POLL_SECONDS):
+            if self._handles and not self._claimed and (self._look or time.monotonic() - last_look >= POLL_SECONDS):
                 self._look, last_look = False, time.monotonic()
                 self._claim()
             if self._claimed and not self._stopping:
@@ -94,7 +98,9 @@ class Inbox:
             log.exception("could not record %d callbacks", len(batch))
             new = [exc] * len(batch)
         self.recorded += sum(1 for n in new if n is True)
-        self._look = self._look or any(n is True for n in new)
+        if any(n is True for n in new):
+            self._look = True
+            self._on_recorded()
         for (_, done, loop), result in zip(batch, new):
             loop.call_soon_threadsafe(_resolve, done, result)
 

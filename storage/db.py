@@ -56,7 +56,10 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         _WRITERS[engine] = threading.RLock()
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: a round trip before every transaction. A connection broken by a server restart
+    # fails one transaction (retried: the inbox and the outbox both lease and retry), and SQLAlchemy
+    # then discards the whole pool; recycling keeps connections from outliving idle timeouts.
+    return create_engine(url, pool_size=10, max_overflow=10, pool_recycle=600)
 
 
 # SQLite has one writer and every transaction here begins IMMEDIATE. Threads of one process take

@@ -30,8 +30,14 @@ class Received:
 
 def record(session: Session, received: list[Received], *, now: float) -> list[bool]:
     """Record each callback not seen before; True for those (False: a retry, already recorded)."""
+    # One multi-row statement: on PostgreSQL a round trip per callback was most of a group commit.
+    keys = list(dict.fromkeys(r.key for r in received))
     seen = insert_new(session, ProcessedCallback.__table__, "key", returning="key")
-    new = [session.execute(seen, {"key": r.key, "received_at": now}).first() is not None for r in received]
+    fresh = set(session.scalars(seen.values([{"key": key, "received_at": now} for key in keys])))
+    new = []
+    for r in received:  # the same callback twice in one batch: the first is new, the second a retry
+        new.append(r.key in fresh)
+        fresh.discard(r.key)
     rows = [{"userid": r.userid, "payload": r.payload, "received_at": now, "lease_until": 0.0, "attempts": 0}
             for r, is_new in zip(received, new) if is_new]
     if rows:

@@ -22,14 +22,23 @@ def latest_pledges(session: Session, *, campaign_ids: list[int], branch_id: int 
 
 
 def others_items(session: Session, *, campaign_id: int, userid: str) -> list[str]:
-    """What every other member pledged in their latest version: the formalism guard's "copied"
-    check on each submission. Only the latest versions and only their items leave the database."""
-    newest = (select(Pledge.userid, func.max(Pledge.version).label("version"))
-              .where(Pledge.campaign_id == campaign_id, Pledge.kind == "member", Pledge.userid != userid)
-              .group_by(Pledge.userid).subquery())
-    stmt = (select(Pledge.items).join(newest, (Pledge.userid == newest.c.userid) & (Pledge.version == newest.c.version))
-            .where(Pledge.campaign_id == campaign_id, Pledge.kind == "member"))
-    return [item["what"] for items in session.scalars(stmt) for item in items]
+    """What every other member pledged in their latest version: the formalism guard's "copied" check
+    on each submission. Pledges are never changed in place, so each process keeps the items it has
+    read and asks the database only which version is each member's latest (no JSON), reading the
+    items of versions it has not seen."""
+    latest = dict(session.execute(select(Pledge.userid, func.max(Pledge.version)).where(
+        Pledge.campaign_id == campaign_id, Pledge.kind == "member").group_by(Pledge.userid)).all())
+    known = _ITEMS.setdefault((session.get_bind().url.render_as_string(), campaign_id), {})
+    unseen = [u for u, version in latest.items() if known.get(u, (0, []))[0] != version]
+    for start in range(0, len(unseen), 500):
+        for who, version, items in session.execute(select(Pledge.userid, Pledge.version, Pledge.items).where(
+                Pledge.campaign_id == campaign_id, Pledge.kind == "member", Pledge.userid.in_(unseen[start:start + 500]))):
+            if version == latest[who]:
+                known[who] = (version, [item["what"] for item in items])
+    return [what for who in latest if who != userid for what in known[who][1]]
+
+
+_ITEMS: dict[tuple[str, int], dict[str, tuple[int, list[str]]]] = {}  # (database, campaign) -> userid -> (version, items)
 
 
 def latest_pledge(session: Session, *, campaign_id: int, kind: str, userid: str | None = None,

@@ -48,3 +48,28 @@ def test_a_read_inside_a_writing_transaction_sees_its_own_change(engine):
         assert campaigns.find_task(session, today=date(2026, 5, 5), kind="pledge")
         session.execute(update(CampaignRecord).values(end=date(2026, 5, 3)))
         assert campaigns.find_task(session, today=date(2026, 5, 5), kind="pledge") is None
+
+
+def test_others_items_follow_each_members_latest_version(engine, rostered):
+    from sqlmodel import select as sql_select
+
+    from storage.models import Person
+    from storage.pledges import add_pledge, others_items
+
+    load(engine, {"v": 1}, [TASK])
+
+    def pledge(userid: str, what: str) -> None:
+        with transaction(engine) as session:
+            person = session.exec(sql_select(Person).where(Person.userid == userid)).one()
+            record = campaigns.campaigns(session)[0]
+            add_pledge(session, campaign_id=record.id, person=person, kind="member", items=[{"what": what}], at=0.0)
+
+    def others(userid: str) -> list[str]:
+        with transaction(engine) as session:
+            return sorted(others_items(session, campaign_id=campaigns.campaigns(session)[0].id, userid=userid))
+
+    pledge("li", "每周听课")
+    assert others("zhang") == ["每周听课"] and others("li") == []
+    pledge("li", "每月家访")                 # a new version replaces the one read before
+    pledge("zhang", "集体备课")
+    assert others("wang") == ["每月家访", "集体备课"] and others("zhang") == ["每月家访"]

@@ -173,3 +173,9 @@ def test_threads_of_one_process_take_turns_before_sqlite_is_asked(db_url, engine
     for thread in threads:
         thread.join(10)
     assert order == ["begin A", "commit A", "begin B", "commit B"]
+
+
+def test_the_same_callback_twice_in_one_group_commit_is_recorded_once(engine, rostered):
+    assert record(engine, received("li", "/帮助", 7), received("zhang", "/帮助", 8), received("li", "/帮助", 7)) \
+        == [True, True, False]
+    assert [row.userid for row in waiting(engine)] == ["li", "zhang"]

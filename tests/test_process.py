@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 import socket
 import subprocess
 import sys
@@ -55,18 +56,42 @@ def _replies(engine) -> list[Outbox]:
         return list(session.scalars(select(Outbox).where(Outbox.endpoint == "message/send")))
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is pid (the spawn helper, a resource tracker, excluded: it has no handler args)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 async def test_sigkill_after_commit_before_send_then_sent_once_on_restart(db_url, engine, emulator, emulator_url, rostered):
     emulator.fail("gettoken", *[Fault(delay=30)] * 5)  # the sender cannot get a token: nothing leaves
     proc, base = await _start(_env(db_url, emulator_url))
     try:
         async with aiohttp.ClientSession(base_url=base) as client:
             assert (await post_callback(client, text_xml("li", "/帮助"))).status == 200
-        [pending] = await eventually(lambda: _replies(engine))
+        [pending] = await eventually(lambda: _replies(engine))  # handled by the handler process
         assert pending.status == OutboxStatus.pending
+        handlers = _children(proc.pid)  # PostgreSQL: one handler process; SQLite: the web process handles
+        assert len(handlers) == (1 if db_url.startswith("postgresql") else 0)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert emulator.texts("li") == []
+    assert await eventually(lambda: all(_zombie(pid) for pid in handlers), timeout=10)  # none outlives it
 
     emulator.clear_faults()
     proc, _base = await _start(_env(db_url, emulator_url))
