@@ -78,9 +78,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.require_wecom()
     engine = _engine(settings)
-    # The event loop answers callbacks while the inbox thread handles them; with CPython's default
-    # 5 ms GIL switch interval every hand-over between the two could cost an answer 5 ms.
-    sys.setswitchinterval(0.0005)
     print(render("cli/serving", host=args.host, port=args.port), flush=True)
     # No access log line per callback (2-4 % of a callback's time, issue 7): the reverse proxy in
     # front keeps one, and a line per message adds nothing the outbox and job_run do not record.
