@@ -3,6 +3,7 @@ exactly once across crashes and retries, a person's updates in order, a failing 
 then dropped, and a vote's callback gone from the database file once handled."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
@@ -18,13 +19,14 @@ from sqlmodel import Session
 
 from bot.dispatch import Dispatcher
 from bot.handlers import ROUTERS
+from bot.handler_process import HandlerProcesses
 from bot.inbox import Inbox
 from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
 from storage import inbox
 from storage.db import transaction
 from storage.models import InboundUpdate, Outbox
-from tests.conftest import AGENT_ID, CORP_ID, post_callback, text_xml
+from tests.conftest import AGENT_ID, CORP_ID, eventually, make_settings, post_callback, text_xml
 from tests.test_polls import START, Town, ballots, issued_poll, populate
 
 
@@ -179,3 +181,23 @@ def test_the_same_callback_twice_in_one_group_commit_is_recorded_once(engine, ro
     assert record(engine, received("li", "/帮助", 7), received("zhang", "/帮助", 8), received("li", "/帮助", 7)) \
         == [True, True, False]
     assert [row.userid for row in waiting(engine)] == ["li", "zhang"]
+
+
+async def test_a_handler_process_handles_what_the_web_process_recorded_and_wakes_it(db_url, engine, rostered):
+    """serve on PostgreSQL: a spawned process handles, and its pipe reaches the web process's sender
+    (a descriptor number passed as is named the child's own database connection instead)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("handler processes run on PostgreSQL only")
+    handlers = HandlerProcesses(make_settings(db_url, "http://127.0.0.1:9/cgi-bin"), 1)
+    handlers.start()
+    loop, woken = asyncio.get_running_loop(), asyncio.Event()
+    handlers.watch(loop, woken.set)
+    try:
+        record(engine, received("li", "/帮助", 1), received("zhang", "/我", 2))
+        handlers.wake()
+        await asyncio.wait_for(woken.wait(), timeout=60)
+        await eventually(lambda: waiting(engine) == [], timeout=30)
+        assert waiting(engine) == [] and len(replies(engine, "li")) == 1 and len(replies(engine, "zhang")) == 1
+    finally:
+        loop.remove_reader(handlers._read.fileno())
+        handlers.stop()
