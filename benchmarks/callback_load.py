@@ -27,8 +27,10 @@ What it does, all on this machine (loopback only, every step bounded in time):
    WECOM_API_BASE is the WeChat Work emulator (bot.wecom.emulator) served by this driver process, so
    the outbox sender really sends every reply (--api dead: a closed port instead; then the sender
    gets no token and sends nothing). --bot-processes N adds N `xianfeng serve` on PostgreSQL, each
-   person sent to one of them. The CPU of the servers, PostgreSQL and of any other process on the
-   machine (someone else's tests) is recorded for every measurement.
+   person sent to one of them. The bot answers first and handles behind the answer, so after the
+   load the driver waits until no answered callback waits to be handled: handled/s and the drain
+   time count the real work. The CPU of the servers (their handler processes included), PostgreSQL
+   and of any other process on the machine (someone else's tests) is recorded for every measurement.
 5. Prints the medians per server, database and mode, the ratios to the peer and to the floor, and
    with --profile DIR one more closed-loop run per bot target under py-spy (top functions, and the
    share of each part of the bot: COMPONENTS).
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -606,14 +609,14 @@ def profile_summary(paths: list[str], top: int = 30) -> list[tuple[float, str]]:
 
 
 COMPONENTS = [  # (name, a frame that marks it); the first match in this order names a sample
-    ("feed_update: formalism guard (jieba)", "check_item (bot/formalism.py"),
-    ("feed_update: others' latest pledges", "latest_pledges (storage/pledges.py"),
-    ("feed_update: find_task (campaign + tasks)", "find_task (storage/campaigns.py"),
-    ("feed_update: outbox enqueue (replies)", "enqueue (storage/outbox.py"),
-    ("feed_update: dedup key insert", "_first_time (bot/dispatch.py"),
-    ("feed_update: Jinja2 render", "render (bot/texts.py"),
-    ("feed_update: commit", "_GeneratorContextManager.__exit__"),
-    ("feed_update: the rest (ORM reads, forms, votes)", "Dispatcher.feed_update (bot/dispatch.py"),
+    ("handling: formalism guard (jieba)", "check_item (bot/formalism.py"),
+    ("handling: others' pledge items", "others_items (storage/pledges.py"),
+    ("handling: find_task (campaign + tasks)", "find_task (storage/campaigns.py"),
+    ("handling: outbox enqueue (replies)", "enqueue (storage/outbox.py"),
+    ("handling: Jinja2 render", "render (bot/texts.py"),
+    ("handling: commit", "_GeneratorContextManager.__exit__"),
+    ("handling: the rest (ORM reads, forms, votes)", "Inbox._handle (bot/inbox.py"),
+    ("recording: group commit (dedup keys, inbound rows)", "Inbox._record_arrivals (bot/inbox.py"),
     ("sender: claim, HTTP call, mark sent", "(bot/wecom/sender.py"),
     ("sender: claim, HTTP call, mark sent", "(bot/wecom/api.py"),
     ("callback: outer XML, signature, AES, parse", "receive (bot/wecom/callback.py"),
@@ -630,9 +633,9 @@ def profile_components(paths: list[str]) -> list[tuple[float, str]]:
     shares, total = Counter(), 0
     for stack, count in _samples(paths):
         total += count
-        dispatch = "Dispatcher.feed_update" in stack
+        handling = "Inbox._handle" in stack
         name = next((n for n, marker in COMPONENTS if marker in stack
-                     and (n.startswith("feed_update") == dispatch)), "other (scheduler, threads, …)")
+                     and (n.startswith("handling") == handling)), "other (scheduler, threads, …)")
         shares[name] += count
     return [(100 * n / total, name) for name, n in shares.most_common()]
 
@@ -774,14 +777,12 @@ async def main_async(args: argparse.Namespace) -> None:
     dispatch: dict[str, dict] = {}
     if not args.skip_dispatch:
         copy_sqlite(sqlite_tpl, work / "dispatch.db")
-        if args.profile_dispatch:  # cProfile of the same loop, for pstats / snakeviz
-            import cProfile
+        import cProfile
 
-            with cProfile.Profile() as prof:
-                dispatch["SQLite"] = dispatch_cost(f"sqlite:///{work / 'dispatch.db'}", payloads, args.dispatch_requests)
-            prof.dump_stats(args.profile_dispatch)
-        else:
+        with cProfile.Profile() if args.profile_dispatch else contextlib.nullcontext() as prof:  # for pstats
             dispatch["SQLite"] = dispatch_cost(f"sqlite:///{work / 'dispatch.db'}", payloads, args.dispatch_requests)
+        if prof:
+            prof.dump_stats(args.profile_dispatch)
         log(f"Dispatcher.feed_update alone, SQLite: {dispatch['SQLite']}")
         if pg_url:
             pg_recreate(pg_url, pg_name(pg_url), template=pg_tpl)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -93,15 +94,9 @@ def _weekday(value: str) -> int:
     return int(value)
 
 
-def _count(value: str) -> int:
-    if not value.strip().isdigit() or int(value) < 1:
-        raise ValueError("positive")
-    return int(value)
-
-
-def _small_count(value: str) -> int:
-    if not value.strip().isdigit() or int(value) > 16:
-        raise ValueError("0_to_16")
+def _count(value: str, least: int = 1, most: int | None = None) -> int:
+    if not value.strip().isdigit() or int(value) < least or (most is not None and int(value) > most):
+        raise ValueError("positive" if most is None else f"{least}_to_{most}")
     return int(value)
 
 
@@ -177,7 +172,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "XIANFENG_NUDGE_CAP": ("nudge_cap", _count),
     "XIANFENG_LEADER_TTL": ("leader_ttl", _positive_float),
     "XIANFENG_FORM_IDLE_MINUTES": ("form_idle_minutes", _positive_float),
-    "XIANFENG_HANDLER_PROCESSES": ("handler_processes", _small_count),
+    "XIANFENG_HANDLER_PROCESSES": ("handler_processes", functools.partial(_count, least=0, most=16)),
 }
 
 

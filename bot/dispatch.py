@@ -22,8 +22,9 @@ from bot.routing import Command, Context, Handler, Router, TextFallback
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from bot.wecom.updates import Update
-from storage.db import insert_new, transaction
-from storage.models import ConversationState, Person, ProcessedCallback
+from storage import inbox
+from storage.db import transaction
+from storage.models import ConversationState, Person
 
 _SPACES = re.compile(r"\s+")
 
@@ -60,7 +61,7 @@ class Dispatcher:
 
     def feed_update(self, update: Update) -> Outcome:
         with transaction(self._engine) as session:
-            if not _first_time(session, update.dedup_key):
+            if not inbox.new_keys(session, [update.dedup_key], now=time.time()):
                 return Outcome.duplicate
             return self.process(session, update)
 
@@ -155,10 +156,4 @@ class Dispatcher:
     def role_labels(roles: Iterable[str]) -> list[str]:
         labels = vocabulary()["roles"]
         return [labels[r] for r in sorted(roles)]
-
-
-def _first_time(session: Session, key: str) -> bool:
-    # RETURNING rather than rowcount: not every driver reports rowcount for ON CONFLICT DO NOTHING.
-    inserted = insert_new(session, ProcessedCallback.__table__, "key", returning="key")
-    return session.execute(inserted, {"key": key, "received_at": time.time()}).first() is not None
 

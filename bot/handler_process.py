@@ -19,8 +19,6 @@ from typing import Callable
 
 from bot.config import Settings
 
-log = logging.getLogger(__name__)
-
 
 class HandlerProcesses:
     def __init__(self, settings: Settings, count: int):
@@ -32,6 +30,7 @@ class HandlerProcesses:
         self._read, self._write = context.Pipe(duplex=False)
         os.set_blocking(self._read.fileno(), False)
         self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._watching: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
         for n in range(self._count):
@@ -52,9 +51,13 @@ class HandlerProcesses:
                 return
             on_handled()
         loop.add_reader(self._read.fileno(), readable)
+        self._watching = loop
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM: each hands back what it had claimed and exits."""
+        if self._watching:
+            self._watching.remove_reader(self._read.fileno())  # nothing once the loop is closed
+            self._watching = None
         for process in self._processes:
             process.terminate()
         for process in self._processes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing.synchronize
 import queue
 import threading
 import time
@@ -30,7 +31,8 @@ POLL_SECONDS = 1.0  # rows recorded by another process, or waiting for a retry
 
 class Inbox:
     def __init__(self, engine: Engine, dispatcher: Dispatcher, *, on_handled: Callable[[], None] = lambda: None,
-                 handles: bool = True, on_recorded: Callable[[], None] = lambda: None, wake=None):
+                 handles: bool = True, on_recorded: Callable[[], None] = lambda: None,
+                 wake: threading.Event | multiprocessing.synchronize.Event | None = None):
         """handles=False: only record, and call on_recorded (bot/handler_process.py handles);
         wake: an event shared with the recording process, for a process that only handles."""
         self._engine, self._dispatcher, self._on_handled = engine, dispatcher, on_handled
@@ -112,14 +114,13 @@ class Inbox:
             log.exception("could not claim inbound updates")
             return
         self._claimed.extend(rows)
-        self._look = len(rows) == 100 or self._look
+        self._look = self._look or len(rows) == inbox.CLAIM_LIMIT  # more may be waiting
 
     def _handle(self, row_id: int, plaintext: str) -> None:
         try:
             with transaction(self._engine) as session:
-                if not inbox.finish(session, row_id):
-                    return  # another process took it over after our lease ran out
-                outcome = self._dispatcher.process(session, parse_update(plaintext))
+                # Gone: another process took it over after our lease ran out.
+                outcome = inbox.finish(session, row_id) and self._dispatcher.process(session, parse_update(plaintext))
         except Exception:  # noqa: BLE001 - never the payload in the log: it may hold a vote
             log.exception("inbound update %d failed", row_id)
             self._fail(row_id)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
+from storage.db import database_of
 from storage.models import CampaignRecord, CampaignTask, TaskDone
 
 
@@ -79,17 +80,17 @@ class _Snapshot:
 
 
 _SNAPSHOTS: dict[str, _Snapshot] = {}
+_STAMP = select(CampaignRecord.id, CampaignRecord.content_hash, CampaignRecord.start, CampaignRecord.end,
+                *(select(f(c)).scalar_subquery() for f, c in ((func.count, CampaignTask.id), (func.max, CampaignTask.id),
+                                                             (func.max, CampaignTask.due)))).order_by(CampaignRecord.id)
 
 
 def _snapshot(session: Session) -> _Snapshot:
     """Every campaign and task as read-only copies, read again only when one changed. Each form
     answer needs them and they change a few times a campaign; a small query tells (each campaign's
     content hash and dates, the tasks' count, highest id and latest due date)."""
-    tasks = [select(f(c)).scalar_subquery() for f, c in
-             ((func.count, CampaignTask.id), (func.max, CampaignTask.id), (func.max, CampaignTask.due))]
-    stamp = tuple(session.execute(select(CampaignRecord.id, CampaignRecord.content_hash, CampaignRecord.start,
-                                         CampaignRecord.end, *tasks).order_by(CampaignRecord.id)).all())
-    where = session.get_bind().url.render_as_string(hide_password=True)
+    stamp = tuple(session.execute(_STAMP).all())
+    where = database_of(session)
     cached = _SNAPSHOTS.get(where)
     if cached is None or cached.stamp != stamp:
         records = [_copy(r) for r in session.scalars(select(CampaignRecord).order_by(CampaignRecord.start))]

@@ -21,6 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+IN_CHUNK = 1000  # values per IN (...) list: far below SQLite's and PostgreSQL's bound on parameters
+
 
 def normalise_url(url: str) -> str:
     """postgresql:// means psycopg 3 here; SQLAlchemy would otherwise pick psycopg2."""
@@ -35,7 +37,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (SQLAlchemy's pysqlite recipe)
         cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=15000", "synchronous=NORMAL", "secure_delete=ON"):
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=15000", "synchronous=NORMAL",
+                       "secure_delete=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -76,6 +79,11 @@ def transaction(engine: Engine) -> Iterator[Session]:
         with Session(engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
+
+
+def database_of(session: Session) -> str:
+    """The key of a per-process cache of what one database holds (tests use many databases)."""
+    return session.get_bind().url.render_as_string(hide_password=True)
 
 
 def insert_new(session: Session, target: Any, *keys: str, returning: str | None = None):

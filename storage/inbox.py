@@ -18,6 +18,7 @@ from storage.models import InboundUpdate, ProcessedCallback
 
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 5.0
+CLAIM_LIMIT = 100
 _INBOX = InboundUpdate.__table__
 
 
@@ -28,12 +29,16 @@ class Received:
     payload: str
 
 
+def new_keys(session: Session, keys: list[str], *, now: float) -> set[str]:
+    """Store the dedup keys not seen before, in one multi-row statement (on PostgreSQL a round trip
+    per callback was most of a group commit); those are returned."""
+    seen = insert_new(session, ProcessedCallback.__table__, "key", returning="key")
+    return set(session.scalars(seen.values([{"key": key, "received_at": now} for key in dict.fromkeys(keys)])))
+
+
 def record(session: Session, received: list[Received], *, now: float) -> list[bool]:
     """Record each callback not seen before; True for those (False: a retry, already recorded)."""
-    # One multi-row statement: on PostgreSQL a round trip per callback was most of a group commit.
-    keys = list(dict.fromkeys(r.key for r in received))
-    seen = insert_new(session, ProcessedCallback.__table__, "key", returning="key")
-    fresh = set(session.scalars(seen.values([{"key": key, "received_at": now} for key in keys])))
+    fresh = new_keys(session, [r.key for r in received], now=now)
     new = []
     for r in received:  # the same callback twice in one batch: the first is new, the second a retry
         new.append(r.key in fresh)
@@ -45,15 +50,14 @@ def record(session: Session, received: list[Received], *, now: float) -> list[bo
     return new
 
 
-def claim(session: Session, *, now: float, lease_seconds: float, limit: int = 100) -> list[tuple[int, str]]:
+def claim(session: Session, *, now: float, lease_seconds: float, limit: int = CLAIM_LIMIT) -> list[tuple[int, str]]:
     """Up to ``limit`` (id, payload) in arrival order, leased to the caller; a person whose earlier
     update is leased elsewhere (or waits for a retry) is left for later, so their order holds."""
     held = aliased(InboundUpdate)
     someone_holds = exists().where(held.userid == InboundUpdate.userid, held.lease_until >= now)
     query = (select(InboundUpdate.id, InboundUpdate.userid, InboundUpdate.payload)
-             .where(InboundUpdate.lease_until < now, ~someone_holds).order_by(InboundUpdate.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+             .where(InboundUpdate.lease_until < now, ~someone_holds).order_by(InboundUpdate.id).limit(limit)
+             .with_for_update(skip_locked=True))  # SQLite has no FOR UPDATE (and needs none: one writer)
     rows = session.execute(query).all()
     if not rows:
         return []
@@ -94,7 +98,3 @@ def release(session: Session, row_ids: list[int]) -> None:
     """Leases given back at shutdown, so a restart handles the rows at once."""
     if row_ids:
         session.execute(update(InboundUpdate).where(InboundUpdate.id.in_(row_ids)).values(lease_until=0.0))
-
-
-def waiting(session: Session) -> int:
-    return session.execute(select(func.count()).select_from(InboundUpdate)).scalar_one()

@@ -14,12 +14,11 @@ from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from storage.db import insert_new
+from storage.db import IN_CHUNK, insert_new
 from storage.models import Delivery, MediaBlob, Outbox, OutboxStatus
 
 PER_PERSON_LIMITS = ((60.0, 30), (3600.0, 1000))  # (window seconds, messages) per app and member
 LEASE_SECONDS = 60.0
-IN_CHUNK = 1000  # userids per IN (...) list: far below SQLite's and PostgreSQL's bound on parameters
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from storage.db import IN_CHUNK, database_of
 from storage.models import Person, Pledge
 
 
@@ -28,11 +29,11 @@ def others_items(session: Session, *, campaign_id: int, userid: str) -> list[str
     items of versions it has not seen."""
     latest = dict(session.execute(select(Pledge.userid, func.max(Pledge.version)).where(
         Pledge.campaign_id == campaign_id, Pledge.kind == "member").group_by(Pledge.userid)).all())
-    known = _ITEMS.setdefault((session.get_bind().url.render_as_string(), campaign_id), {})
+    known = _ITEMS.setdefault((database_of(session), campaign_id), {})
     unseen = [u for u, version in latest.items() if known.get(u, (0, []))[0] != version]
-    for start in range(0, len(unseen), 500):
+    for start in range(0, len(unseen), IN_CHUNK):
         for who, version, items in session.execute(select(Pledge.userid, Pledge.version, Pledge.items).where(
-                Pledge.campaign_id == campaign_id, Pledge.kind == "member", Pledge.userid.in_(unseen[start:start + 500]))):
+                Pledge.campaign_id == campaign_id, Pledge.kind == "member", Pledge.userid.in_(unseen[start:start + IN_CHUNK]))):
             if version == latest[who]:
                 known[who] = (version, [item["what"] for item in items])
     return [what for who in latest if who != userid for what in known[who][1]]

@@ -25,8 +25,9 @@ from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
 from storage import inbox
 from storage.db import transaction
-from storage.models import InboundUpdate, Outbox
+from storage.models import InboundUpdate
 from tests.conftest import AGENT_ID, CORP_ID, eventually, make_settings, post_callback, text_xml
+from tests.test_dispatch import replies
 from tests.test_polls import START, Town, ballots, issued_poll, populate
 
 
@@ -48,13 +49,6 @@ def claim(engine, now: float | None = None, limit: int = 100) -> list[int]:
 def waiting(engine) -> list[InboundUpdate]:
     with Session(engine) as session:
         return list(session.scalars(select(InboundUpdate).order_by(InboundUpdate.id)))
-
-
-def replies(engine, userid: str) -> list[str]:
-    with Session(engine) as session:
-        rows = session.scalars(select(Outbox).where(Outbox.endpoint == "message/send").order_by(Outbox.id))
-        return [r.payload["text"]["content"] for r in rows if r.payload.get("touser") == userid
-                and r.payload["msgtype"] == "text"]
 
 
 async def handled_by_a_new_inbox(engine) -> Inbox:
@@ -199,5 +193,4 @@ async def test_a_handler_process_handles_what_the_web_process_recorded_and_wakes
         await eventually(lambda: waiting(engine) == [], timeout=30)
         assert waiting(engine) == [] and len(replies(engine, "li")) == 1 and len(replies(engine, "zhang")) == 1
     finally:
-        loop.remove_reader(handlers._read.fileno())
         handlers.stop()
