@@ -49,6 +49,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -506,7 +507,7 @@ async def drained(db_url: str, bound: float = 300.0) -> float:
 
 
 async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: int = 0,
-                  profile: Path | None = None, profile_kind: str = "gil") -> dict:
+                  profile: Path | None = None, profile_kind: str = "gil", profile_drain: bool = False) -> dict:
     servers, emulator, db_url = await target.start()
     try:
         for server in servers:
@@ -525,7 +526,8 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                 spies.append((out, subprocess.Popen(
                     [shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy", "record",
                      "--pid", str(server.proc.pid), "--rate", "200", "--format", "raw", *which, "--output", str(out),
-                     "--duration", str(int(mode["warmup"] + mode["duration"]) + 2)],
+                     # with profile_drain py-spy runs until the backlog is handled, then is interrupted
+                     *([] if profile_drain else ["--duration", str(int(mode["warmup"] + mode["duration"]) + 2)])],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         result = await generate(payloads, [s.url for s in servers], mode,
                                 timeout=mode["warmup"] + mode["duration"] + 40)
@@ -533,6 +535,8 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
             result["drain_s"] = await drained(db_url)
             busy = mode["warmup"] + mode["duration"] + result["drain_s"]
             result["handled_per_s"] = round(result["sent_total"] / busy, 1)
+        for _out, spy in spies if profile_drain else []:
+            spy.send_signal(signal.SIGINT)
         after = (cpu_seconds(pids), time.process_time(), all_cpu(), time.monotonic(),
                  resource.getrusage(resource.RUSAGE_CHILDREN))
         pg_after = postgres_cpu() if pg else {}
@@ -852,7 +856,7 @@ async def main_async(args: argparse.Namespace) -> None:
                         "name": f"{args.profile_rate:g}/s open", "rate": args.profile_rate,
                         "duration": args.rate_duration, **common}
                     result = await measure(target, payloads, load, first_outbox_id=first, profile=profile,
-                                           profile_kind=args.profile_kind)
+                                           profile_kind=args.profile_kind, profile_drain=args.profile_drain)
                     profiles[f"{target.label} {target.db}"] = {"rps": result["rps"], "files": result["profiles"],
                                                                 "top": profile_summary(result["profiles"]),
                                                                 "components": profile_components(result["profiles"])}
@@ -909,6 +913,8 @@ def main() -> None:
     parser.add_argument("--profile", help="directory: one more closed-loop run per bot target under py-spy")
     parser.add_argument("--profile-kind", choices=["gil", "wall"], default="gil",
                         help="gil: samples of the thread holding the GIL (CPU); wall: every thread, idle too")
+    parser.add_argument("--profile-drain", action="store_true",
+                        help="profile until the backlog is handled, not only while the load runs")
     parser.add_argument("--profile-rate", type=float, default=0.0,
                         help="profile under this open-loop rate instead of the closed loop")
     parser.add_argument("--keep-databases", action="store_true")

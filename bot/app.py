@@ -56,7 +56,8 @@ def build_app(settings: Settings, engine: Engine, handlers: HandlerProcesses | N
     app.cleanup_ctx.append(_sender_context(settings, engine))
     app.cleanup_ctx.append(_scheduler_context(settings, engine))
     app.cleanup_ctx.append(_inbox_context)
-    app.on_startup.append(_warm_up_nlp)
+    if handlers is None:  # otherwise only the handler processes dispatch, so only they need jieba (~100 MB)
+        app.on_startup.append(_warm_up_nlp)
     return app
 
 

@@ -82,10 +82,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # No access log line per callback (2-4 % of a callback's time, issue 7): the reverse proxy in
     # front keeps one, and a line per message adds nothing the outbox and job_run do not record.
     handlers = None
-    # Only on PostgreSQL: on SQLite a second process would meet the web process at the one writer's
-    # lock in SQLite's sleeping busy handler (p99 4.6 s at 500 callbacks/s, measured), so the web
-    # process handles on its own database thread there.
-    if settings.handler_processes and not settings.database_url.startswith("sqlite"):
+    # Before the app starts any thread: the handler processes are forked then (bot/handler_process.py).
+    if settings.handler_processes:
         from bot.handler_process import HandlerProcesses
 
         handlers = HandlerProcesses(settings, settings.handler_processes)

@@ -3,8 +3,10 @@
 The request path only verifies, decrypts and parses; ``accept`` hands the update to this thread,
 which records every callback waiting at that moment in one transaction (a group commit) and only
 then lets the 200 go. Between group commits it handles recorded updates one at a time, each in its
-own transaction with its row's deletion (storage/inbox.py). One thread, because SQLite has one
-writer: a request never waits behind another writer's lock, only behind at most one update.
+own transaction with its row's deletion (storage/inbox.py), unless handler processes do
+(bot/handler_process.py). One thread, because SQLite has one writer; its group commit goes before
+other writers waiting (storage/writer_lock.py), so a request waits for at most the transaction
+holding the writer, not for a queue.
 """
 from __future__ import annotations
 
@@ -94,7 +96,7 @@ class Inbox:
         if not batch:
             return
         try:
-            with transaction(self._engine) as session:
+            with transaction(self._engine, urgent=True) as session:  # the 200s wait for it
                 new = inbox.record(session, [received for received, _, _ in batch], now=time.time())
         except Exception as exc:  # noqa: BLE001 - every waiting request answers 500; the platform retries
             log.exception("could not record %d callbacks", len(batch))

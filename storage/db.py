@@ -9,9 +9,7 @@ SQLite with it on; other builds do not).
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import threading
 import weakref
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -20,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from storage.writer_lock import WriterLock
 
 IN_CHUNK = 1000  # values per IN (...) list: far below SQLite's and PostgreSQL's bound on parameters
 
@@ -57,7 +57,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         _configure_sqlite(engine)
-        _WRITERS[engine] = threading.RLock()
+        _WRITERS[engine] = WriterLock(path if path and path != ":memory:" else None)
         return engine
     # No pre-ping: a round trip before every transaction. A connection broken by a server restart
     # fails one transaction (retried: the inbox and the outbox both lease and retry), and SQLAlchemy
@@ -65,20 +65,23 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=10, pool_recycle=600)
 
 
-# SQLite has one writer and every transaction here begins IMMEDIATE. Threads of one process take
-# turns on a lock first, handed over at once; SQLite's busy handler, which sleeps in steps of up
-# to 100 ms, is left for other processes. Without it the callback thread and the sender's stalled
-# each other for tens of milliseconds at a time under load.
-_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_WRITERS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
-    with _WRITERS.get(engine) or contextlib.nullcontext():
+def transaction(engine: Engine, *, urgent: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception. urgent: a request waits for
+    it, so on SQLite it takes the writer's turn before other waiting transactions."""
+    writers = _WRITERS.get(engine)
+    if writers:
+        writers.acquire(urgent=urgent)
+    try:
         with Session(engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
+    finally:
+        if writers:
+            writers.release()
 
 
 def database_of(session: Session) -> str:

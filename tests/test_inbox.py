@@ -178,10 +178,9 @@ def test_the_same_callback_twice_in_one_group_commit_is_recorded_once(engine, ro
 
 
 async def test_a_handler_process_handles_what_the_web_process_recorded_and_wakes_it(db_url, engine, rostered):
-    """serve on PostgreSQL: a spawned process handles, and its pipe reaches the web process's sender
-    (a descriptor number passed as is named the child's own database connection instead)."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("handler processes run on PostgreSQL only")
+    """A spawned process handles (here threads run already, so it is spawned, not forked), and its
+    pipe reaches the web process's sender (a descriptor number passed as is named the child's own
+    database connection instead)."""
     handlers = HandlerProcesses(make_settings(db_url, "http://127.0.0.1:9/cgi-bin"), 1)
     handlers.start()
     loop, woken = asyncio.get_running_loop(), asyncio.Event()

@@ -57,7 +57,7 @@ def _replies(engine) -> list[Outbox]:
 
 
 def _children(pid: int) -> list[int]:
-    """Processes whose parent is pid (the spawn helper, a resource tracker, excluded: it has no handler args)."""
+    """Handler processes of pid: forked (its command line) or spawned (spawn_main); not a resource tracker."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -65,7 +65,7 @@ def _children(pid: int) -> list[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+        if int(fields[1]) == pid and (b"spawn_main" in cmdline or b"bot.cli" in cmdline):
             found.append(int(stat.parent.name))
     return found
 
@@ -85,8 +85,8 @@ async def test_sigkill_after_commit_before_send_then_sent_once_on_restart(db_url
             assert (await post_callback(client, text_xml("li", "/帮助"))).status == 200
         [pending] = await eventually(lambda: _replies(engine))  # handled by the handler process
         assert pending.status == OutboxStatus.pending
-        handlers = _children(proc.pid)  # PostgreSQL: one handler process; SQLite: the web process handles
-        assert len(handlers) == (1 if db_url.startswith("postgresql") else 0)
+        handlers = _children(proc.pid)  # one handler process, on either database
+        assert len(handlers) == 1
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
