@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Iterable
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlalchemy import select

@@ -72,15 +72,15 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDiction
 def transaction(engine: Engine, *, urgent: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception. urgent: a request waits for
     it, so on SQLite it takes the writer's turn before other waiting transactions."""
-    writers = _WRITERS.get(engine)
-    if writers:
+    writers = _WRITERS.get(engine)  # SQLite only
+    if writers is not None:
         writers.acquire(urgent=urgent)
     try:
         with Session(engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
     finally:
-        if writers:
+        if writers is not None:
             writers.release()
 
 
@@ -105,4 +105,3 @@ def _insert_new(dialect_name: str, target: Any, keys: tuple[str, ...], returning
         table = getattr(target, "__table__", target)
         stmt = stmt.returning(table.c[returning])
     return stmt
-

@@ -67,8 +67,10 @@ class WriterLock:
         writer, gate = self._files
         if urgent:
             fcntl.flock(gate, fcntl.LOCK_SH)
-            fcntl.flock(writer, fcntl.LOCK_EX)
-            fcntl.flock(gate, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(writer, fcntl.LOCK_EX)
+            finally:  # also when interrupted: a gate left shut would keep other processes out for good
+                fcntl.flock(gate, fcntl.LOCK_UN)
         else:
             fcntl.flock(gate, fcntl.LOCK_EX)  # waits while an urgent writer of any process waits
             fcntl.flock(gate, fcntl.LOCK_UN)

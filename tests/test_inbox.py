@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import threading
 import re
 import time
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -134,41 +132,6 @@ async def test_a_handled_vote_leaves_no_trace_in_the_database_file(db_url, engin
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     assert b"SelectedItems" not in raw and not re.search(rb"OptionId", raw)
-
-
-def test_threads_of_one_process_take_turns_before_sqlite_is_asked(db_url, engine):
-    """Two threads writing SQLite: the second begins only after the first committed (a lock handed
-    over at once), never inside SQLite's busy handler, which sleeps in steps of up to 100 ms."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL has row locks, not one writer")
-    with engine.connect(), engine.connect():
-        pass  # two pooled connections, so that B's is ready (a new one's PRAGMAs would wait on A too)
-    order: list[str] = []
-    sqlalchemy_event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *_: statement.startswith(
-        "BEGIN") and order.append(f"begin {threading.current_thread().name}"))
-    sqlalchemy_event.listen(engine, "commit", lambda conn: order.append(f"commit {threading.current_thread().name}"))
-    inside, release = threading.Event(), threading.Event()
-
-    def first() -> None:
-        with transaction(engine) as session:
-            session.execute(select(InboundUpdate.id))
-            inside.set()
-            release.wait(10)
-
-    def second() -> None:
-        inside.wait(10)
-        with transaction(engine) as session:
-            session.execute(select(InboundUpdate.id))
-
-    threads = [threading.Thread(target=first, name="A"), threading.Thread(target=second, name="B")]
-    for thread in threads:
-        thread.start()
-    inside.wait(10)
-    time.sleep(0.3)  # B's chance to begin too early, if nothing stopped it
-    release.set()
-    for thread in threads:
-        thread.join(10)
-    assert order == ["begin A", "commit A", "begin B", "commit B"]
 
 
 def test_the_same_callback_twice_in_one_group_commit_is_recorded_once(engine, rostered):

@@ -3,6 +3,8 @@ once, never in SQLite's sleeping busy handler, and the group commit that answers
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
 import time
 
@@ -80,6 +82,30 @@ def test_a_second_process_waits_for_the_writer_instead_of_being_told_the_databas
     assert errors == [] and _turns(url) == ["other process", "this process"]
 
 
+def test_threads_of_one_process_take_turns_before_sqlite_is_asked(tmp_path):
+    """The second thread begins only after the first committed (a turn handed over at once), never
+    inside SQLite's busy handler, which sleeps in steps of up to 100 ms."""
+    url = _database(tmp_path)
+    engine = _engine(url)
+    with engine.connect(), engine.connect():
+        pass  # two pooled connections, so that B's is ready (a new one's PRAGMAs would wait on A too)
+    order: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *_: statement.startswith(
+        "BEGIN") and order.append(f"begin {threading.current_thread().name}"))
+    event.listen(engine, "commit", lambda conn: order.append(f"commit {threading.current_thread().name}"))
+    inside, release = threading.Event(), threading.Event()
+    errors: list = []
+    first = _thread(url, "A", errors, inside=inside, release=release, engine=engine)
+    assert inside.wait(10)
+    second = _thread(url, "B", errors, engine=engine)
+    time.sleep(0.3)  # B's chance to begin too early, if nothing stopped it
+    release.set()
+    for thread in (first, second):
+        thread.join(10)
+    engine.dispose()
+    assert errors == [] and order == ["begin A", "commit A", "begin B", "commit B"]
+
+
 def test_the_urgent_writer_of_a_process_goes_before_the_others_waiting(tmp_path):
     url = _database(tmp_path)
     engine = _engine(url, busy_timeout_ms=0)  # the threads of one process share its engine
@@ -123,3 +149,39 @@ def test_a_handler_process_that_writes_again_at_once_lets_the_waiting_group_comm
     handler.join(30)
     recorder.join(30)
     assert errors == [] and _turns(url) == ["handler", "group commit", "handler again"]
+
+
+def _interrupted_while_urgent(url: str, waiting, interrupted, done) -> None:
+    """The group commit's thread is interrupted (Ctrl-C) while it waits; its process lives on."""
+    engine = _engine(url, busy_timeout_ms=0)
+    waiting.set()
+    try:
+        _write(url, "never", urgent=True, engine=engine)
+    except KeyboardInterrupt:
+        interrupted.set()
+    done.wait(30)
+
+
+def test_an_urgent_writer_interrupted_while_waiting_does_not_keep_other_processes_at_the_gate(tmp_path):
+    url = _database(tmp_path)
+    inside, release = threading.Event(), threading.Event()
+    errors: list = []
+    holder = _thread(url, "holder", errors, inside=inside, release=release)
+    assert inside.wait(10)
+    waiting, interrupted, done = SPAWN.Event(), SPAWN.Event(), SPAWN.Event()
+    recorder = SPAWN.Process(target=_interrupted_while_urgent, args=(url, waiting, interrupted, done))
+    recorder.start()
+    try:
+        assert waiting.wait(30)
+        time.sleep(0.3)  # it reaches the lock
+        os.kill(recorder.pid, signal.SIGINT)
+        assert interrupted.wait(30)
+        release.set()
+        holder.join(10)
+        later = _thread(url, "later", errors)  # its own engine and open files, as another process has
+        later.join(10)
+        assert not later.is_alive(), "a writer waits at a gate nobody is waiting behind"
+        assert errors == [] and _turns(url) == ["holder", "later"]
+    finally:
+        done.set()
+        recorder.join(30)

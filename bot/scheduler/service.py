@@ -42,9 +42,8 @@ class LeaderLease:
             if taken:
                 return True
             inserted = session.execute(
-                insert_new(session, SchedulerLease, "name").values(name=self.name, holder=self.holder,
-                                                                   expires_at=now + self.ttl)
-                .returning(SchedulerLease.name)).first()
+                insert_new(session, SchedulerLease, "name", returning="name").values(
+                    name=self.name, holder=self.holder, expires_at=now + self.ttl)).first()
             return inserted is not None
 
     def release(self) -> None:
