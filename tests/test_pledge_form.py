@@ -308,7 +308,9 @@ def test_idle_forms_job_parks_and_tells_once(engine, campaign, cfg):
     li = Phone(engine, "li")
     li.say("/承诺")
     li.say("每周听一节课")
-    later = datetime.now(TZ).replace(hour=12)
+    # Five minutes after the answer, whatever the hour the tests run at (a fixed noon was before the
+    # answer in Shanghai's afternoon); no quiet hours, so the hour cannot hold the job back either.
+    later, cfg = datetime.now(TZ) + timedelta(minutes=5), replace(cfg, quiet_hours="")
     assert run_job("idle_forms", engine, replace(cfg, form_idle_minutes=1e6), later) == 0  # not idle yet
     assert run_job("idle_forms", engine, replace(cfg, form_idle_minutes=1), later) == 1
     assert run_job("idle_forms", engine, replace(cfg, form_idle_minutes=1), later) == 0
