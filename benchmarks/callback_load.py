@@ -516,11 +516,12 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
         pids = [pid for server in servers for pid in server.pids()]
         pg = target.db == "PostgreSQL"
         pg_before = postgres_cpu() if pg else {}
+        web = [server.proc.pid for server in servers]  # the answering processes, without their handlers
         before = (cpu_seconds(pids), time.process_time(), all_cpu(), time.monotonic(),
-                  resource.getrusage(resource.RUSAGE_CHILDREN))
+                  resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(web))
         spies = []
         if profile:
-            which = ["--gil"] if profile_kind == "gil" else ["--idle", "--threads"]
+            which = {"gil": ["--gil"], "wall": ["--idle", "--threads"], "cpu": ["--threads", "--native"]}[profile_kind]
             for n, server in enumerate(servers):
                 out = profile / f"{target.label}-{target.db}-{profile_kind}-{n}.txt".replace(" ", "_").replace("×", "x")
                 spies.append((out, subprocess.Popen(
@@ -531,6 +532,7 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         result = await generate(payloads, [s.url for s in servers], mode,
                                 timeout=mode["warmup"] + mode["duration"] + 40)
+        web_cpu = cpu_seconds(web) - before[5]  # while it answered: not the sending behind, after the load
         if db_url:  # the bot answers first and handles behind the answer: the real work ends later
             result["drain_s"] = await drained(db_url)
             busy = mode["warmup"] + mode["duration"] + result["drain_s"]
@@ -551,7 +553,10 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                       server_cpu_s=round(after[0] - before[0], 2), db_cpu_s=round(db_cpu, 2),
                       driver_cpu_s=round(after[1] - before[1], 2), generator_cpu_s=round(generator_cpu, 2),
                       other_load=round(other_share, 3),
-                      server_cpu_us_per_request=round((after[0] - before[0]) / total * 1e6))
+                      server_cpu_us_per_request=round((after[0] - before[0]) / total * 1e6),
+                      # the answering processes' CPU per request: the bot's web process answers and sends
+                      # (its handler processes handle); the peer's whole server only answers
+                      web_cpu_us_per_request=round((web_cpu if db_url else after[0] - before[0]) / total * 1e6))
         if profile:
             result["profiles"] = [str(out) for out, _ in spies]
         if emulator:
@@ -673,6 +678,8 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
                      "over_1s": sum(r["over_1s"] for r in runs), "over_5s": sum(r["over_5s"] for r in runs),
                      "errors": sum(sum(r["errors"].values()) for r in runs),
                      "cpu_us": med([r["server_cpu_us_per_request"] for r in runs]),
+                     "web_cpu_us": med([r.get("web_cpu_us_per_request") for r in runs
+                                        if r.get("web_cpu_us_per_request") is not None]),
                      "other_load": max(r["other_load"] for r in runs),
                      "db_cpu_us": med([r["db_cpu_s"] / max(r["sent_total"], 1) * 1e6 for r in runs])
                      if db == "PostgreSQL" else None,
@@ -681,7 +688,7 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
     peer = {row["mode"]: row for row in rows if row["server"] == "wecom-app-svr"}
     header = (f"{'mode':<12} {'server':<15} {'DB':<10} {'runs':>4} {'req/s':>7} {'p50 ms':>9} {'p99 ms':>9} "
               f"{'max ms':>7} {'>=1s':>5} {'>=5s':>5} {'err':>4} {'CPU µs/req':>10} {'vs peer':>8} {'floor x':>8} "
-              f"{'other':>6} {'handled/s':>9} {'drain s':>7}")
+              f"{'other':>6} {'handled/s':>9} {'drain s':>7} {'answer µs':>9} {'÷ floor':>7}")
     print("\nMedians of the runs. closed loop: max throughput; N/s open: fixed arrival rate, latency from the "
           "scheduled arrival. >=1s, >=5s, err: totals over the runs.")
     print(header)
@@ -699,12 +706,16 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
               f"{fmt(row['p50'], 1):>9} {fmt(row['p99'], 1):>9} {fmt(row['max'], 0):>7} {row['over_1s']:>5} "
               f"{row['over_5s']:>5} {row['errors']:>4} {fmt(row['cpu_us'], 0):>10} {fmt(ratio, 2):>8} "
               f"{fmt(row['floor_x'], 1):>8} {row['other_load']:>6.0%} {fmt(row['handled'], 0):>9} "
-              f"{fmt(row['drain_s'], 1):>7}")
+              f"{fmt(row['drain_s'], 1):>7} {fmt(row['web_cpu_us'], 0):>9} "
+              f"{fmt(row['web_cpu_us'] / fl['us_per_request'] if row['web_cpu_us'] else None, 1):>7}")
+        row["answer_floor_x"] = row["web_cpu_us"] / fl["us_per_request"] if row["web_cpu_us"] else None
     print("vs peer: closed loop = req/s ÷ the peer's req/s; open loop = p99 ÷ the peer's p99. "
           "floor x = the floor's req/s per core ÷ req/s. CPU µs/req: the server's processes only. "
           "other: the most CPU that processes outside this benchmark (not PostgreSQL) took in any run, as a share "
           "of all cores. handled/s: every callback sent (warm-up included) ÷ the seconds until the last one's "
-          "effect was committed; drain s: seconds after the load until nothing answered waited to be handled.")
+          "effect was committed; drain s: seconds after the load until nothing answered waited to be handled. "
+          "answer µs: CPU per request of the answering processes while the load lasted (the bot's web process, which "
+          "also sends, not its handler processes; the peer: all of it); ÷ floor: that over the floor's µs per request.")
     print(f"floor (outer XML + signature + AES decrypt + parse_update, one core): {fl['us_per_request']} µs/request "
           f"= {fl['rps_per_core']:,} req/s per core ({fl['samples']:,} payloads)")
     for db, cost in dispatch.items():
@@ -911,8 +922,9 @@ def main() -> None:
     parser.add_argument("--dispatch-requests", type=int, default=3000)
     parser.add_argument("--profile-dispatch", help="file: cProfile stats of the in-process feed_update run on SQLite")
     parser.add_argument("--profile", help="directory: one more closed-loop run per bot target under py-spy")
-    parser.add_argument("--profile-kind", choices=["gil", "wall"], default="gil",
-                        help="gil: samples of the thread holding the GIL (CPU); wall: every thread, idle too")
+    parser.add_argument("--profile-kind", choices=["gil", "wall", "cpu"], default="gil",
+                        help="gil: samples of the thread holding the GIL (CPU); wall: every thread, idle too; "
+                             "cpu: every running thread, with native frames (SQLite, crypto)")
     parser.add_argument("--profile-drain", action="store_true",
                         help="profile until the backlog is handled, not only while the load runs")
     parser.add_argument("--profile-rate", type=float, default=0.0,

@@ -61,7 +61,7 @@ class Dispatcher:
 
     def feed_update(self, update: Update) -> Outcome:
         with transaction(self._engine) as session:
-            if not inbox.new_keys(session, [update.dedup_key], now=time.time()):
+            if not inbox.new_keys(session.connection(), [update.dedup_key], now=time.time()):
                 return Outcome.duplicate
             return self.process(session, update)
 

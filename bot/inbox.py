@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from bot.dispatch import Dispatcher, Outcome
 from bot.wecom.updates import Update, parse_update
 from storage import inbox
-from storage.db import transaction
+from storage.db import core_transaction, transaction
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 30.0
@@ -96,8 +96,8 @@ class Inbox:
         if not batch:
             return
         try:
-            with transaction(self._engine, urgent=True) as session:  # the 200s wait for it
-                new = inbox.record(session, [received for received, _, _ in batch], now=time.time())
+            with core_transaction(self._engine, urgent=True) as conn:  # the 200s wait for it
+                new = inbox.record(conn, [received for received, _, _ in batch], now=time.time())
         except Exception as exc:  # noqa: BLE001 - every waiting request answers 500; the platform retries
             log.exception("could not record %d callbacks", len(batch))
             new = [exc] * len(batch)

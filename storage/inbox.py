@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -29,16 +29,17 @@ class Received:
     payload: str
 
 
-def new_keys(session: Session, keys: list[str], *, now: float) -> set[str]:
+def new_keys(conn: Connection, keys: list[str], *, now: float) -> set[str]:
     """Store the dedup keys not seen before, in one multi-row statement (on PostgreSQL a round trip
-    per callback was most of a group commit); those are returned."""
-    seen = insert_new(session, ProcessedCallback.__table__, "key", returning="key")
-    return set(session.scalars(seen.values([{"key": key, "received_at": now} for key in dict.fromkeys(keys)])))
+    per callback was most of a group commit); those are returned. The statement is compiled once:
+    built with .values() for each batch, compiling it was half the group commit's CPU."""
+    seen = insert_new(conn, ProcessedCallback.__table__, "key", returning="key")
+    return set(conn.execute(seen, [{"key": key, "received_at": now} for key in dict.fromkeys(keys)]).scalars())
 
 
-def record(session: Session, received: list[Received], *, now: float) -> list[bool]:
+def record(conn: Connection, received: list[Received], *, now: float) -> list[bool]:
     """Record each callback not seen before; True for those (False: a retry, already recorded)."""
-    fresh = new_keys(session, [r.key for r in received], now=now)
+    fresh = new_keys(conn, [r.key for r in received], now=now)
     new = []
     for r in received:  # the same callback twice in one batch: the first is new, the second a retry
         new.append(r.key in fresh)
@@ -46,7 +47,7 @@ def record(session: Session, received: list[Received], *, now: float) -> list[bo
     rows = [{"userid": r.userid, "payload": r.payload, "received_at": now, "lease_until": 0.0, "attempts": 0}
             for r, is_new in zip(received, new) if is_new]
     if rows:
-        session.execute(insert(_INBOX), rows)
+        conn.execute(insert(_INBOX), rows)
     return new
 
 

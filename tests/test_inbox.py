@@ -22,7 +22,7 @@ from bot.inbox import Inbox
 from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
 from storage import inbox
-from storage.db import transaction
+from storage.db import core_transaction, transaction
 from storage.models import InboundUpdate
 from tests.conftest import AGENT_ID, CORP_ID, eventually, make_settings, post_callback, text_xml
 from tests.test_dispatch import replies
@@ -35,8 +35,8 @@ def received(userid: str, content: str, msg_id: int) -> inbox.Received:
 
 
 def record(engine, *items: inbox.Received) -> list[bool]:
-    with transaction(engine) as session:
-        return inbox.record(session, list(items), now=time.time())
+    with core_transaction(engine) as conn:  # as the group commit records them
+        return inbox.record(conn, list(items), now=time.time())
 
 
 def claim(engine, now: float | None = None, limit: int = 100) -> list[int]:

@@ -6,7 +6,7 @@ import pytest
 from bot.texts import split_message
 from bot.wecom.crypto import CallbackCrypto, SignatureError
 from bot.wecom.emulator.callbacks import CallbackSigner
-from bot.wecom.updates import MalformedUpdate, parse_update
+from bot.wecom.updates import MalformedUpdate, parse_update, parse_xml
 from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN
 
 CARD = """<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[li]]></FromUserName>
@@ -58,6 +58,35 @@ def test_dedup_keys_message_by_msgid_and_event_by_its_fields():
 def test_malformed_updates_are_refused(xml):
     with pytest.raises(MalformedUpdate):
         parse_update(xml)
+
+
+ENTITY_TRICKS = [
+    # billion laughs, external entities (file and network), each where a DOCTYPE could hide
+    '<!DOCTYPE x [<!ENTITY a "aa"><!ENTITY b "&a;&a;&a;&a;">]><xml><FromUserName>&b;</FromUserName></xml>',
+    '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>',
+    '<?pi <xml?><!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:9/">]><xml><Encrypt>&e;</Encrypt></xml>',
+    '<!-- <xml> --><!DOCTYPE x [<!ENTITY e "x">]><xml><Encrypt>&e;</Encrypt></xml>',
+    '<xml><!DOCTYPE x [<!ENTITY e "x">]><Encrypt>&e;</Encrypt></xml>',
+    '<xml><Encrypt>&e;</Encrypt></xml>',
+    '<xml><Encrypt>x</Encrypt></xml><!DOCTYPE y>',
+]
+
+
+@pytest.mark.parametrize("xml", ENTITY_TRICKS)
+def test_entity_tricks_are_refused_as_text_and_as_bytes(xml):
+    for form in (xml, xml.encode(), xml.encode("utf-16")):  # UTF-16 must not slip a DOCTYPE past the check
+        with pytest.raises(MalformedUpdate):
+            parse_xml(form)
+
+
+def test_what_a_member_types_is_never_taken_for_markup():
+    """A DOCTYPE in a message's text (CDATA) is text: refusing it would make the platform retry forever."""
+    typed = '<!DOCTYPE x [<!ENTITY a "b">]> &a; <xml>'
+    xml = ("<xml><FromUserName><![CDATA[li]]></FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
+           f"<Content><![CDATA[{typed}]]></Content><MsgId>9</MsgId></xml>")
+    assert parse_update(xml).content == typed
+    assert parse_xml(b"\xef\xbb\xbf" + xml.encode()).findtext("Content") == typed  # a byte-order mark is fine
+    assert parse_xml('<?xml version="1.0" encoding="UTF-8"?>\n' + xml).findtext("Content") == typed
 
 
 @pytest.mark.parametrize("text", [
