@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sqlite3
 import re
 import time
@@ -140,19 +142,27 @@ def test_the_same_callback_twice_in_one_group_commit_is_recorded_once(engine, ro
     assert [row.userid for row in waiting(engine)] == ["li", "zhang"]
 
 
-async def test_a_handler_process_handles_what_the_web_process_recorded_and_wakes_it(db_url, engine, rostered):
-    """A spawned process handles (here threads run already, so it is spawned, not forked), and its
-    pipe reaches the web process's sender (a descriptor number passed as is named the child's own
-    database connection instead)."""
-    handlers = HandlerProcesses(make_settings(db_url, "http://127.0.0.1:9/cgi-bin"), 1)
+async def test_handler_processes_handle_what_was_recorded_the_first_sends_and_a_dead_one_is_replaced(
+        db_url, engine, rostered, emulator, emulator_url):
+    """Spawned processes (threads run already here, so they are spawned, not forked). The first also
+    runs the sender (bot/background.py), so the replies reach the platform from there; one killed is
+    started again by the web process's supervisor, and what was recorded meanwhile is handled and sent."""
+    handlers = HandlerProcesses(make_settings(db_url, emulator_url), 2)
     handlers.start()
-    loop, woken = asyncio.get_running_loop(), asyncio.Event()
-    handlers.watch(loop, woken.set)
+    supervising = asyncio.create_task(handlers.supervise(every=0.1))
     try:
         record(engine, received("li", "/帮助", 1), received("zhang", "/我", 2))
         handlers.wake()
-        await asyncio.wait_for(woken.wait(), timeout=60)
-        await eventually(lambda: waiting(engine) == [], timeout=30)
-        assert waiting(engine) == [] and len(replies(engine, "li")) == 1 and len(replies(engine, "zhang")) == 1
+        await eventually(lambda: emulator.texts("li") and emulator.texts("zhang"), timeout=60)
+        assert waiting(engine) == [] and "/帮助" in emulator.texts("li")[0]
+
+        first = handlers.pids()[0]
+        os.kill(first, signal.SIGKILL)
+        await eventually(lambda: handlers.pids()[0] != first, timeout=10)
+        record(engine, received("li", "/我", 3))
+        handlers.wake()
+        await eventually(lambda: len(emulator.texts("li")) == 2, timeout=60)
+        assert waiting(engine) == []
     finally:
+        supervising.cancel()
         handlers.stop()
