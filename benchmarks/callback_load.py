@@ -506,6 +506,27 @@ async def drained(db_url: str, bound: float = 300.0) -> float:
         engine.dispose()
 
 
+async def delivered(db_url: str, first_id: int, bound: float = 300.0) -> float:
+    """Seconds from now until none of the run's outbox rows waits to be sent: the replies have reached
+    the platform (at its pace: 10,000 message/send calls a minute)."""
+    from sqlalchemy import func, select
+
+    from storage.db import make_engine
+    from storage.models import Outbox, OutboxStatus
+
+    engine, start = make_engine(db_url), time.monotonic()
+    waiting = select(func.count()).where(Outbox.id > first_id, Outbox.status == OutboxStatus.pending)
+    try:
+        while time.monotonic() - start < bound:
+            with engine.connect() as conn:
+                if not conn.execute(waiting).scalar():
+                    return round(time.monotonic() - start, 2)
+            await asyncio.sleep(0.2)
+        raise SystemExit(f"replies still waiting to be sent {bound:.0f} s after the load")
+    finally:
+        engine.dispose()
+
+
 async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: int = 0,
                   profile: Path | None = None, profile_kind: str = "gil", profile_drain: bool = False) -> dict:
     servers, emulator, db_url = await target.start()
@@ -537,6 +558,9 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
             result["drain_s"] = await drained(db_url)
             busy = mode["warmup"] + mode["duration"] + result["drain_s"]
             result["handled_per_s"] = round(result["sent_total"] / busy, 1)
+            if mode.get("rate"):  # and the replies sent: the end of the real work, at the platform's pace
+                busy += await delivered(db_url, first_outbox_id)
+                result["delivered_s"] = round(busy, 1)
         for _out, spy in spies if profile_drain else []:
             spy.send_signal(signal.SIGINT)
         after = (cpu_seconds(pids), time.process_time(), all_cpu(), time.monotonic(),
@@ -684,11 +708,13 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
                      "db_cpu_us": med([r["db_cpu_s"] / max(r["sent_total"], 1) * 1e6 for r in runs])
                      if db == "PostgreSQL" else None,
                      "drain_s": med([r["drain_s"] for r in runs if "drain_s" in r]),
-                     "handled": med([r["handled_per_s"] for r in runs if "handled_per_s" in r])})
+                     "handled": med([r["handled_per_s"] for r in runs if "handled_per_s" in r]),
+                     "delivered_s": med([r["delivered_s"] for r in runs if "delivered_s" in r]),
+                     "replies": med([r["outbox"].get("sent", 0) / r["delivered_s"] for r in runs if "delivered_s" in r])})
     peer = {row["mode"]: row for row in rows if row["server"] == "wecom-app-svr"}
     header = (f"{'mode':<12} {'server':<15} {'DB':<10} {'runs':>4} {'req/s':>7} {'p50 ms':>9} {'p99 ms':>9} "
               f"{'max ms':>7} {'>=1s':>5} {'>=5s':>5} {'err':>4} {'CPU µs/req':>10} {'vs peer':>8} {'floor x':>8} "
-              f"{'other':>6} {'handled/s':>9} {'drain s':>7} {'answer µs':>9} {'÷ floor':>7}")
+              f"{'other':>6} {'handled/s':>9} {'drain s':>7} {'answer µs':>9} {'÷ floor':>7} {'sent s':>6} {'sent/s':>6}")
     print("\nMedians of the runs. closed loop: max throughput; N/s open: fixed arrival rate, latency from the "
           "scheduled arrival. >=1s, >=5s, err: totals over the runs.")
     print(header)
@@ -707,15 +733,18 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
               f"{row['over_5s']:>5} {row['errors']:>4} {fmt(row['cpu_us'], 0):>10} {fmt(ratio, 2):>8} "
               f"{fmt(row['floor_x'], 1):>8} {row['other_load']:>6.0%} {fmt(row['handled'], 0):>9} "
               f"{fmt(row['drain_s'], 1):>7} {fmt(row['web_cpu_us'], 0):>9} "
-              f"{fmt(row['web_cpu_us'] / fl['us_per_request'] if row['web_cpu_us'] else None, 1):>7}")
+              f"{fmt(row['web_cpu_us'] / fl['us_per_request'] if row['web_cpu_us'] else None, 1):>7} "
+              f"{fmt(row['delivered_s'], 0):>6} {fmt(row['replies'], 0):>6}")
         row["answer_floor_x"] = row["web_cpu_us"] / fl["us_per_request"] if row["web_cpu_us"] else None
     print("vs peer: closed loop = req/s ÷ the peer's req/s; open loop = p99 ÷ the peer's p99. "
           "floor x = the floor's req/s per core ÷ req/s. CPU µs/req: the server's processes only. "
           "other: the most CPU that processes outside this benchmark (not PostgreSQL) took in any run, as a share "
           "of all cores. handled/s: every callback sent (warm-up included) ÷ the seconds until the last one's "
           "effect was committed; drain s: seconds after the load until nothing answered waited to be handled. "
-          "answer µs: CPU per request of the answering processes while the load lasted (the bot's web process, which "
-          "also sends, not its handler processes; the peer: all of it); ÷ floor: that over the floor's µs per request.")
+          "answer µs: CPU per request of the answering processes while the load lasted (the bot's web process, not "
+          "its handler processes, which also send; the peer: all of it); ÷ floor: that over the floor's µs per request. "
+          "sent s (open loop): seconds from the first request until every reply and message the run queued had "
+          "been sent to the platform; sent/s: those messages per second (the platform takes 10,000 a minute).")
     print(f"floor (outer XML + signature + AES decrypt + parse_update, one core): {fl['us_per_request']} µs/request "
           f"= {fl['rps_per_core']:,} req/s per core ({fl['samples']:,} payloads)")
     for db, cost in dispatch.items():

@@ -44,7 +44,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -85,6 +85,19 @@ def core_transaction(engine: Engine, *, urgent: bool = False) -> Iterator[Connec
     with _writer_turn(engine, urgent):
         with engine.begin() as conn:
             yield conn
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it neither waits for the writer's turn nor takes it
+    (a deferred BEGIN; WAL readers see the last commit). For frequent small looks, such as the
+    sender's "anything due?", which otherwise queued with every write."""
+    with Session(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False) as session:
+        with session.begin():
+            yield session
+
+
+_READ_ONLY = "xianfeng_read_only"
 
 
 @contextmanager

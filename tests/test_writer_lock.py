@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy import event, text
 
-from storage.db import make_engine, transaction
+from storage.db import make_engine, reading, transaction
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -185,3 +185,29 @@ def test_an_urgent_writer_interrupted_while_waiting_does_not_keep_other_processe
     finally:
         done.set()
         recorder.join(30)
+
+
+def test_a_reading_transaction_neither_waits_for_nor_takes_the_writers_turn(tmp_path):
+    """The sender's frequent "anything due?" (storage.db.reading) used to queue behind every write."""
+    url = _database(tmp_path)
+    engine = _engine(url)
+    _write(url, "before", engine=engine)
+    inside, release, errors = threading.Event(), threading.Event(), []
+    writer = _thread(url, "holding", errors, engine=engine, inside=inside, release=release)
+    try:
+        assert inside.wait(10)  # a writer holds the turn (and SQLite's write lock) until released
+        seen = []
+        reader = threading.Thread(target=lambda: seen.append(_read(engine)), daemon=True)
+        reader.start()
+        reader.join(5)
+        assert seen == [["before"]]  # it read the last commit while the writer still held its turn
+    finally:
+        release.set()
+        writer.join(10)
+    assert errors == [] and _turns(url) == ["before", "holding"]
+    engine.dispose()
+
+
+def _read(engine) -> list[str]:
+    with reading(engine) as session:
+        return list(session.scalars(text("SELECT who FROM turn ORDER BY id")))

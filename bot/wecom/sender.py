@@ -25,7 +25,7 @@ from bot.wecom import payloads
 from bot.wecom.api import LIMIT_ERRCODES, ApiError, TransientError, WeComClient
 from bot.wecom.outcomes import OutcomeWriter
 from storage import outbox
-from storage.db import transaction
+from storage.db import reading, transaction
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Sender:
         return len(rows)
 
     def _anything_due(self) -> bool:
-        with transaction(self._engine) as session:
+        with reading(self._engine) as session:
             return outbox.any_due(session, now=time.time())
 
     def _claim(self, room: int) -> list[outbox.Claimed]:
