@@ -29,7 +29,9 @@ What it does, all on this machine (loopback only, every step bounded in time):
    gets no token and sends nothing). --bot-processes N adds N `xianfeng serve` on PostgreSQL, each
    person sent to one of them. The bot answers first and handles behind the answer, so after the
    load the driver waits until no answered callback waits to be handled: handled/s and the drain
-   time count the real work. The CPU of the servers (their handler processes included), PostgreSQL
+   time count the real work; after an open-loop run it also waits until every message the run
+   queued has been sent (sent s, sent/s: the platform's pace bounds it). The web process's own CPU
+   while the load lasts, per request, is the answering cost (answer µs), set against the floor. The CPU of the servers (their handler processes included), PostgreSQL
    and of any other process on the machine (someone else's tests) is recorded for every measurement.
 5. Prints the medians per server, database and mode, the ratios to the peer and to the floor, and
    with --profile DIR one more closed-loop run per bot target under py-spy (top functions, and the
@@ -555,11 +557,11 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                                 timeout=mode["warmup"] + mode["duration"] + 40)
         web_cpu = cpu_seconds(web) - before[5]  # while it answered: not the sending behind, after the load
         if db_url:  # the bot answers first and handles behind the answer: the real work ends later
-            result["drain_s"] = await drained(db_url)
+            result["drain_s"] = await drained(db_url, mode["drain_bound"])
             busy = mode["warmup"] + mode["duration"] + result["drain_s"]
             result["handled_per_s"] = round(result["sent_total"] / busy, 1)
             if mode.get("rate"):  # and the replies sent: the end of the real work, at the platform's pace
-                busy += await delivered(db_url, first_outbox_id)
+                busy += await delivered(db_url, first_outbox_id, mode["drain_bound"])
                 result["delivered_s"] = round(busy, 1)
         for _out, spy in spies if profile_drain else []:
             spy.send_signal(signal.SIGINT)
@@ -865,7 +867,7 @@ async def main_async(args: argparse.Namespace) -> None:
         if args.bot_processes > 1:
             targets.append(Target(f"xianfeng ×{args.bot_processes}", "PostgreSQL",
                                   bot_on("PostgreSQL", args.bot_processes)))
-    common = {"warmup": args.warmup, "settle": args.settle}
+    common = {"warmup": args.warmup, "settle": args.settle, "drain_bound": args.drain_bound}
     modes = [] if args.skip_closed else [{"name": "closed loop", "connections": args.connections,
                                           "duration": args.duration, **common}]
     modes += [{"name": f"{rate:g}/s open", "rate": rate, "duration": args.rate_duration, **common} for rate in args.rate]
@@ -884,6 +886,7 @@ async def main_async(args: argparse.Namespace) -> None:
                         f"client CPU {result['client_cpu_s']} s, db CPU {result['db_cpu_s']} s, "
                         f"other processes {result['other_load']:.0%} of the machine, "
                         f"outbox {result.get('outbox')}")
+                    (work / "partial.json").write_text(json.dumps(results))  # kept if a later run gives up
         profiles = {}
         if args.profile:
             profile = Path(args.profile)
@@ -958,6 +961,8 @@ def main() -> None:
                         help="profile until the backlog is handled, not only while the load runs")
     parser.add_argument("--profile-rate", type=float, default=0.0,
                         help="profile under this open-loop rate instead of the closed loop")
+    parser.add_argument("--drain-bound", type=float, default=600.0,
+                        help="seconds to wait after the load for the handling (and, open loop, the sending) to end")
     parser.add_argument("--keep-databases", action="store_true")
     parser.add_argument("--work-dir")
     parser.add_argument("--out", help="results JSON (default: in the work directory)")

@@ -23,8 +23,8 @@ RUNTIME = web.AppKey("runtime", Runtime)
 
 
 def build_app(settings: Settings, engine: Engine, handlers: HandlerProcesses | None = None) -> web.Application:
-    """handlers: processes that handle what this app records and send the replies (`serve`); without
-    them, this process handles, sends and schedules too."""
+    """handlers: the processes that handle what this app records, send and schedule (`serve`);
+    without them, this process does all of that too."""
     app = web.Application(client_max_size=callback.MAX_BODY)
     app[callback.CRYPTO] = CallbackCrypto(token=settings.token, aes_key=settings.aes_key, corp_id=settings.corp_id)
     dispatcher = Dispatcher(engine, ROUTERS, tz=settings.tz, form_idle_seconds=settings.form_idle_minutes * 60)

@@ -1,9 +1,9 @@
 """What works behind the callbacks: the outbox sender and the scheduler, started and stopped together.
 
 They run in the web process when it handles its own callbacks (tests, the demo,
-XIANFENG_HANDLER_PROCESSES=0), and otherwise in the first handler process (bot/handler_process.py):
-there the handled replies are queued, and the process that answers the platform does nothing else.
-Sending from the answering process took a third of its CPU at 500 callbacks a second (issue 7).
+XIANFENG_HANDLER_PROCESSES=0), and otherwise in a sender process of their own
+(bot/handler_process.py), so the process that answers the platform does nothing else: sending
+from it took a third of its CPU at 500 callbacks a second (issue 7).
 """
 from __future__ import annotations
 

@@ -139,8 +139,8 @@ class Settings:
     nudge_cap: int = 3
     leader_ttl: float = 45.0  # seconds a scheduler lease lasts without renewal
     form_idle_minutes: float = 30.0  # a half-filled form is parked after this long without an answer
-    # Processes of `serve` that handle the callbacks its web process answered, the first also sending
-    # and scheduling (bot/handler_process.py); 0: the web process does all of it (one process, no
+    # Processes of `serve` that handle the callbacks its web process answered, beside one that sends
+    # and schedules (bot/handler_process.py); 0: the web process does all of it (one process, no
     # second copy in memory).
     handler_processes: int = 1
 

@@ -1,14 +1,15 @@
-"""`serve` answers callbacks in its own process and handles them in others (XIANFENG_HANDLER_PROCESSES).
+"""`serve` answers callbacks in its web process, handles them in XIANFENG_HANDLER_PROCESSES processes of
+their own, and sends and schedules in one more (bot/background.py).
 
-Handling is CPU work in Python (the ORM, templates, jieba), and so is sending. In the answering
-process either would hold the GIL the answers need, and under a burst every answer would wait
-behind it. In processes of their own the operating system shares the cores instead. They meet only
-in the database: the web process records (bot/inbox.py), a handler process claims, handles and
-deletes, as any number of `serve` workers do on PostgreSQL; on SQLite they take the one writer in
-turns, the web process's group commit first (storage/writer_lock.py). A shared event wakes the
-handlers when something was recorded. The first handler process also runs the sender and the
-scheduler (bot/background.py), so the replies it queues are sent from where they were queued.
-The web process starts a new handler in place of one that dies.
+Handling and sending are CPU work in Python (the ORM, templates, jieba; HTTP calls). In the
+answering process either would hold the GIL the answers need, and under a burst every answer would
+wait behind it; in one process together they held each other up (measured: handling fell by half on
+SQLite, to 77 a second on PostgreSQL). In processes of their own the operating system shares the
+cores instead. They meet only in the database: the web process records (bot/inbox.py), a handler
+claims, handles and deletes, as any number of `serve` workers do on PostgreSQL; on SQLite they take
+the one writer in turns, the web process's group commit first (storage/writer_lock.py). An event per
+handler wakes it when something was recorded; a pipe wakes the sender when something was handled.
+The web process starts a process again in place of one that dies.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import time
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
-RESTART_BACKOFF_CAP = 60.0  # seconds between restarts of a handler that keeps dying (the database is down …)
+RESTART_BACKOFF_CAP = 60.0  # seconds between restarts of a process that keeps dying (the database is down …)
 
 
 class HandlerProcesses:
@@ -35,53 +36,57 @@ class HandlerProcesses:
         # it (100,000 people: 309 MB of RSS in all when spawned); spawned once threads run.
         context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
         self._settings, self._count, self._context = settings, count, context
-        self._processes: list[multiprocessing.process.BaseProcess] = []
-        # One event per process, made by the context that starts it: a forked child inherits any,
-        # a spawned one can be handed only a spawn context's (which starts a resource tracker process).
-        self._wakes: list[multiprocessing.synchronize.Event] = []
-        self._failures: list[int] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []  # the handlers, then the sender
+        # One event per handler, made by the context that starts it: a forked child inherits any, a
+        # spawned one can be handed only a spawn context's (which starts a resource tracker process).
+        self._wakes: list[multiprocessing.synchronize.Event | None] = []
+        # A multiprocessing pipe, not os.pipe(): a spawned child inherits no descriptor it is not
+        # handed, and a bare number would name whatever the child opened under it (its database).
+        self._queued, self._queuing = context.Pipe(duplex=False)
 
     def start(self) -> None:
         if self._context.get_start_method() == "fork":
             gc.freeze()  # the collector would otherwise touch, and so copy, every shared object's page
-        self._processes, self._wakes = [], []
-        for n in range(self._count):
-            self._wakes.append(self._context.Event())
-            self._processes.append(self._start(n, self._context))
-        self._failures = [0] * self._count
+        self._wakes = [self._context.Event() for _ in range(self._count)] + [None]
+        self._processes = [self._start(n, self._context) for n in range(self._count + 1)]
 
     def _start(self, n: int, context) -> multiprocessing.process.BaseProcess:
-        process = context.Process(target=_main, name=f"xianfeng-handler-{n}", daemon=True,
-                                  args=(self._settings, self._wakes[n], os.getpid(), n == 0))
+        sends = n == self._count
+        process = context.Process(target=_main, name="xianfeng-sender" if sends else f"xianfeng-handler-{n}",
+                                  daemon=True, args=(self._settings, os.getpid(), self._wakes[n],
+                                                     self._queued if sends else None, None if sends else self._queuing))
         process.start()
         return process
 
     def pids(self) -> list[int]:
+        """The handlers', then the sender's."""
         return [process.pid for process in self._processes if process.pid]
 
     def wake(self) -> None:
         """Something was recorded (called from the recording thread)."""
         for event in self._wakes:
-            event.set()
+            if event is not None:
+                event.set()
 
     async def supervise(self, every: float = 1.0) -> None:
-        """Start a handler again when it dies (a crash, the OOM killer): answered callbacks would wait
-        unhandled, and without the first one nothing would be sent. One that keeps dying is started
-        again after longer and longer pauses."""
-        retry_at = [0.0] * self._count
+        """Start a process again when it dies (a crash, the OOM killer): answered callbacks would wait
+        unhandled, or nothing would be sent. One that keeps dying is started again after longer and
+        longer pauses."""
+        failures, retry_at = [0] * len(self._processes), [0.0] * len(self._processes)
         while True:
             await asyncio.sleep(every)
             for n, process in enumerate(self._processes):
                 if process.is_alive() or time.monotonic() < retry_at[n]:
                     continue
-                self._failures[n] += 1
-                pause = min(RESTART_BACKOFF_CAP, 2.0 ** (self._failures[n] - 1))
+                failures[n] += 1
                 log.error("%s exited (code %s); starting it again", process.name, process.exitcode)
                 spawn = multiprocessing.get_context("spawn")  # threads run now: forking would copy their locks
-                self._wakes[n] = spawn.Event()
+                if self._wakes[n] is not None:
+                    self._wakes[n] = spawn.Event()
                 self._processes[n] = self._start(n, spawn)
-                self._wakes[n].set()  # what was recorded while none was there waits for it
-                retry_at[n] = time.monotonic() + pause
+                if self._wakes[n] is not None:
+                    self._wakes[n].set()  # what was recorded while none was there waits for it
+                retry_at[n] = time.monotonic() + min(RESTART_BACKOFF_CAP, 2.0 ** (failures[n] - 1))
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM: each hands back what it had claimed and exits."""
@@ -94,35 +99,69 @@ class HandlerProcesses:
         self._processes.clear()
 
 
-def _main(settings: Settings, wake, parent: int, sends: bool) -> None:
+def _main(settings: Settings, parent: int, wake, queued, queuing) -> None:
+    """A handler (wake, queuing: told when to look, telling when it queued replies) or the sender (queued)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
-    asyncio.run(_handle(settings, wake, parent, sends))
+    asyncio.run(_send(settings, parent, queued) if queued else _handle(settings, parent, wake, queuing))
 
 
-async def _handle(settings: Settings, wake, parent: int, sends: bool) -> None:
+async def _handle(settings: Settings, parent: int, wake, queuing) -> None:
     from bot.app import warm_up_nlp
-    from bot.background import Runtime, background
     from bot.dispatch import Dispatcher
     from bot.handlers import ROUTERS
     from bot.inbox import Inbox
     from storage.db import make_engine
 
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     engine = make_engine(settings.database_url)
     warm_up_nlp()
     dispatcher = Dispatcher(engine, ROUTERS, tz=settings.tz, form_idle_seconds=settings.form_idle_minutes * 60)
-    runtime = Runtime()
-    inbox = Inbox(engine, dispatcher, on_handled=runtime.wake_sender_threadsafe, wake=wake)
-    async with background(settings, engine, runtime) if sends else contextlib.nullcontext():
-        inbox.start()
-        try:
-            # The web process died (SIGKILL): do not outlive it; a restart starts new handlers.
-            while os.getppid() == parent and not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await stop.wait()
-        finally:
-            await asyncio.to_thread(inbox.stop)  # before the sender stops: what it handles gets woken
-    engine.dispose()
+    queued_fd = queuing.fileno()
+    os.set_blocking(queued_fd, False)
+    inbox = Inbox(engine, dispatcher, on_handled=lambda: _notify(queued_fd), wake=wake)
+    inbox.start()
+    try:
+        await _until_stopped(parent)
+    finally:
+        await asyncio.to_thread(inbox.stop)
+        engine.dispose()
+
+
+async def _send(settings: Settings, parent: int, queued) -> None:
+    from bot.background import Runtime, background
+    from storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    runtime, loop, queued_fd = Runtime(), asyncio.get_running_loop(), queued.fileno()
+    os.set_blocking(queued_fd, False)
+    loop.add_reader(queued_fd, _drained_then, queued_fd, runtime.wake_sender)
+    try:
+        async with background(settings, engine, runtime):
+            await _until_stopped(parent)
+    finally:
+        loop.remove_reader(queued_fd)
+        engine.dispose()
+
+
+async def _until_stopped(parent: int) -> None:
+    """Until SIGTERM, or until the web process has died (SIGKILL): a child must not outlive it, and a
+    restart starts new ones."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    while os.getppid() == parent and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await stop.wait()
+
+
+def _notify(fd: int) -> None:
+    try:
+        os.write(fd, b"q")
+    except BlockingIOError:
+        pass  # the pipe is full: the sender has been woken already (or is down, and polls when back)
+
+
+def _drained_then(fd: int, wake) -> None:
+    with contextlib.suppress(BlockingIOError):
+        os.read(fd, 4096)
+    wake()

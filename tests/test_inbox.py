@@ -14,7 +14,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot.dispatch import Dispatcher
@@ -25,7 +25,7 @@ from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
 from storage import inbox
 from storage.db import core_transaction, transaction
-from storage.models import InboundUpdate
+from storage.models import InboundUpdate, Outbox, OutboxStatus
 from tests.conftest import AGENT_ID, CORP_ID, eventually, make_settings, post_callback, text_xml
 from tests.test_dispatch import replies
 from tests.test_polls import START, Town, ballots, issued_poll, populate
@@ -142,27 +142,38 @@ def test_the_same_callback_twice_in_one_group_commit_is_recorded_once(engine, ro
     assert [row.userid for row in waiting(engine)] == ["li", "zhang"]
 
 
-async def test_handler_processes_handle_what_was_recorded_the_first_sends_and_a_dead_one_is_replaced(
+async def test_handler_processes_handle_what_was_recorded_the_sender_process_sends_and_the_dead_are_replaced(
         db_url, engine, rostered, emulator, emulator_url):
-    """Spawned processes (threads run already here, so they are spawned, not forked). The first also
-    runs the sender (bot/background.py), so the replies reach the platform from there; one killed is
-    started again by the web process's supervisor, and what was recorded meanwhile is handled and sent."""
+    """Spawned processes (threads run already here, so they are spawned, not forked): two handlers and
+    the sender process (bot/background.py), woken through its pipe when replies were queued (a
+    descriptor number passed as is named the child's own database connection instead). A killed
+    handler and a killed sender are started again by the web process's supervisor, and what was
+    recorded meanwhile is handled and sent."""
     handlers = HandlerProcesses(make_settings(db_url, emulator_url), 2)
     handlers.start()
     supervising = asyncio.create_task(handlers.supervise(every=0.1))
     try:
         record(engine, received("li", "/帮助", 1), received("zhang", "/我", 2))
         handlers.wake()
-        await eventually(lambda: emulator.texts("li") and emulator.texts("zhang"), timeout=60)
-        assert waiting(engine) == [] and "/帮助" in emulator.texts("li")[0]
+        assert await eventually(lambda: emulator.texts("li") and emulator.texts("zhang"), timeout=60)
+        assert waiting(engine) == [] and "/帮助" in emulator.texts("li")[0] and len(handlers.pids()) == 3
 
-        first = handlers.pids()[0]
-        os.kill(first, signal.SIGKILL)
-        await eventually(lambda: handlers.pids()[0] != first, timeout=10)
-        record(engine, received("li", "/我", 3))
-        handlers.wake()
-        await eventually(lambda: len(emulator.texts("li")) == 2, timeout=60)
+        for n, old in list(enumerate(handlers.pids()))[1:]:  # the second handler, then the sender
+            # Killed with every send marked: a row sent but not yet marked would, rightly, wait for its
+            # lease (70 s) and hold the person's later rows back behind it.
+            assert await eventually(lambda: not unsent(engine), timeout=10)
+            os.kill(old, signal.SIGKILL)
+            assert await eventually(lambda: handlers.pids()[n] != old, timeout=10)
+            record(engine, received("li", ["/我", "/进度"][n - 1], 10 + n))  # not the same text twice: the
+            # platform's duplicate check would drop the second
+            handlers.wake()
+            assert await eventually(lambda: len(emulator.texts("li")) == n + 1, timeout=60)
         assert waiting(engine) == []
     finally:
         supervising.cancel()
         handlers.stop()
+
+
+def unsent(engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).where(Outbox.status == OutboxStatus.pending))

@@ -53,14 +53,14 @@ async def test_one_scheduler_acts_and_the_other_takes_over(pg_engine, emulator, 
     processes = {first.pid: first, second.pid: second}
 
     def serving(holder: int | None) -> int | None:
-        """The `serve` whose first handler process (it runs the scheduler: bot/background.py) holds the lease."""
+        """The `serve` whose sender process (it runs the scheduler too: bot/background.py) holds the lease."""
         return next((pid for pid in processes if holder in _children(pid)), None)
 
     try:
         assert await eventually(lambda: serving(_holder(engine)) in processes, timeout=15)
         assert await eventually(lambda: _announcements(emulator) == [1, 1], timeout=20)
         leader = serving(_holder(engine))
-        processes[leader].send_signal(signal.SIGKILL)  # its handler processes follow it within a second
+        processes[leader].send_signal(signal.SIGKILL)  # its processes follow it within a second
         processes[leader].wait()
         survivor = next(pid for pid in processes if pid != leader)
         assert await eventually(lambda: serving(_holder(engine)) == survivor, timeout=60)

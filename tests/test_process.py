@@ -85,8 +85,8 @@ async def test_sigkill_after_commit_before_send_then_sent_once_on_restart(db_url
             assert (await post_callback(client, text_xml("li", "/帮助"))).status == 200
         [pending] = await eventually(lambda: _replies(engine))  # handled by the handler process
         assert pending.status == OutboxStatus.pending
-        handlers = _children(proc.pid)  # one handler process, on either database
-        assert len(handlers) == 1
+        handlers = _children(proc.pid)  # one handler process and the sender process, on either database
+        assert len(handlers) == 2
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

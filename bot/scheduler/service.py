@@ -1,5 +1,5 @@
-"""The scheduler, started and stopped with the sender (bot/background.py): in each `serve`'s first
-handler process, or in its web process when that handles too. Every `serve` runs this service, but
+"""The scheduler, started and stopped with the sender (bot/background.py): in each `serve`'s sender
+process, or in its web process when that handles too. Every `serve` runs this service, but
 only the holder of the database lease runs jobs; the others keep trying, and take
 over when the holder stops renewing (it died) — within lease + renew interval, under a minute."""
 from __future__ import annotations
