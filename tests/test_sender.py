@@ -119,7 +119,9 @@ async def test_one_notice_to_2500_people_takes_three_calls(settings, engine, emu
 
 async def test_per_person_limit_holds_back_instead_of_losing(settings, engine, emulator):
     queue_texts(engine, [("li", f"第{n}条") for n in range(35)])
-    await drain(settings, engine, until=2.0)
+    # A person's rows leave one after another, each once the one before is marked sent: at least
+    # bot.wecom.outcomes.WINDOW apart. The last five wait a minute, so this runs until the bound.
+    await drain(settings, engine, until=6.0)
     assert len(emulator.texts("li")) == 30 and emulator.dropped["li"] == 0
     waiting = [r for r in rows(engine) if r.status == OutboxStatus.pending]
     assert len(waiting) == 5 and waiting[0].next_attempt_at > time.time() + 50
