@@ -744,7 +744,7 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
           "of all cores. handled/s: every callback sent (warm-up included) ÷ the seconds until the last one's "
           "effect was committed; drain s: seconds after the load until nothing answered waited to be handled. "
           "answer µs: CPU per request of the answering processes while the load lasted (the bot's web process, not "
-          "its handler processes, which also send; the peer: all of it); ÷ floor: that over the floor's µs per request. "
+          "its handler and sender processes; the peer: all of it); ÷ floor: that over the floor's µs per request. "
           "sent s (open loop): seconds from the first request until every reply and message the run queued had "
           "been sent to the platform; sent/s: those messages per second (the platform takes 10,000 a minute).")
     print(f"floor (outer XML + signature + AES decrypt + parse_update, one core): {fl['us_per_request']} µs/request "

@@ -5,7 +5,8 @@ resident memory after a load of callbacks. Goals (issue 7): first callback withi
     .venv/bin/python benchmarks/startup_memory.py [--people 100000] [--callbacks 3000] [--repeat 3]
 
 Prints per run: seconds to /healthz, seconds to the first answered callback and to its handling, RSS,
-peak RSS and PSS (from /proc, summed over `serve` and its handler processes) once the load has been
+peak RSS and PSS (from /proc, summed over `serve`, its handler processes and its sender process,
+and each process's: _0 the web process, then the handlers, last the sender) once the load has been
 handled; then medians and ratios against the goals. The sender points at a closed port, so replies
 wait in the outbox (its retries cost nothing here); a fresh SQLite file per run.
 """
@@ -70,10 +71,11 @@ def memory_mb(pid: int) -> dict[str, float]:
     """RSS, peak RSS and PSS (shared pages divided among their processes) of the process and its
     children (the handler processes), each summed."""
     found = {"rss_mb": 0.0, "peak_rss_mb": 0.0, "pss_mb": 0.0}
-    for one in [pid, *children(pid)]:
+    for n, one in enumerate([pid, *children(pid)]):  # the web process, the handlers, the sender
         fields = _kb_fields(f"/proc/{one}/status") | _kb_fields(f"/proc/{one}/smaps_rollup")
         for key, field in (("rss_mb", "VmRSS"), ("peak_rss_mb", "VmHWM"), ("pss_mb", "Pss")):
             found[key] += fields[field] / 1024
+            found[f"{key[:-3]}_{n}_mb"] = fields[field] / 1024
     return found
 
 
