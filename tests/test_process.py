@@ -96,10 +96,10 @@ async def test_sigkill_after_commit_before_send_then_sent_once_on_restart(db_url
     emulator.clear_faults()
     proc, _base = await _start(_env(db_url, emulator_url))
     try:
-        await eventually(lambda: emulator.texts("li"), timeout=15)
-        await asyncio.sleep(0.5)
+        # Marked sent once its call came back (within bot.wecom.outcomes.WINDOW, and a turn of the
+        # writer); by then a second send would have shown too.
+        assert await eventually(lambda: [r.status for r in _replies(engine)] == [OutboxStatus.sent], timeout=15)
         assert len(emulator.texts("li")) == 1 and "/帮助" in emulator.texts("li")[0]
-        assert [r.status for r in _replies(engine)] == [OutboxStatus.sent]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
