@@ -31,8 +31,9 @@ What it does, all on this machine (loopback only, every step bounded in time):
    load the driver waits until no answered callback waits to be handled: handled/s and the drain
    time count the real work; after an open-loop run it also waits until every message the run
    queued has been sent (sent s, sent/s: the platform's pace bounds it). The web process's own CPU
-   while the load lasts, per request, is the answering cost (answer µs), set against the floor. The CPU of the servers (their handler processes included), PostgreSQL
-   and of any other process on the machine (someone else's tests) is recorded for every measurement.
+   while the load lasts, per request, is the answering cost (answer µs), set against the floor.
+   The CPU of the servers (their handler and sender processes included), PostgreSQL and of any
+   other process on the machine (someone else's tests) is recorded for every measurement.
 5. Prints the medians per server, database and mode, the ratios to the peer and to the floor, and
    with --profile DIR one more closed-loop run per bot target under py-spy (top functions, and the
    share of each part of the bot: COMPONENTS).
@@ -493,19 +494,10 @@ async def drained(db_url: str, bound: float = 300.0) -> float:
     """Seconds from now until no answered callback waits to be handled (its effect committed)."""
     from sqlalchemy import func, select
 
-    from storage.db import make_engine
     from storage.models import InboundUpdate
 
-    engine, start = make_engine(db_url), time.monotonic()
-    try:
-        while time.monotonic() - start < bound:
-            with engine.connect() as conn:
-                if not conn.execute(select(func.count()).select_from(InboundUpdate)).scalar():
-                    return round(time.monotonic() - start, 2)
-            await asyncio.sleep(0.05)
-        raise SystemExit(f"answered callbacks still waiting {bound:.0f} s after the load")
-    finally:
-        engine.dispose()
+    return await _until_none(db_url, select(func.count()).select_from(InboundUpdate), bound,
+                             "answered callbacks still waiting")
 
 
 async def delivered(db_url: str, first_id: int, bound: float = 300.0) -> float:
@@ -513,18 +505,23 @@ async def delivered(db_url: str, first_id: int, bound: float = 300.0) -> float:
     the platform (at its pace: 10,000 message/send calls a minute)."""
     from sqlalchemy import func, select
 
-    from storage.db import make_engine
     from storage.models import Outbox, OutboxStatus
 
-    engine, start = make_engine(db_url), time.monotonic()
     waiting = select(func.count()).where(Outbox.id > first_id, Outbox.status == OutboxStatus.pending)
+    return await _until_none(db_url, waiting, bound, "replies still waiting to be sent")
+
+
+async def _until_none(db_url: str, count, bound: float, what: str) -> float:
+    from storage.db import make_engine
+
+    engine, start = make_engine(db_url), time.monotonic()
     try:
         while time.monotonic() - start < bound:
             with engine.connect() as conn:
-                if not conn.execute(waiting).scalar():
+                if not conn.execute(count).scalar():
                     return round(time.monotonic() - start, 2)
-            await asyncio.sleep(0.2)
-        raise SystemExit(f"replies still waiting to be sent {bound:.0f} s after the load")
+            await asyncio.sleep(0.05)
+        raise SystemExit(f"{what} {bound:.0f} s after the load")
     finally:
         engine.dispose()
 
@@ -544,7 +541,7 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                   resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(web))
         spies = []
         if profile:
-            which = {"gil": ["--gil"], "wall": ["--idle", "--threads"], "cpu": ["--threads", "--native"]}[profile_kind]
+            which = ["--gil"] if profile_kind == "gil" else ["--idle", "--threads"]
             for n, server in enumerate(servers):
                 out = profile / f"{target.label}-{target.db}-{profile_kind}-{n}.txt".replace(" ", "_").replace("×", "x")
                 spies.append((out, subprocess.Popen(
@@ -580,8 +577,8 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                       driver_cpu_s=round(after[1] - before[1], 2), generator_cpu_s=round(generator_cpu, 2),
                       other_load=round(other_share, 3),
                       server_cpu_us_per_request=round((after[0] - before[0]) / total * 1e6),
-                      # the answering processes' CPU per request: the bot's web process answers and sends
-                      # (its handler processes handle); the peer's whole server only answers
+                      # the answering processes' CPU per request: the bot's web process only answers (its
+                      # handler and sender processes do the rest); the peer's whole server only answers
                       web_cpu_us_per_request=round((web_cpu if db_url else after[0] - before[0]) / total * 1e6))
         if profile:
             result["profiles"] = [str(out) for out, _ in spies]
@@ -730,14 +727,13 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
             ratio = row["p99"] / base["p99"] if base and base["p99"] and row["p99"] else None
             row["floor_x"] = None
         row["vs_peer"] = ratio
+        row["answer_floor_x"] = row["web_cpu_us"] / fl["us_per_request"] if row["web_cpu_us"] else None
         print(f"{row['mode']:<12} {row['server']:<15} {row['db']:<10} {row['runs']:>4} {fmt(row['rps'], 0):>7} "
               f"{fmt(row['p50'], 1):>9} {fmt(row['p99'], 1):>9} {fmt(row['max'], 0):>7} {row['over_1s']:>5} "
               f"{row['over_5s']:>5} {row['errors']:>4} {fmt(row['cpu_us'], 0):>10} {fmt(ratio, 2):>8} "
               f"{fmt(row['floor_x'], 1):>8} {row['other_load']:>6.0%} {fmt(row['handled'], 0):>9} "
-              f"{fmt(row['drain_s'], 1):>7} {fmt(row['web_cpu_us'], 0):>9} "
-              f"{fmt(row['web_cpu_us'] / fl['us_per_request'] if row['web_cpu_us'] else None, 1):>7} "
+              f"{fmt(row['drain_s'], 1):>7} {fmt(row['web_cpu_us'], 0):>9} {fmt(row['answer_floor_x'], 1):>7} "
               f"{fmt(row['delivered_s'], 0):>6} {fmt(row['replies'], 0):>6}")
-        row["answer_floor_x"] = row["web_cpu_us"] / fl["us_per_request"] if row["web_cpu_us"] else None
     print("vs peer: closed loop = req/s ÷ the peer's req/s; open loop = p99 ÷ the peer's p99. "
           "floor x = the floor's req/s per core ÷ req/s. CPU µs/req: the server's processes only. "
           "other: the most CPU that processes outside this benchmark (not PostgreSQL) took in any run, as a share "
@@ -954,9 +950,8 @@ def main() -> None:
     parser.add_argument("--dispatch-requests", type=int, default=3000)
     parser.add_argument("--profile-dispatch", help="file: cProfile stats of the in-process feed_update run on SQLite")
     parser.add_argument("--profile", help="directory: one more closed-loop run per bot target under py-spy")
-    parser.add_argument("--profile-kind", choices=["gil", "wall", "cpu"], default="gil",
-                        help="gil: samples of the thread holding the GIL (CPU); wall: every thread, idle too; "
-                             "cpu: every running thread, with native frames (SQLite, crypto)")
+    parser.add_argument("--profile-kind", choices=["gil", "wall"], default="gil",
+                        help="gil: samples of the thread holding the GIL (CPU); wall: every thread, idle too")
     parser.add_argument("--profile-drain", action="store_true",
                         help="profile until the backlog is handled, not only while the load runs")
     parser.add_argument("--profile-rate", type=float, default=0.0,

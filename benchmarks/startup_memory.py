@@ -69,7 +69,7 @@ async def load(http: aiohttp.ClientSession, url: str, callbacks: int, people: in
 
 def memory_mb(pid: int) -> dict[str, float]:
     """RSS, peak RSS and PSS (shared pages divided among their processes) of the process and its
-    children (the handler processes), each summed."""
+    children (the handler processes and the sender process), summed and each process's."""
     found = {"rss_mb": 0.0, "peak_rss_mb": 0.0, "pss_mb": 0.0}
     for n, one in enumerate([pid, *children(pid)]):  # the web process, the handlers, the sender
         fields = _kb_fields(f"/proc/{one}/status") | _kb_fields(f"/proc/{one}/smaps_rollup")

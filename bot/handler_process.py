@@ -37,9 +37,9 @@ class HandlerProcesses:
         context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
         self._settings, self._count, self._context = settings, count, context
         self._processes: list[multiprocessing.process.BaseProcess] = []  # the handlers, then the sender
-        # One event per handler, made by the context that starts it: a forked child inherits any, a
-        # spawned one can be handed only a spawn context's (which starts a resource tracker process).
-        self._wakes: list[multiprocessing.synchronize.Event | None] = []
+        # One event per handler, made anew with each process by the context that starts it: a forked
+        # child inherits any, a spawned one can be handed only a spawn context's.
+        self._wakes: list[multiprocessing.synchronize.Event] = []
         # A multiprocessing pipe, not os.pipe(): a spawned child inherits no descriptor it is not
         # handed, and a bare number would name whatever the child opened under it (its database).
         self._queued, self._queuing = context.Pipe(duplex=False)
@@ -47,14 +47,19 @@ class HandlerProcesses:
     def start(self) -> None:
         if self._context.get_start_method() == "fork":
             gc.freeze()  # the collector would otherwise touch, and so copy, every shared object's page
-        self._wakes = [self._context.Event() for _ in range(self._count)] + [None]
+        self._wakes = [None] * self._count
         self._processes = [self._start(n, self._context) for n in range(self._count + 1)]
 
     def _start(self, n: int, context) -> multiprocessing.process.BaseProcess:
-        sends = n == self._count
-        process = context.Process(target=_main, name="xianfeng-sender" if sends else f"xianfeng-handler-{n}",
-                                  daemon=True, args=(self._settings, os.getpid(), self._wakes[n],
-                                                     self._queued if sends else None, None if sends else self._queuing))
+        """Process n: handler n, or (n == count) the sender."""
+        if n == self._count:
+            process = context.Process(target=_sender_main, name="xianfeng-sender", daemon=True,
+                                      args=(self._settings, os.getpid(), self._queued))
+        else:
+            self._wakes[n] = context.Event()
+            self._wakes[n].set()  # look at once: what was recorded before it (or while none was there) waits
+            process = context.Process(target=_handler_main, name=f"xianfeng-handler-{n}", daemon=True,
+                                      args=(self._settings, os.getpid(), self._wakes[n], self._queuing))
         process.start()
         return process
 
@@ -65,14 +70,14 @@ class HandlerProcesses:
     def wake(self) -> None:
         """Something was recorded (called from the recording thread)."""
         for event in self._wakes:
-            if event is not None:
-                event.set()
+            event.set()
 
     async def supervise(self, every: float = 1.0) -> None:
         """Start a process again when it dies (a crash, the OOM killer): answered callbacks would wait
         unhandled, or nothing would be sent. One that keeps dying is started again after longer and
         longer pauses."""
         failures, retry_at = [0] * len(self._processes), [0.0] * len(self._processes)
+        spawn = multiprocessing.get_context("spawn")  # threads run now: forking would copy their locks
         while True:
             await asyncio.sleep(every)
             for n, process in enumerate(self._processes):
@@ -80,12 +85,7 @@ class HandlerProcesses:
                     continue
                 failures[n] += 1
                 log.error("%s exited (code %s); starting it again", process.name, process.exitcode)
-                spawn = multiprocessing.get_context("spawn")  # threads run now: forking would copy their locks
-                if self._wakes[n] is not None:
-                    self._wakes[n] = spawn.Event()
                 self._processes[n] = self._start(n, spawn)
-                if self._wakes[n] is not None:
-                    self._wakes[n].set()  # what was recorded while none was there waits for it
                 retry_at[n] = time.monotonic() + min(RESTART_BACKOFF_CAP, 2.0 ** (failures[n] - 1))
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -99,11 +99,19 @@ class HandlerProcesses:
         self._processes.clear()
 
 
-def _main(settings: Settings, parent: int, wake, queued, queuing) -> None:
-    """A handler (wake, queuing: told when to look, telling when it queued replies) or the sender (queued)."""
+def _handler_main(settings: Settings, parent: int, wake, queuing) -> None:
+    """wake: told when something was recorded; queuing: where to tell the sender that replies were queued."""
+    _child_main(_handle(settings, parent, wake, queuing))
+
+
+def _sender_main(settings: Settings, parent: int, queued) -> None:
+    _child_main(_send(settings, parent, queued))
+
+
+def _child_main(work) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
-    asyncio.run(_send(settings, parent, queued) if queued else _handle(settings, parent, wake, queuing))
+    asyncio.run(work)
 
 
 async def _handle(settings: Settings, parent: int, wake, queuing) -> None:

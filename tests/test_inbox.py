@@ -14,7 +14,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.dispatch import Dispatcher
@@ -25,10 +25,11 @@ from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
 from storage import inbox
 from storage.db import core_transaction, transaction
-from storage.models import InboundUpdate, Outbox, OutboxStatus
+from storage.models import InboundUpdate, OutboxStatus
 from tests.conftest import AGENT_ID, CORP_ID, eventually, make_settings, post_callback, text_xml
 from tests.test_dispatch import replies
 from tests.test_polls import START, Town, ballots, issued_poll, populate
+from tests.test_sender import rows
 
 
 def received(userid: str, content: str, msg_id: int) -> inbox.Received:
@@ -161,7 +162,7 @@ async def test_handler_processes_handle_what_was_recorded_the_sender_process_sen
         for n, old in list(enumerate(handlers.pids()))[1:]:  # the second handler, then the sender
             # Killed with every send marked: a row sent but not yet marked would, rightly, wait for its
             # lease (70 s) and hold the person's later rows back behind it.
-            assert await eventually(lambda: not unsent(engine), timeout=10)
+            assert await eventually(lambda: all(r.status != OutboxStatus.pending for r in rows(engine)), timeout=10)
             os.kill(old, signal.SIGKILL)
             assert await eventually(lambda: handlers.pids()[n] != old, timeout=10)
             record(engine, received("li", ["/我", "/进度"][n - 1], 10 + n))  # not the same text twice: the
@@ -172,8 +173,3 @@ async def test_handler_processes_handle_what_was_recorded_the_sender_process_sen
     finally:
         supervising.cancel()
         handlers.stop()
-
-
-def unsent(engine) -> int:
-    with Session(engine) as session:
-        return session.scalar(select(func.count()).where(Outbox.status == OutboxStatus.pending))

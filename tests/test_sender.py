@@ -29,15 +29,17 @@ def rows(engine) -> list[Outbox]:
         return list(session.scalars(select(Outbox).order_by(Outbox.id)))
 
 
-async def drain(settings, engine, until: float = 10.0, client_hook=None) -> None:
-    """Run a real sender until nothing is pending, or `until` seconds pass; `client_hook` may wrap the client."""
+async def drain(settings, engine, until: float = 10.0, client_hook=None, finished=None) -> None:
+    """Run a real sender until nothing is pending (or `finished()` says so), or `until` seconds pass;
+    `client_hook` may wrap the client."""
+    finished = finished or (lambda: not any(r.status == OutboxStatus.pending for r in rows(engine)))
     async with aiohttp.ClientSession() as http:
         client = WeComClient(settings, engine, http)
         if client_hook:
             client_hook(client)
         task = asyncio.create_task(Sender(settings=settings, engine=engine, client=client, poll_interval=0.02).run())
         deadline = time.monotonic() + until
-        while time.monotonic() < deadline and any(r.status == OutboxStatus.pending for r in rows(engine)):
+        while time.monotonic() < deadline and not finished():
             await asyncio.sleep(0.05)
         task.cancel()
 
@@ -119,9 +121,13 @@ async def test_one_notice_to_2500_people_takes_three_calls(settings, engine, emu
 
 async def test_per_person_limit_holds_back_instead_of_losing(settings, engine, emulator):
     queue_texts(engine, [("li", f"第{n}条") for n in range(35)])
-    # A person's rows leave one after another, each once the one before is marked sent: at least
-    # bot.wecom.outcomes.WINDOW apart. The last five wait a minute, so this runs until the bound.
-    await drain(settings, engine, until=6.0)
+    # A person's rows leave one after another, each once the one before is marked sent (at least
+    # bot.wecom.outcomes.WINDOW apart); the last five are put off by a minute, so "nothing pending"
+    # never comes: done once the first of them (the others wait behind it) waits for a later minute.
+    def put_off() -> bool:
+        left = [r for r in rows(engine) if r.status == OutboxStatus.pending]
+        return len(left) == 5 and left[0].next_attempt_at > time.time()
+    await drain(settings, engine, until=30.0, finished=put_off)
     assert len(emulator.texts("li")) == 30 and emulator.dropped["li"] == 0
     waiting = [r for r in rows(engine) if r.status == OutboxStatus.pending]
     assert len(waiting) == 5 and waiting[0].next_attempt_at > time.time() + 50

@@ -41,10 +41,14 @@ def _write(url: str, who: str, *, urgent: bool = False, inside=None, release=Non
 
 def _turns(url: str) -> list[str]:
     engine = _engine(url)
-    with transaction(engine) as session:
-        turns = list(session.scalars(text("SELECT who FROM turn ORDER BY id")))
+    turns = _read(engine)
     engine.dispose()
     return turns
+
+
+def _read(engine) -> list[str]:
+    with reading(engine) as session:
+        return list(session.scalars(text("SELECT who FROM turn ORDER BY id")))
 
 
 def _database(tmp_path) -> str:
@@ -206,8 +210,3 @@ def test_a_reading_transaction_neither_waits_for_nor_takes_the_writers_turn(tmp_
         writer.join(10)
     assert errors == [] and _turns(url) == ["before", "holding"]
     engine.dispose()
-
-
-def _read(engine) -> list[str]:
-    with reading(engine) as session:
-        return list(session.scalars(text("SELECT who FROM turn ORDER BY id")))
