@@ -3,7 +3,12 @@
 The claims to check (issue 7):
   (a) personalised digests to N people leave at >= 0.9 of the per-API quota, never above it (no 45009),
       and none is dropped by the 30-a-minute per-person limit;
-  (b) one identical notice to N people takes N / 1000 message/send calls (touser batches).
+  (b) one identical notice to N people takes N / 1000 message/send calls (touser batches);
+  (c) replies to members who write while the digests leave (one every --reply-every seconds, to the
+      people whose digests are queued last, until a quarter of the digest is left) wait seconds, not
+      the digest's minutes: reply wait =
+      the row's sent mark - its creation. --replies-as-bulk queues them as before issue 7's fifth
+      session (in id order behind the digest).
 
 The emulator runs in a process of its own, as the platform would, with its message/send quota scaled:
 its "minute" lasts --minute seconds (20: three times faster than real) and holds --quota calls (5,000,
@@ -41,6 +46,7 @@ from bot.wecom import messages  # noqa: E402
 from bot.wecom.api import WeComClient  # noqa: E402
 from bot.wecom.emulator import WeComEmulator  # noqa: E402
 from bot.wecom.sender import Sender  # noqa: E402
+from storage import outbox  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Outbox, OutboxStatus  # noqa: E402
@@ -100,7 +106,30 @@ def queue_notice(engine, people: list[str]) -> None:
         messages.to_people(session, key="notice", userids=people, text="关于开展创先争优活动的通知：请各支部按方案推进。")
 
 
-async def one_run(url: str, people: list[str], quota: int, minute: float) -> dict:
+def queue_reply(engine, userid: str, n: int, as_bulk: bool) -> None:
+    with transaction(engine) as session:
+        messages.to_person(session, key=f"reply:{n}", userid=userid, text="收到，你的承诺已记录。", reply=not as_bulk)
+
+
+async def answer_during_digest(engine, people: list[str], every: float, as_bulk: bool) -> int:
+    """Members write while the digest leaves: a reply every `every` seconds until a quarter of it is left
+    (so that the digest's own calls, not a last reply, end the span its rate is measured over)."""
+    n = 0
+    while await asyncio.to_thread(rows_with, engine, OutboxStatus.pending) > len(people) / 4:
+        await asyncio.sleep(every)
+        await asyncio.to_thread(queue_reply, engine, people[-1 - n], n, as_bulk)
+        n += 1
+    return n
+
+
+def reply_waits(engine) -> list[float]:
+    with transaction(engine) as session:
+        stmt = select(Outbox.sent_at - Outbox.created_at).where(Outbox.idem_key.like("reply:%"))
+        return sorted(session.scalars(stmt))
+
+
+async def one_run(url: str, people: list[str], quota: int, minute: float, reply_every: float = 2.0,
+                  replies_as_bulk: bool = False) -> dict:
     parent, child = multiprocessing.Pipe()
     proc = multiprocessing.get_context("spawn").Process(target=platform, args=(child, quota, minute), daemon=True)
     proc.start()
@@ -113,7 +142,10 @@ async def one_run(url: str, people: list[str], quota: int, minute: float) -> dic
             sender = Sender(settings=settings, engine=engine, client=WeComClient(settings, engine, http))
             await asyncio.to_thread(queue_digests, engine, people)
             task = asyncio.create_task(sender.run())
+            replying = asyncio.create_task(answer_during_digest(engine, people, reply_every, replies_as_bulk))
             digest_seconds = await until_sent(engine)
+            replies = await replying
+            digest_seconds += await until_sent(engine)  # a reply queued at the very end
             parent.send("stats")
             digests = parent.recv()
             await asyncio.to_thread(queue_notice, engine, people)
@@ -121,19 +153,23 @@ async def one_run(url: str, people: list[str], quota: int, minute: float) -> dic
             parent.send("stats")
             after = parent.recv()
             task.cancel()
-        return _result(digests, after, digest_seconds, notice_seconds, rows_with(engine, OutboxStatus.dead),
-                       quota, minute)
+        return {**_result(digests, after, digest_seconds, notice_seconds, rows_with(engine, OutboxStatus.dead),
+                          quota, minute, replies), **_waits(reply_waits(engine))}
     finally:
         engine.dispose()
         parent.send("stop")
         proc.join(10)
 
 
+def _waits(waits: list[float]) -> dict:
+    return {"reply_p50": statistics.median(waits), "reply_max": waits[-1]} if waits else {}
+
+
 def _result(digests: dict, after: dict, digest_seconds: float, notice_seconds: float, dead_rows: int,
-            quota: int, minute: float) -> dict:
+            quota: int, minute: float, replies: int) -> dict:
     times = digests["times"]
-    rate = (len(times) - 1) / (times[-1] - times[0]) * minute  # calls per emulated minute
-    return {"calls": len(times), "seconds": digest_seconds, "rate": rate, "fraction": rate / quota,
+    rate = (len(times) - 1) / (times[-1] - times[0]) * minute  # calls per emulated minute (replies too)
+    return {"calls": len(times), "replies": replies, "seconds": digest_seconds, "rate": rate, "fraction": rate / quota,
             "busiest": digests["busiest"], "limited": sum(after["limited"].values()),
             "dropped": after["dropped"], "dead": dead_rows, "notice_calls": len(after["times"]) - len(times),
             "notice_seconds": notice_seconds, "received": after["received"]}
@@ -151,6 +187,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quota", type=int, default=5000, help="message/send calls per emulated minute")
     parser.add_argument("--minute", type=float, default=20.0, help="seconds in the emulated minute")
+    parser.add_argument("--reply-every", type=float, default=2.0, help="seconds between replies during the digest")
+    parser.add_argument("--replies-as-bulk", action="store_true", help="queue them behind the digest, as before")
     args = parser.parse_args()
     people = [f"u{n:06d}" for n in range(args.people)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,7 +196,8 @@ def main() -> None:
         upgrade(f"sqlite:///{template}")
         results = []
         for run in range(args.repeat):
-            result = asyncio.run(one_run(fresh_database(template, run), people, args.quota, args.minute))
+            result = asyncio.run(one_run(fresh_database(template, run), people, args.quota, args.minute,
+                                         args.reply_every, args.replies_as_bulk))
             results.append(result)
             print(f"run {run + 1}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                                  for k, v in result.items()), flush=True)
@@ -169,12 +208,13 @@ def report(results: list[dict], args) -> None:
     med = {k: statistics.median(r[k] for r in results) for k in results[0] if k != "received"}
     print(f"\n{args.people:,} people, message/send quota {args.quota:,} per {args.minute:g}-second minute, "
           f"median of {len(results)} runs")
-    print("| digests | wall s | calls / minute | of quota | busiest minute | 45009 | dropped | dead "
-          "| notice calls | calls / 1,000 people |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {med['calls']:,.0f} | {med['seconds']:.1f} | {med['rate']:,.0f} | {med['fraction']:.3f} "
-          f"| {med['busiest']:,.0f} / {args.quota:,} | {med['limited']:.0f} | {med['dropped']:.0f} | {med['dead']:.0f} "
-          f"| {med['notice_calls']:.0f} | {med['notice_calls'] / args.people * 1000:.2f} |")
+    print("| digests + replies | wall s | calls / minute | of quota | busiest minute | 45009 | dropped | dead "
+          "| notice calls | calls / 1,000 people | reply wait p50 / max s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {med['calls'] - med['replies']:,.0f} + {med['replies']:.0f} | {med['seconds']:.1f} | {med['rate']:,.0f} "
+          f"| {med['fraction']:.3f} | {med['busiest']:,.0f} / {args.quota:,} | {med['limited']:.0f} "
+          f"| {med['dropped']:.0f} | {med['dead']:.0f} | {med['notice_calls']:.0f} "
+          f"| {med['notice_calls'] / args.people * 1000:.2f} | {med['reply_p50']:.2f} / {med['reply_max']:.2f} |")
     print("fractions of the quota per run:", ", ".join(f"{r['fraction']:.3f}" for r in results))
     print("messages per person after both:", results[-1]["received"])
 

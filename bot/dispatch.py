@@ -146,7 +146,7 @@ class Dispatcher:
         """One polite answer a day, however often a stranger writes: the key folds repeats together."""
         day = self._local(update).strftime("%Y%m%d")
         messages.to_person(session, key=f"stranger:{update.userid}:{day}", userid=update.userid,
-                           text=render("unregistered", userid=update.userid))
+                           text=render("unregistered", userid=update.userid), reply=True)
         return Outcome.unregistered
 
     def available_to(self, role: str) -> list[Command]:

@@ -39,7 +39,7 @@ class Context:
         """Queue a reply in this transaction; the key makes a replayed callback's reply the same row."""
         text = render(template, person=self.person, **data)
         messages.to_person(self.session, key=f"reply:{self.update.dedup_key}:{self.replies}",
-                           userid=self.person.userid, text=text)
+                           userid=self.person.userid, text=text, reply=True)
         self.replies += 1
 
 

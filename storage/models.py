@@ -70,14 +70,20 @@ class InboundUpdate(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A message or API call waiting to leave; the only way anything reaches WeChat Work."""
 
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # ix_outbox_claim walks due rows in claiming order; ix_outbox_channel_order answers "is an earlier
+    # row of this channel still pending?" for each of them without reading the rest of the queue.
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_claim", "status", "priority", "id"),
+                      Index("ix_outbox_channel_order", "channel", "status", "priority", "id"))
     id: Optional[int] = Field(default=None, primary_key=True)
     idem_key: str = Field(unique=True, max_length=200)
     endpoint: str = Field(max_length=64)  # e.g. "message/send", "appchat/send"
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Rows sharing a channel leave in id order (a person's replies, a chat's create-then-send).
-    channel: Optional[str] = Field(default=None, max_length=100, index=True)
+    channel: Optional[str] = Field(default=None, max_length=100)
+    # Claimed lowest first (storage.outbox.REPLY, BULK): Monday's digest must not hold up replies.
+    priority: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     status: str = Field(default=OutboxStatus.pending, max_length=16)
     attempts: int = 0
     next_attempt_at: float = Field(default_factory=time.time)

@@ -88,4 +88,4 @@ def _mark_card(session: Session, update: Update, userid: str) -> None:
     outbox.enqueue(session, key=f"card-done:{update.dedup_key}", endpoint="message/update_template_card",
                    payload={"userids": [userid], "response_code": update.response_code,
                             "button": {"replace_name": vocabulary()["poll"]["submitted"]}},
-                   recipients=[], channel=f"user:{userid}")
+                   recipients=[], channel=f"user:{userid}", priority=outbox.REPLY)

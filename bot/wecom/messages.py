@@ -20,11 +20,13 @@ def _body(text: str, markdown: bool) -> dict:
     return {"msgtype": kind, kind: {"content": text}}
 
 
-def to_person(session: Session, *, key: str, userid: str, text: str, markdown: bool = False) -> None:
+def to_person(session: Session, *, key: str, userid: str, text: str, markdown: bool = False,
+              reply: bool = False) -> None:
+    """reply: an answer to what this person just wrote, sent before any bulk message waiting."""
     for n, part in enumerate(split_message(text)):
         outbox.enqueue(session, key=f"{key}#{n}", endpoint="message/send",
-                       payload={"touser": userid, **_body(part, markdown)},
-                       recipients=[userid], channel=f"user:{userid}")
+                       payload={"touser": userid, **_body(part, markdown)}, recipients=[userid],
+                       channel=f"user:{userid}", priority=outbox.REPLY if reply else outbox.BULK)
 
 
 def to_each(session: Session, items: Iterable[tuple[str, str, str]]) -> None:
