@@ -154,12 +154,21 @@ async def post_callback(client, xml: str, *, settle: bool = True, **kwargs: Any)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll until check() is truthy; the sender works asynchronously."""
+    """Poll until check() is truthy and return its value; fail the test if it is not within `timeout`
+    (the sender works asynchronously)."""
     deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {result!r} after {timeout} s")
+        await asyncio.sleep(interval)
+    return result
+
+
+async def never(check: Callable[[], Any], within: float, interval: float = 0.05) -> None:
+    """Fail the test as soon as check() is truthy; pass if it stays falsy for `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert not check(), "happened, and must not"
         await asyncio.sleep(interval)
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from bot.poll_close import close_poll
 from storage.db import make_engine, transaction
 from storage.models import Outbox, Poll
-from tests.conftest import PG, _pg_database, eventually
+from tests.conftest import PG, _pg_database, eventually, never
 from tests.test_polls import Town, issued_poll, populate
 from tests.test_process import _env, _start
 
@@ -54,7 +54,7 @@ async def test_closed_on_start_after_downtime_and_not_again_after_a_kill(db_url,
         proc.wait()
     again, _ = await _start(env)
     try:
-        await eventually(lambda: len(results(emulator)) > 1, timeout=5)  # give a second close every chance
+        await never(lambda: len(results(emulator)) > 1, within=5)  # a second close had every chance
         assert len(results(emulator)) == 1
     finally:
         await _stop(again)
@@ -73,7 +73,7 @@ async def test_two_serve_processes_on_postgresql_close_once(pg_template, emulato
             assert await eventually(lambda: results(emulator), timeout=30)
             first.send_signal(signal.SIGKILL)  # whoever led, the other may now take over and catch up
             first.wait()
-            await eventually(lambda: len(results(emulator)) > 1, timeout=8)
+            await never(lambda: len(results(emulator)) > 1, within=8)
             assert len(results(emulator)) == 1
         finally:
             await _stop(first)
