@@ -28,6 +28,22 @@ from bot.config import Settings
 
 log = logging.getLogger(__name__)
 RESTART_BACKOFF_CAP = 60.0  # seconds between restarts of a process that keeps dying (the database is down …)
+STABLE_AFTER = 300.0  # seconds up after which a death counts as the first again
+
+
+class Backoff:
+    """The pause before a process that died may be started again: 1, 2, 4 … up to RESTART_BACKOFF_CAP
+    seconds while it keeps dying; once it had been up for STABLE_AFTER, from 1 s again (a crash a week
+    after the last must not wait a minute)."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def pause_after(self, up_for: float) -> float:
+        if up_for >= STABLE_AFTER:
+            self.failures = 0
+        self.failures += 1
+        return min(RESTART_BACKOFF_CAP, 2.0 ** (self.failures - 1))
 
 
 class HandlerProcesses:
@@ -76,17 +92,18 @@ class HandlerProcesses:
         """Start a process again when it dies (a crash, the OOM killer): answered callbacks would wait
         unhandled, or nothing would be sent. One that keeps dying is started again after longer and
         longer pauses."""
-        failures, retry_at = [0] * len(self._processes), [0.0] * len(self._processes)
+        backoffs = [Backoff() for _ in self._processes]
+        started_at, retry_at = [time.monotonic()] * len(self._processes), [0.0] * len(self._processes)
         spawn = multiprocessing.get_context("spawn")  # threads run now: forking would copy their locks
         while True:
             await asyncio.sleep(every)
             for n, process in enumerate(self._processes):
                 if process.is_alive() or time.monotonic() < retry_at[n]:
                     continue
-                failures[n] += 1
                 log.error("%s exited (code %s); starting it again", process.name, process.exitcode)
-                self._processes[n] = self._start(n, spawn)
-                retry_at[n] = time.monotonic() + min(RESTART_BACKOFF_CAP, 2.0 ** (failures[n] - 1))
+                now = time.monotonic()
+                retry_at[n] = now + backoffs[n].pause_after(up_for=now - started_at[n])
+                self._processes[n], started_at[n] = self._start(n, spawn), now
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM: each hands back what it had claimed and exits."""

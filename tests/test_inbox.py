@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from bot.dispatch import Dispatcher
 from bot.handlers import ROUTERS
-from bot.handler_process import HandlerProcesses
+from bot.handler_process import STABLE_AFTER, Backoff, HandlerProcesses
 from bot.inbox import Inbox
 from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
@@ -173,3 +173,10 @@ async def test_handler_processes_handle_what_was_recorded_the_sender_process_sen
     finally:
         supervising.cancel()
         handlers.stop()
+
+
+def test_a_process_that_keeps_dying_waits_longer_and_one_that_ran_for_long_starts_at_once_again():
+    backoff = Backoff()
+    assert [backoff.pause_after(up_for=0.5) for _ in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert backoff.pause_after(up_for=STABLE_AFTER) == 1  # up for five minutes: a new first failure
+    assert backoff.pause_after(up_for=2.0) == 2
