@@ -107,13 +107,13 @@ def xianfeng(args: list[str], env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of these processes (all their threads), in seconds."""
+def cpu_seconds(pids: list[int], kernel_only: bool = False) -> float:
+    """utime + stime (kernel_only: stime) of these processes (all their threads), in seconds."""
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += (0 if kernel_only else int(fields[11])) + int(fields[12])
         except (FileNotFoundError, IndexError, ValueError):
             pass
     return total / os.sysconf("SC_CLK_TCK")
@@ -538,7 +538,8 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
         pg_before = postgres_cpu() if pg else {}
         web = [server.proc.pid for server in servers]  # the answering processes, without their handlers
         before = (cpu_seconds(pids), time.process_time(), all_cpu(), time.monotonic(),
-                  resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(web))
+                  resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(web),
+                  cpu_seconds(web if db_url else pids, kernel_only=True))
         spies = []
         if profile:
             which = ["--gil"] if profile_kind == "gil" else ["--idle", "--threads"]
@@ -553,7 +554,8 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
         result = await generate(payloads, [s.url for s in servers], mode,
                                 timeout=mode["warmup"] + mode["duration"] + 40)
         web_cpu = cpu_seconds(web) - before[5]  # while it answered: not the sending behind, after the load
-        if db_url:  # the bot answers first and handles behind the answer: the real work ends later
+        answer_kernel = cpu_seconds(web if db_url else pids, kernel_only=True) - before[6]
+        if db_url and mode["drain_bound"] > 0:  # the bot answers first, handles behind: the real work ends later
             result["drain_s"] = await drained(db_url, mode["drain_bound"])
             busy = mode["warmup"] + mode["duration"] + result["drain_s"]
             result["handled_per_s"] = round(result["sent_total"] / busy, 1)
@@ -572,6 +574,7 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
         for _out, spy in spies:
             spy.wait(timeout=60)
         total = result["sent_total"] or 1
+        answer_cpu = web_cpu if db_url else after[0] - before[0]
         result.update(server=target.label, db=target.db, processes=len(servers),
                       server_cpu_s=round(after[0] - before[0], 2), db_cpu_s=round(db_cpu, 2),
                       driver_cpu_s=round(after[1] - before[1], 2), generator_cpu_s=round(generator_cpu, 2),
@@ -579,7 +582,9 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                       server_cpu_us_per_request=round((after[0] - before[0]) / total * 1e6),
                       # the answering processes' CPU per request: the bot's web process only answers (its
                       # handler and sender processes do the rest); the peer's whole server only answers
-                      web_cpu_us_per_request=round((web_cpu if db_url else after[0] - before[0]) / total * 1e6))
+                      web_cpu_us_per_request=round(answer_cpu / total * 1e6),
+                      # of which in the kernel (sockets, wake-ups), which the floor does not include
+                      web_kernel_share=round(answer_kernel / answer_cpu, 3) if answer_cpu else None)
         if profile:
             result["profiles"] = [str(out) for out, _ in spies]
         if emulator:
@@ -703,6 +708,7 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
                      "cpu_us": med([r["server_cpu_us_per_request"] for r in runs]),
                      "web_cpu_us": med([r.get("web_cpu_us_per_request") for r in runs
                                         if r.get("web_cpu_us_per_request") is not None]),
+                     "kernel": med([r["web_kernel_share"] for r in runs if r.get("web_kernel_share") is not None]),
                      "other_load": max(r["other_load"] for r in runs),
                      "db_cpu_us": med([r["db_cpu_s"] / max(r["sent_total"], 1) * 1e6 for r in runs])
                      if db == "PostgreSQL" else None,
@@ -713,7 +719,8 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
     peer = {row["mode"]: row for row in rows if row["server"] == "wecom-app-svr"}
     header = (f"{'mode':<12} {'server':<15} {'DB':<10} {'runs':>4} {'req/s':>7} {'p50 ms':>9} {'p99 ms':>9} "
               f"{'max ms':>7} {'>=1s':>5} {'>=5s':>5} {'err':>4} {'CPU µs/req':>10} {'vs peer':>8} {'floor x':>8} "
-              f"{'other':>6} {'handled/s':>9} {'drain s':>7} {'answer µs':>9} {'÷ floor':>7} {'sent s':>6} {'sent/s':>6}")
+              f"{'other':>6} {'handled/s':>9} {'drain s':>7} {'answer µs':>9} {'kernel':>6} {'÷ floor':>7} {'sent s':>6} "
+              f"{'sent/s':>6}")
     print("\nMedians of the runs. closed loop: max throughput; N/s open: fixed arrival rate, latency from the "
           "scheduled arrival. >=1s, >=5s, err: totals over the runs.")
     print(header)
@@ -732,7 +739,8 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
               f"{fmt(row['p50'], 1):>9} {fmt(row['p99'], 1):>9} {fmt(row['max'], 0):>7} {row['over_1s']:>5} "
               f"{row['over_5s']:>5} {row['errors']:>4} {fmt(row['cpu_us'], 0):>10} {fmt(ratio, 2):>8} "
               f"{fmt(row['floor_x'], 1):>8} {row['other_load']:>6.0%} {fmt(row['handled'], 0):>9} "
-              f"{fmt(row['drain_s'], 1):>7} {fmt(row['web_cpu_us'], 0):>9} {fmt(row['answer_floor_x'], 1):>7} "
+              f"{fmt(row['drain_s'], 1):>7} {fmt(row['web_cpu_us'], 0):>9} "
+              f"{format(row['kernel'], '.0%') if row['kernel'] is not None else '—':>6} {fmt(row['answer_floor_x'], 1):>7} "
               f"{fmt(row['delivered_s'], 0):>6} {fmt(row['replies'], 0):>6}")
     print("vs peer: closed loop = req/s ÷ the peer's req/s; open loop = p99 ÷ the peer's p99. "
           "floor x = the floor's req/s per core ÷ req/s. CPU µs/req: the server's processes only. "
@@ -740,7 +748,8 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
           "of all cores. handled/s: every callback sent (warm-up included) ÷ the seconds until the last one's "
           "effect was committed; drain s: seconds after the load until nothing answered waited to be handled. "
           "answer µs: CPU per request of the answering processes while the load lasted (the bot's web process, not "
-          "its handler and sender processes; the peer: all of it); ÷ floor: that over the floor's µs per request. "
+          "its handler and sender processes; the peer: all of it); kernel: the share of it spent in the kernel "
+          "(sockets, wake-ups: not in the floor); ÷ floor: answer µs over the floor's µs per request. "
           "sent s (open loop): seconds from the first request until every reply and message the run queued had "
           "been sent to the platform; sent/s: those messages per second (the platform takes 10,000 a minute).")
     print(f"floor (outer XML + signature + AES decrypt + parse_update, one core): {fl['us_per_request']} µs/request "
@@ -957,7 +966,8 @@ def main() -> None:
     parser.add_argument("--profile-rate", type=float, default=0.0,
                         help="profile under this open-loop rate instead of the closed loop")
     parser.add_argument("--drain-bound", type=float, default=600.0,
-                        help="seconds to wait after the load for the handling (and, open loop, the sending) to end")
+                        help="seconds to wait after the load for the handling (and, open loop, the sending) to end; "
+                             "0: do not wait (answering figures only, no handled/s)")
     parser.add_argument("--keep-databases", action="store_true")
     parser.add_argument("--work-dir")
     parser.add_argument("--out", help="results JSON (default: in the work directory)")
