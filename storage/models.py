@@ -80,7 +80,7 @@ class Outbox(SQLModel, table=True):
     endpoint: str = Field(max_length=64)  # e.g. "message/send", "appchat/send"
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # Rows sharing a channel leave in id order (a person's replies, a chat's create-then-send).
+    # Rows sharing a channel and priority leave in id order (a person's replies, a chat's create-then-send).
     channel: Optional[str] = Field(default=None, max_length=100)
     # Claimed lowest first (storage.outbox.REPLY, BULK): Monday's digest must not hold up replies.
     priority: int = Field(default=1, sa_column_kwargs={"server_default": "1"})

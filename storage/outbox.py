@@ -17,11 +17,11 @@ from sqlmodel import Session
 from storage.db import IN_CHUNK, insert_new
 from storage.models import Delivery, MediaBlob, Outbox, OutboxStatus
 
-PER_PERSON_LIMITS = ((60.0, 30), (3600.0, 1000))
+PER_PERSON_LIMITS = ((60.0, 30), (3600.0, 1000))  # (window seconds, messages) per app and member
 # A reply to what a person just wrote is claimed before anything else due, whatever its id: a digest
 # to every member leaves at the platform's pace (minutes), and the member answering it is waiting.
 REPLY, BULK = 0, 1
-ANALYZE_AFTER = 5_000  # rows queued at once  # (window seconds, messages) per app and member
+ANALYZE_AFTER = 5_000  # rows queued at once after which PostgreSQL's statistics are refreshed
 LEASE_SECONDS = 60.0
 
 
