@@ -420,6 +420,14 @@ def start_peer(peer_venv: Path, workers: int, work: Path, as_is: bool) -> Server
     return Server("wecom-app-svr", proc, f"http://127.0.0.1:{port}/wecom/callback", log_path)
 
 
+def start_bare(work: Path) -> Server:
+    port = free_port()
+    log_path = work / "bare.log"
+    proc = subprocess.Popen([sys.executable, str(HERE / "bare_aiohttp.py"), str(port)], cwd=HERE,
+                            stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+    return Server("aiohttp (bare)", proc, f"http://127.0.0.1:{port}/wecom/callback", log_path)
+
+
 class Emulator:
     """The WeChat Work emulator on a port of this process, fresh for each bot start."""
 
@@ -754,6 +762,12 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
           "been sent to the platform; sent/s: those messages per second (the platform takes 10,000 a minute).")
     print(f"floor (outer XML + signature + AES decrypt + parse_update, one core): {fl['us_per_request']} µs/request "
           f"= {fl['rps_per_core']:,} req/s per core ({fl['samples']:,} payloads)")
+    for bare in [row for row in rows if row["server"] == "aiohttp (bare)" and row["web_cpu_us"]]:
+        both = bare["web_cpu_us"] + fl["us_per_request"]
+        mine = [f"{row['db']} {row['web_cpu_us'] / both:.1f}×" for row in rows
+                if row["mode"] == bare["mode"] and row["server"] == "xianfeng" and row["web_cpu_us"]]
+        print(f"HTTP floor ({bare['mode']}; aiohttp answering without reading the callback): {bare['web_cpu_us']:,.0f} "
+              f"µs/request; with the floor {both:,.0f} µs; xianfeng's answer µs ÷ that: {', '.join(mine) or '—'}")
     for db, cost in dispatch.items():
         kinds = ", ".join(f"{k} {v['mean_us']:,} (p50 {v['p50_us']:,}, {v['statements']} SQL)"
                           for k, v in cost["by_kind"].items())
@@ -862,7 +876,12 @@ async def main_async(args: argparse.Namespace) -> None:
     async def peer_start():
         return [start_peer(peer_venv, args.peer_workers, work, args.peer_as_is)], None, None
 
+    async def bare_start():
+        return [start_bare(work)], None, None
+
     targets = []
+    if args.bare:
+        targets.append(Target("aiohttp (bare)", "—", bare_start))
     if not args.skip_peer:
         targets.append(Target("wecom-app-svr", "—", peer_start))
     if not args.skip_sqlite:
@@ -953,6 +972,8 @@ def main() -> None:
     parser.add_argument("--peer-workers", type=int, default=os.cpu_count())
     parser.add_argument("--peer-as-is", action="store_true", help="no event shim (card taps answered 500)")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--bare", action="store_true",
+                        help="also an aiohttp server that answers without reading the callback (the HTTP floor)")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-closed", action="store_true", help="only the open-loop rates")
     parser.add_argument("--skip-dispatch", action="store_true", help="skip the in-process feed_update measurement")
