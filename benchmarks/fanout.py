@@ -6,9 +6,8 @@ The claims to check (issue 7):
   (b) one identical notice to N people takes N / 1000 message/send calls (touser batches);
   (c) replies to members who write while the digests leave (one every --reply-every seconds, to the
       people whose digests are queued last, until a quarter of the digest is left) wait seconds, not
-      the digest's minutes: reply wait =
-      the row's sent mark - its creation. --replies-as-bulk queues them as before issue 7's fifth
-      session (in id order behind the digest).
+      the digest's minutes (reply wait = the row's sent mark - its creation); --replies-as-bulk
+      queues them as before issue 7's fifth session, in id order behind the digest.
 
 The emulator runs in a process of its own, as the platform would, with its message/send quota scaled:
 its "minute" lasts --minute seconds (20: three times faster than real) and holds --quota calls (5,000,
@@ -46,7 +45,6 @@ from bot.wecom import messages  # noqa: E402
 from bot.wecom.api import WeComClient  # noqa: E402
 from bot.wecom.emulator import WeComEmulator  # noqa: E402
 from bot.wecom.sender import Sender  # noqa: E402
-from storage import outbox  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Outbox, OutboxStatus  # noqa: E402

@@ -1,4 +1,4 @@
-"""The outbox sender against the emulator: retries, token refresh, dead letters, limits, batching."""
+"""The outbox sender against the emulator: retries, token refresh, dead letters, limits, batching, replies first."""
 from __future__ import annotations
 
 import asyncio
@@ -10,14 +10,18 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.dispatch import Dispatcher
+from bot.handlers import ROUTERS
 from bot.wecom import messages
 from bot.wecom.api import WeComClient
 from bot.wecom.emulator import Fault
 from bot.wecom.emulator.quota import ApiQuota
 from bot.wecom.sender import Sender
+from bot.wecom.updates import parse_update
 from storage import outbox
 from storage.db import transaction
 from storage.models import Outbox, OutboxStatus
+from tests.conftest import text_xml
 
 
 def queue_texts(engine, items: list[tuple[str, str]]) -> None:
@@ -195,11 +199,6 @@ def test_a_digest_still_waits_for_the_replies_queued_before_it_to_the_same_perso
 
 
 def test_what_a_handler_answers_is_a_reply_and_what_the_scheduler_sends_is_not(engine, rostered):
-    from bot.dispatch import Dispatcher
-    from bot.handlers import ROUTERS
-    from bot.wecom.updates import parse_update
-    from tests.conftest import text_xml
-
     Dispatcher(engine, ROUTERS).feed_update(parse_update(text_xml("li", "/帮助")))
     with transaction(engine) as session:
         messages.to_each(session, [("digest:zhang", "zhang", "本周待办")])
@@ -212,6 +211,7 @@ async def test_a_reply_overtakes_a_digest_at_the_platforms_pace(settings, engine
     people = [f"p{n:02d}" for n in range(40)]  # eight seconds of digest at that pace
     with transaction(engine) as session:
         messages.to_each(session, [(f"digest:{p}", p, f"本周待办：{p}") for p in people])
+
     async def answer_the_last_one_soon() -> None:
         await asyncio.sleep(1.0)
         with transaction(engine) as session:
