@@ -544,10 +544,12 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
         pids = [pid for server in servers for pid in server.pids()]
         pg = target.db == "PostgreSQL"
         pg_before = postgres_cpu() if pg else {}
-        web = [server.proc.pid for server in servers]  # the answering processes, without their handlers
+        # The answering processes: the bot's web process only answers (its handler and sender processes
+        # do the rest); the peer's whole server only answers.
+        answering = [server.proc.pid for server in servers] if db_url else pids
         before = (cpu_seconds(pids), time.process_time(), all_cpu(), time.monotonic(),
-                  resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(web),
-                  cpu_seconds(web if db_url else pids, kernel_only=True))
+                  resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(answering),
+                  cpu_seconds(answering, kernel_only=True))
         spies = []
         if profile:
             which = ["--gil"] if profile_kind == "gil" else ["--idle", "--threads"]
@@ -561,8 +563,9 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         result = await generate(payloads, [s.url for s in servers], mode,
                                 timeout=mode["warmup"] + mode["duration"] + 40)
-        web_cpu = cpu_seconds(web) - before[5]  # while it answered: not the sending behind, after the load
-        answer_kernel = cpu_seconds(web if db_url else pids, kernel_only=True) - before[6]
+        # while it answered: not the handling and sending behind, after the load
+        answer_cpu = cpu_seconds(answering) - before[5]
+        answer_kernel = cpu_seconds(answering, kernel_only=True) - before[6]
         if db_url and mode["drain_bound"] > 0:  # the bot answers first, handles behind: the real work ends later
             result["drain_s"] = await drained(db_url, mode["drain_bound"])
             busy = mode["warmup"] + mode["duration"] + result["drain_s"]
@@ -582,14 +585,11 @@ async def measure(target: Target, payloads: Path, mode: dict, first_outbox_id: i
         for _out, spy in spies:
             spy.wait(timeout=60)
         total = result["sent_total"] or 1
-        answer_cpu = web_cpu if db_url else after[0] - before[0]
         result.update(server=target.label, db=target.db, processes=len(servers),
                       server_cpu_s=round(after[0] - before[0], 2), db_cpu_s=round(db_cpu, 2),
                       driver_cpu_s=round(after[1] - before[1], 2), generator_cpu_s=round(generator_cpu, 2),
                       other_load=round(other_share, 3),
                       server_cpu_us_per_request=round((after[0] - before[0]) / total * 1e6),
-                      # the answering processes' CPU per request: the bot's web process only answers (its
-                      # handler and sender processes do the rest); the peer's whole server only answers
                       web_cpu_us_per_request=round(answer_cpu / total * 1e6),
                       # of which in the kernel (sockets, wake-ups), which the floor does not include
                       web_kernel_share=round(answer_kernel / answer_cpu, 3) if answer_cpu else None)
@@ -748,7 +748,8 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
               f"{row['over_5s']:>5} {row['errors']:>4} {fmt(row['cpu_us'], 0):>10} {fmt(ratio, 2):>8} "
               f"{fmt(row['floor_x'], 1):>8} {row['other_load']:>6.0%} {fmt(row['handled'], 0):>9} "
               f"{fmt(row['drain_s'], 1):>7} {fmt(row['web_cpu_us'], 0):>9} "
-              f"{format(row['kernel'], '.0%') if row['kernel'] is not None else '—':>6} {fmt(row['answer_floor_x'], 1):>7} "
+              f"{format(row['kernel'], '.0%') if row['kernel'] is not None else '—':>6} "
+              f"{fmt(row['answer_floor_x'], 1):>7} "
               f"{fmt(row['delivered_s'], 0):>6} {fmt(row['replies'], 0):>6}")
     print("vs peer: closed loop = req/s ÷ the peer's req/s; open loop = p99 ÷ the peer's p99. "
           "floor x = the floor's req/s per core ÷ req/s. CPU µs/req: the server's processes only. "
@@ -766,7 +767,7 @@ def report(results: list[dict], fl: dict, dispatch: dict[str, dict]) -> list[dic
         both = bare["web_cpu_us"] + fl["us_per_request"]
         mine = [f"{row['db']} {row['web_cpu_us'] / both:.1f}×" for row in rows
                 if row["mode"] == bare["mode"] and row["server"] == "xianfeng" and row["web_cpu_us"]]
-        print(f"HTTP floor ({bare['mode']}; aiohttp answering without reading the callback): {bare['web_cpu_us']:,.0f} "
+        print(f"HTTP floor ({bare['mode']}; aiohttp answering without looking at the callback): {bare['web_cpu_us']:,.0f} "
               f"µs/request; with the floor {both:,.0f} µs; xianfeng's answer µs ÷ that: {', '.join(mine) or '—'}")
     for db, cost in dispatch.items():
         kinds = ", ".join(f"{k} {v['mean_us']:,} (p50 {v['p50_us']:,}, {v['statements']} SQL)"
@@ -973,7 +974,7 @@ def main() -> None:
     parser.add_argument("--peer-as-is", action="store_true", help="no event shim (card taps answered 500)")
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--bare", action="store_true",
-                        help="also an aiohttp server that answers without reading the callback (the HTTP floor)")
+                        help="also an aiohttp server that answers without looking at the callback (the HTTP floor)")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-closed", action="store_true", help="only the open-loop rates")
     parser.add_argument("--skip-dispatch", action="store_true", help="skip the in-process feed_update measurement")
