@@ -114,7 +114,7 @@ def cpu_seconds(pids: list[int], kernel_only: bool = False) -> float:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (0 if kernel_only else int(fields[11])) + int(fields[12])
-        except (FileNotFoundError, IndexError, ValueError):
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):  # it exited meanwhile
             pass
     return total / os.sysconf("SC_CLK_TCK")
 
