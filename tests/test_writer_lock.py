@@ -157,6 +157,10 @@ def test_a_handler_process_that_writes_again_at_once_lets_the_waiting_group_comm
 
 def _interrupted_while_urgent(url: str, waiting, interrupted, done) -> None:
     """The group commit's thread is interrupted (Ctrl-C) while it waits; its process lives on."""
+    # A suite started in the background (`cmd &` without job control) ignores SIGINT, and a spawned
+    # child inherits that: Python then installs no KeyboardInterrupt handler and the test's Ctrl-C
+    # would do nothing. Take Python's own handler back whatever the parent had.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     engine = _engine(url, busy_timeout_ms=0)
     waiting.set()
     try:
