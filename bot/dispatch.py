@@ -49,10 +49,12 @@ class Dispatcher:
         self.commands: dict[str, Command] = {}
         self._cards: dict[str, Handler] = {}
         self._fallbacks: list[TextFallback] = []
+        self._over_forms: list[TextFallback] = []
         for router in routers:
             self.commands.update(router.commands)
             self._cards.update(router.card_handlers)
             self._fallbacks += router.text_fallbacks
+            self._over_forms += router.over_forms
         words = vocabulary()["commands"]
         self._aliases = {alias.lower(): name for name in self.commands for alias in words.get(name, {}).get("aliases", [])}
         self._aliases.update({name.lstrip("/"): name for name in self.commands})
@@ -77,7 +79,10 @@ class Dispatcher:
         command, args = self._match(text)
         ctx = self._context(session, update, person, args)
         form, parked_now = self._active_form(ctx)
-        if command is None and parked_now:
+        if command is None and (form or parked_now) and self._taken_over_form(ctx, form, text):
+            if form:
+                forms.resume(ctx, form)  # like a command typed mid-form: the question is asked again
+        elif command is None and parked_now:
             pass  # most likely an answer to a question they no longer see: the parking notice is the answer
         elif command is None and form:
             forms.handle(ctx, form, update.content)
@@ -111,6 +116,14 @@ class Dispatcher:
             forms.park(ctx, state)
             return None, True
         return state, False
+
+    def _taken_over_form(self, ctx: Context, form: ConversationState | None, text: str) -> bool:
+        """Whether text typed while a form is open was taken by something else (a typed vote, see
+        bot.handlers.vote.vote_over_form); never what the form's current step reads as a date, a time
+        or a choice: that answer shows in the form and 返回 undoes it, a vote cannot be undone."""
+        if form and forms.reads_as_structured(ctx, form, text):
+            return False
+        return any(take(ctx, text) for take in self._over_forms)
 
     @staticmethod
     def _run(ctx: Context, command: Command, form: ConversationState | None) -> None:

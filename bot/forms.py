@@ -196,6 +196,20 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
     ask(ctx, form, answers, previous=previous, steps=steps)
 
 
+def reads_as_structured(ctx: Context, state: ConversationState, text: str) -> bool:
+    """Whether the current step asks for a date, a time or a choice and reads `text` as one."""
+    form = FORMS[state.form]
+    answers = state.data.get("answers", {})
+    step = _current(form.steps(ctx, answers), answers)[1]
+    if step is None or step.kind == "text":
+        return False
+    try:
+        step.parse(text, ctx.today)
+    except Invalid:
+        return False
+    return True
+
+
 def _value(ctx: Context, form: Form, step: Step, text: str, answers: dict[str, Any], previous: dict[str, Any]) -> Any:
     """The answer's value: the previous one (不变), None (跳过 an optional step), or the parsed text."""
     word = text.strip()

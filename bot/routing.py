@@ -61,6 +61,7 @@ class Router:
         self.commands: dict[str, Command] = {}
         self.card_handlers: dict[str, Handler] = {}  # card task_id prefix -> handler of its clicks
         self.text_fallbacks: list[TextFallback] = []
+        self.over_forms: list[TextFallback] = []
 
     def card(self, task_prefix: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -71,6 +72,11 @@ class Router:
     def text_fallback(self, handler: TextFallback) -> TextFallback:
         """Plain text that is neither a command nor a form answer is offered here before the hint."""
         self.text_fallbacks.append(handler)
+        return handler
+
+    def over_form(self, handler: TextFallback) -> TextFallback:
+        """Plain text offered here before an open form takes it as its answer (e.g. a typed vote)."""
+        self.over_forms.append(handler)
         return handler
 
     def command(self, name: str, *, roles: Iterable[str] = ALL_ROLES) -> Callable[[Handler], Handler]:

@@ -16,7 +16,7 @@ from bot.texts import vocabulary
 from bot.wecom.updates import Update
 from storage import outbox
 from storage import polls as store
-from storage.models import Poll
+from storage.models import Poll, PollVoter
 
 router = Router()
 # "2", "2 意见", "7-2 意见"; \d and int() take full-width digits as phones type them
@@ -26,7 +26,7 @@ COMMENT_LIMIT = 200
 
 @router.card("poll-")
 def card_vote(ctx: Context) -> None:
-    poll_id = poll_id_of(ctx.update.task_id)
+    poll_id = poll_id_of(ctx.session, ctx.update.task_id)
     options = [o for item in ctx.update.selected_items for o in item.option_ids]
     if poll_id is None:
         return
@@ -57,6 +57,19 @@ def text_vote(ctx: Context, text: str) -> bool:
             return False  # just a number: the hint answers it
         ctx.reply("vote_already", poll=voted[0])  # most likely a second try at the poll just voted in
     return True
+
+
+@router.over_form
+def vote_over_form(ctx: Context, text: str) -> bool:
+    """"7-2" typed while a form is open is a vote, not the form's answer, when poll 7 has this person
+    on its voter list (voted or not, open or closed: cast() then answers as usual), since that is the
+    form printed on their vote card. A number that names no poll of theirs stays the answer: forms
+    may well take "1-1" as text. A bare "2" always does (the dispatcher also leaves what the current
+    step reads as a date or a choice to the form)."""
+    match = TEXT_VOTE.match(text)
+    if not match or not match[1] or ctx.session.get(PollVoter, (int(match[1]), ctx.person.userid)) is None:
+        return False
+    return text_vote(ctx, text)
 
 
 def cast(ctx: Context, poll_id: int, number: int, comment: str | None) -> None:
