@@ -2,6 +2,7 @@
 message/send in batches of 1000 with one task_id per batch; group chats cannot carry cards)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -11,12 +12,15 @@ from sqlmodel import Session
 from bot.campaigns import rules_of
 from bot.texts import render, vocabulary
 from bot.wecom import messages
-from storage import campaigns, outbox
+from storage import bot_state, campaigns, outbox
 from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Person, Poll
 
 TOUSER_LIMIT = messages.TOUSER_LIMIT
 TASK_PREFIX = "poll-"
+# poll-<installation>-<poll>-<batch>; cards sent before installations had ids say poll-<poll>-<batch>.
+# Bounded digits: a forged TaskId of forty digits is not a poll (and int() of it overflows SQL integers).
+_TASK_ID = re.compile(r"poll-(?:(?P<installation>[0-9a-f]{12})-)?(?P<poll>[0-9]{1,15})-[0-9]{1,6}")
 
 
 @dataclass(frozen=True)
@@ -73,17 +77,21 @@ def card(poll: Poll, deadline: datetime, task_id: str) -> dict:
 
 
 def send_cards(session: Session, *, poll: Poll, userids: list[str], deadline: datetime, key: str) -> None:
+    installation = bot_state.installation_id(session)
     for batch_no, start in enumerate(range(0, len(userids), TOUSER_LIMIT)):
         batch = userids[start:start + TOUSER_LIMIT]
-        task_id = f"{TASK_PREFIX}{poll.id}-{batch_no}"
+        task_id = f"{TASK_PREFIX}{installation}-{poll.id}-{batch_no}"
         outbox.enqueue(session, key=f"{key}:card:{poll.id}:{batch_no}", endpoint="message/send",
                        payload={"touser": "|".join(batch), "msgtype": "template_card",
                                 "template_card": card(poll, deadline, task_id)}, recipients=batch)
 
 
-def poll_id_of(task_id: str) -> int | None:
-    """The poll a card's task_id belongs to ("poll-12-0" → 12)."""
-    if not task_id.startswith(TASK_PREFIX):
+def poll_id_of(session: Session, task_id: str) -> int | None:
+    """The poll a card's task_id belongs to ("poll-0a1b2c3d4e5f-12-0" → 12), or None when it is malformed
+    or another installation's (the same app's callbacks all reach one URL)."""
+    match = _TASK_ID.fullmatch(task_id)
+    if match is None:
         return None
-    number = task_id[len(TASK_PREFIX):].split("-")[0]
-    return int(number) if number.isdigit() else None
+    if match["installation"] and match["installation"] != bot_state.installation_id(session):
+        return None
+    return int(match["poll"])

@@ -122,6 +122,17 @@ class AccessToken(SQLModel, table=True):
     expires_at: float
 
 
+class BotState(SQLModel, table=True):
+    """Small facts about this installation that several processes read: its id (part of every card's
+    task_id, which the platform refuses if the app ever used it) and whether sending is paused by a
+    setup error (what `xianfeng status` shows)."""
+
+    __tablename__ = "bot_state"
+    key: str = Field(primary_key=True, max_length=64)
+    value: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: float = Field(default_factory=time.time)
+
+
 class CampaignRecord(SQLModel, table=True):
     """A loaded campaign file; its validated content is kept whole, its tasks also as rows below."""
 
