@@ -41,6 +41,9 @@ class Inbox:
         self._handles, self._on_recorded = handles, on_recorded
         self._arrivals: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = wake if wake is not None else threading.Event()
+        # Set by the recording process only after its group commit: being woken means rows to claim. This
+        # process's own event is also set by arrivals, which the group commit looks for when new.
+        self._woken_means_recorded = wake is not None
         self._claimed: deque[tuple[int, str]] = deque()
         self._look, self._stopping = True, False
         self._thread: threading.Thread | None = None
@@ -85,7 +88,8 @@ class Inbox:
                 continue
             if self._stopping:
                 break
-            self._wake.wait(POLL_SECONDS)
+            if self._wake.wait(POLL_SECONDS) and self._woken_means_recorded:
+                self._look = True  # cleared below, after which the claim sees every commit that set it
             self._wake.clear()
         self._release()
 

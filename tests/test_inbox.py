@@ -112,6 +112,25 @@ async def test_a_failing_update_is_retried_then_dropped_without_its_text_in_the_
     assert "dropped after 3 attempts" in caplog.text and "秘密" not in caplog.text
 
 
+async def test_a_handler_process_looks_as_soon_as_it_is_woken_not_at_its_next_poll(engine, rostered, monkeypatch):
+    """The web process records and sets the handler's event: the handler claims at once. It used to
+    wait for its poll (1 s), so every reply in `serve` came a second late (issue 16)."""
+    import threading
+
+    monkeypatch.setattr("bot.inbox.POLL_SECONDS", 3600.0)  # a wake-up is the only way to be told
+    wake = threading.Event()
+    box = Inbox(engine, Dispatcher(engine, ROUTERS), wake=wake)  # as in a handler process
+    record(engine, received("li", "/帮助", 1))
+    box.start()  # a new process looks once at what was recorded before it
+    try:
+        assert await eventually(lambda: len(replies(engine, "li")) == 1)
+        record(engine, received("li", "/我", 2))
+        wake.set()  # what the web process's HandlerProcesses.wake does after its group commit
+        assert await eventually(lambda: len(replies(engine, "li")) == 2)
+    finally:
+        box.stop()
+
+
 async def test_a_handled_vote_leaves_no_trace_in_the_database_file(db_url, engine, tmp_path):
     if not db_url.startswith("sqlite"):
         pytest.skip("reads the SQLite file itself")
