@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 
 import aiohttp
 import pytest
@@ -9,7 +11,7 @@ from aiohttp import web
 
 from bot.app import build_app
 from bot.wecom.crypto import CallbackCrypto
-from bot.wecom.emulator import Fault, UnknownCard, WeComEmulator
+from bot.wecom.emulator import Fault, UnknownCard, WeComEmulator, messages
 from bot.wecom.updates import parse_update, parse_xml
 from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, eventually
 
@@ -28,8 +30,11 @@ class Api:
     @classmethod
     async def connect(cls, http: aiohttp.ClientSession, base: str) -> "Api":
         api = cls(http, base)
-        api.token = (await api.get("gettoken", corpid=CORP_ID, corpsecret=SECRET, access_token=""))["access_token"]
+        await api.renew()
         return api
+
+    async def renew(self) -> None:
+        self.token = (await self.get("gettoken", corpid=CORP_ID, corpsecret=SECRET, access_token=""))["access_token"]
 
     async def get(self, api: str, **params) -> dict:
         params.setdefault("access_token", self.token)
@@ -158,19 +163,38 @@ async def test_card_click_is_a_signed_template_card_event(live_bot, emulator, ap
 
 
 async def test_unanswered_callback_is_retried_three_times(aiohttp_server, emulator):
-    statuses = []
+    signatures = []
 
-    async def broken(request):
-        statuses.append(request.query["msg_signature"])
-        return web.Response(status=503)
+    async def hanging(request):
+        signatures.append(request.query["msg_signature"])
+        await asyncio.sleep(1.0)  # past the 0.1 s the platform waits (5 s on the real one)
+        return web.Response(text="")
 
     app = web.Application()
-    app.router.add_post("/wecom/callback", broken)
+    app.router.add_post("/wecom/callback", hanging)
     server = await aiohttp_server(app)
     emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.1)
     delivery = await emulator.say("li", "有人吗")
-    assert delivery.attempts == [503, 503, 503, 503] and not delivery.delivered
-    assert len(set(statuses)) == 4  # each retry is signed afresh
+    assert delivery.attempts == [None, None, None, None] and not delivery.delivered
+    assert len(set(signatures)) == 4  # each retry is signed afresh
+
+
+@pytest.mark.parametrize("status", [400, 403, 500, 503])
+async def test_an_error_answer_is_not_retried(aiohttp_server, emulator, status):
+    """90930: the platform retries after a timeout or a failed connection only; an answer, even an
+    error, ends the delivery."""
+    seen = []
+
+    async def refusing(request):
+        seen.append(1)
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_post("/wecom/callback", refusing)
+    server = await aiohttp_server(app)
+    emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.1)
+    delivery = await emulator.say("li", "有人吗")
+    assert delivery.attempts == [status] and not delivery.delivered and seen == [1]
 
 
 async def test_callback_to_a_dead_bot_is_retried_then_given_up(emulator):
@@ -251,3 +275,220 @@ async def test_button_card_click_carries_the_button_key(aiohttp_server, emulator
     assert (update.event, update.event_key, update.task_id, update.card_type) == \
         ("template_card_event", "edit", "btn-1", "button_interaction")
     assert update.response_code in emulator.response_codes
+
+
+# -- the platform's refusals (issue 16, point 10) ----------------------------------------------------
+class Clock:
+    """The emulator's clock, moved on by a test instead of waiting hours."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock(emulator) -> Clock:
+    emulator.clock = Clock()
+    return emulator.clock
+
+
+async def test_duplicate_check_compares_the_whole_request_within_its_interval(api, emulator, clock):
+    """90236: 同样内容(请求json)的消息 within duplicate_check_interval are dropped, and the call answers ok."""
+    def text(content, **extra):
+        return dict(touser="li", msgtype="text", text={"content": content}, enable_duplicate_check=1, **extra)
+
+    answers = [await api.send(**text("帮助", duplicate_check_interval=1801)),
+               await api.send(**text("帮助", duplicate_check_interval=1802)),  # another row: another request
+               await api.send(**text("帮助", duplicate_check_interval=1801))]  # the first one sent again
+    assert [a["errcode"] for a in answers] == [0, 0, 0]
+    assert emulator.texts("li") == ["帮助", "帮助"]
+    reordered = '{"text": {"content": "帮助"}, "duplicate_check_interval": 1801, "msgtype": "text", ' \
+                f'"enable_duplicate_check": 1, "touser": "li", "agentid": {AGENT_ID}}}'
+    async with api.http.post(f"{api.base}/message/send", params={"access_token": api.token}, data=reordered) as resp:
+        assert (await resp.json())["errcode"] == 0
+    assert len(emulator.texts("li")) == 2  # the same JSON, keys in another order: still the same request
+    await api.send(touser="li|wang", msgtype="text", text={"content": "帮助"}, enable_duplicate_check=1,
+                   duplicate_check_interval=1801)
+    assert emulator.texts("wang") == ["帮助"] and len(emulator.texts("li")) == 3  # another touser, another request
+    clock.advance(1802)
+    await api.renew()
+    await api.send(**text("帮助", duplicate_check_interval=1801))
+    assert len(emulator.texts("li")) == 4  # the interval is over
+
+
+async def test_duplicate_check_defaults_to_half_an_hour_and_lasts_at_most_four_hours(api, emulator, clock):
+    await api.send(touser="li", msgtype="text", text={"content": "默认"}, enable_duplicate_check=1)
+    await api.send(touser="wang", msgtype="text", text={"content": "最长"}, enable_duplicate_check=1,
+                   duplicate_check_interval=86400)
+    clock.advance(1799)
+    await api.send(touser="li", msgtype="text", text={"content": "默认"}, enable_duplicate_check=1)
+    assert emulator.texts("li") == ["默认"]
+    clock.advance(2)
+    await api.send(touser="li", msgtype="text", text={"content": "默认"}, enable_duplicate_check=1)
+    assert emulator.texts("li") == ["默认", "默认"]
+    clock.advance(4 * 3600 - 1800)
+    await api.renew()
+    await api.send(touser="wang", msgtype="text", text={"content": "最长"}, enable_duplicate_check=1,
+                   duplicate_check_interval=86400)
+    assert emulator.texts("wang") == ["最长", "最长"]
+
+
+async def test_untrusted_ip_refuses_every_call_but_gettoken(api, emulator):
+    emulator.mode_untrusted_ip = True
+    await api.renew()  # developers report gettoken answering while every other call answers 60020
+    answers = [await api.send(touser="li", msgtype="text", text={"content": "x"}),
+               await api.get("agent/get", agentid=AGENT_ID), await api.get("appchat/get", chatid="nochat"),
+               await api.post("appchat/create", {"name": "群", "owner": "li", "userlist": ["li", "wang"]})]
+    assert [a["errcode"] for a in answers] == [60020] * 4
+    assert answers[0]["errmsg"].startswith("not allow to access from your ip")
+    assert emulator.texts("li") == [] and emulator.chats == {}
+
+
+async def test_forbidden_apis_answer_48002(api, emulator):
+    emulator.forbidden_apis = {"appchat/create"}
+    assert (await api.post("appchat/create", {"owner": "li", "userlist": ["li", "wang"]}))["errcode"] == 48002
+    assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 0
+    emulator.forbidden_apis = {"*"}
+    assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 48002
+    await api.renew()
+
+
+async def test_an_app_not_visible_to_the_root_department_cannot_use_group_chats(api, emulator):
+    assert (await api.get("agent/get", agentid=AGENT_ID))["allow_partys"]["partyid"] == [1]
+    created = await api.post("appchat/create", {"owner": "li", "userlist": ["li", "wang"]})
+    emulator.add_department(2, "第一党支部")
+    emulator.visible_root = False
+    assert (await api.get("agent/get", agentid=AGENT_ID))["allow_partys"]["partyid"] == [2]
+    assert (await api.get("agent/get", agentid=1))["errcode"] == 40056
+    refused = [await api.post("appchat/create", {"owner": "li", "userlist": ["li", "wang"]}),
+               await api.get("appchat/get", chatid=created["chatid"]),
+               await api.post("appchat/send", {"chatid": created["chatid"], "msgtype": "text", "text": {"content": "x"}}),
+               await api.post("appchat/update", {"chatid": created["chatid"], "add_user_list": ["zhao"]})]
+    assert [r["errcode"] for r in refused] == [60011] * 4
+    assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 0
+
+
+async def test_people_outside_the_visible_range_are_invalid_recipients(api, emulator):
+    emulator.add_person("li", "李娜")
+    emulator.add_person("Wang", "王芳")
+    emulator.invisible_users = {"wang"}
+    assert (await api.send(touser="Wang", msgtype="text", text={"content": "x"}))["errcode"] == 81013
+    both = await api.send(touser="li|Wang", msgtype="text", text={"content": "你好"})
+    assert both["errcode"] == 0 and both["invaliduser"] == "Wang"
+    assert emulator.texts("li") == ["你好"] and emulator.texts("Wang") == []
+    assert (await api.get("user/get", userid="Wang"))["errcode"] == 60011
+
+
+async def test_userids_are_one_person_whatever_their_case(api, emulator, aiohttp_server):
+    emulator.add_person("LiMing", "李明")
+    emulator.add_person("wang", "王芳")
+    assert (await api.get("user/get", userid="liming"))["userid"] == "LiMing"
+    for n in range(20):
+        await api.send(touser="LiMing", msgtype="text", text={"content": f"第{n}条"})
+    for n in range(15):
+        await api.send(touser="liming", msgtype="text", text={"content": f"又{n}条"})
+    assert len(emulator.texts("LiMing")) == 30 and emulator.texts("liming") == emulator.texts("LiMing")
+    assert emulator.dropped["liming"] == 5  # one person's thirty a minute, whichever spelling was used
+    once = await api.send(touser="liming|LIMING|wang", msgtype="text", text={"content": "一次"})
+    assert once["errcode"] == 0 and emulator.texts("wang") == ["一次"] and emulator.dropped["liming"] == 6
+    chat = await api.post("appchat/create", {"owner": "liming", "userlist": ["liming", "LiMing", "wang"]})
+    assert (await api.get("appchat/get", chatid=chat["chatid"]))["chat_info"]["userlist"] == ["LiMing", "wang"]
+
+    received = []
+
+    async def capture(request):
+        received.append(await request.read())
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_post("/wecom/callback", capture)
+    server = await aiohttp_server(app)
+    emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.3)
+    await emulator.say("liming", "你好")
+    crypto = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID)
+    update = parse_update(crypto.decrypt(parse_xml(received[0]).findtext("Encrypt")))
+    assert update.userid == "LiMing"  # the directory's spelling
+
+
+async def test_a_member_gets_at_most_a_thousand_app_messages_an_hour(emulator, clock):
+    """90312: 每应用对同一个成员不可超过30次/分钟，1000次/小时，超过部分会被丢弃不下发 (the call answers ok)."""
+    answers = []
+    for minute in range(34):  # thirty a minute: within the minute's limit, 1,020 in 34 minutes
+        for n in range(30):
+            body = {"agentid": AGENT_ID, "touser": "li", "msgtype": "text", "text": {"content": f"{minute}-{n}"}}
+            answers.append(json.loads(messages.message_send(emulator, body).text)["errcode"])
+        clock.advance(60.5)
+    assert set(answers) == {0}
+    assert len(emulator.texts("li")) == 1000 and emulator.dropped["li"] == 20
+    clock.advance(3600)
+    messages.message_send(emulator, {"agentid": AGENT_ID, "touser": "li", "msgtype": "text", "text": {"content": "新"}})
+    assert emulator.texts("li")[-1] == "新"
+
+
+async def test_a_response_code_works_once_within_72_hours(api, emulator, clock):
+    first = await api.send(touser="li", msgtype="template_card", template_card=VOTE)
+    second = await api.send(touser="li", msgtype="template_card", template_card={**VOTE, "task_id": "poll-2"})
+    update = {"agentid": AGENT_ID, "userids": ["li"], "button": {"replace_name": "已提交"}}
+    clock.advance(72 * 3600 - 60)
+    await api.renew()
+    assert (await api.post("message/update_template_card", {**update, "response_code": first["response_code"]}))["errcode"] == 0
+    clock.advance(120)
+    assert (await api.post("message/update_template_card", {**update, "response_code": second["response_code"]}))["errcode"] == 40035
+    assert [c.state for c in emulator.cards("li")] == ["已提交", ""]
+
+
+async def upload(api: Api, data: bytes = b"\x89PNG fake image bytes") -> str:
+    form = aiohttp.FormData()
+    form.add_field("media", data, filename="chart.png", content_type="image/png")
+    async with api.http.post(f"{api.base}/media/upload", params={"access_token": api.token, "type": "image"}, data=form) as resp:
+        return (await resp.json())["media_id"]
+
+
+async def test_a_media_id_is_refused_after_three_days(api, emulator, clock):
+    media_id = await upload(api)
+    chatid = (await api.post("appchat/create", {"owner": "li", "userlist": ["li", "wang"]}))["chatid"]
+    image = {"msgtype": "image", "image": {"media_id": media_id}}
+    clock.advance(3 * 86400 - 60)
+    await api.renew()
+    assert (await api.send(touser="li", **image))["errcode"] == 0
+    clock.advance(120)
+    assert (await api.send(touser="li", **image))["errcode"] == 40007
+    assert (await api.post("appchat/send", {"chatid": chatid, **image}))["errcode"] == 40007
+    assert emulator.media[media_id][1].startswith(b"\x89PNG")  # phones still show what they received
+
+
+async def test_a_task_id_is_refused_after_the_emulator_restarts(api, emulator):
+    assert (await api.send(touser="li", msgtype="template_card", template_card=VOTE))["errcode"] == 0
+    again = WeComEmulator(corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID)
+    again.restore(json.loads(json.dumps(emulator.snapshot())))
+    body = {"agentid": AGENT_ID, "touser": "wang", "msgtype": "template_card", "template_card": VOTE}
+    assert json.loads(messages.message_send(again, body).text)["errcode"] == 40035
+
+
+async def test_group_chats_take_only_their_documented_message_types(api, emulator):
+    """90248: text, image, voice, video, file, textcard, news, mpnews, markdown; no cards."""
+    chatid = (await api.post("appchat/create", {"owner": "li", "userlist": ["li", "wang"]}))["chatid"]
+    media_id = await upload(api)
+    voice = await api.post("appchat/send", {"chatid": chatid, "msgtype": "voice", "voice": {"media_id": media_id}})
+    notice = await api.post("appchat/send", {"chatid": chatid, "msgtype": "miniprogram_notice",
+                                             "miniprogram_notice": {"appid": "wx1", "title": "x"}})
+    card = await api.post("appchat/send", {"chatid": chatid, "msgtype": "template_card", "template_card": VOTE})
+    assert [voice["errcode"], notice["errcode"], card["errcode"]] == [0, 40008, 40008]
+
+
+async def test_modes_are_set_through_the_page_server(api, emulator, emulator_url):
+    modes_url = emulator_url.replace("/cgi-bin", "/emulator/modes")
+    async with api.http.post(modes_url, json={"untrusted_ip": True, "invisible_users": ["Li"]}) as resp:
+        assert (await resp.json())["untrusted_ip"] is True
+    assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 60020
+    async with api.http.post(modes_url, json={"untrusted_ip": False}) as resp:
+        assert (await resp.json()) == {"untrusted_ip": False, "forbidden_apis": [], "visible_root": True,
+                                       "invisible_users": ["li"]}
+    assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 81013
+    async with api.http.post(modes_url, json={"ip": "1.2.3.4"}) as resp:
+        assert resp.status == 400

@@ -62,6 +62,18 @@ def test_quota_window_slides_and_a_refusal_blocks_for_a_minute():
     assert quota.limited == {"message/send": 2}
 
 
+def test_an_api_gets_150000_calls_an_hour_then_is_blocked_for_an_hour():
+    """90312: 每企业调用单个cgi/api不可超过1万次/分，15万次/小时; 按小时拦截则被屏蔽60分钟."""
+    quota = ApiQuota()
+    spacing = 60.0 / 9_999  # just under the minute's quota, for a quarter of an hour
+    assert not any(quota.refuse("message/send", n * spacing) for n in range(150_000))
+    full = 150_000 * spacing
+    assert quota.refuse("message/send", full)
+    assert quota.refuse("message/send", full + 3599)  # blocked for the hour, not the minute
+    assert not quota.refuse("appchat/send", full)  # each API has its own hour
+    assert not quota.refuse("message/send", full + 3601)
+
+
 # -- the limiter ---------------------------------------------------------------------------------
 
 class FakeClock:

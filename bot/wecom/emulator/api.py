@@ -1,11 +1,11 @@
 """The WeChat Work server API under /cgi-bin/, played by the emulator: tokens, injected faults,
-per-API quotas (quota.py), and the routing to messages.py, chats.py and directory.py, which apply
-the platform's rules."""
+per-API quotas (quota.py), the setup modes (an untrusted IP, forbidden APIs: state.py says where
+each is documented), and the routing to messages.py, chats.py and directory.py, which apply the
+platform's rules."""
 from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from functools import partial
 from typing import Any
 
@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.wecom.emulator import chats, directory, messages
 from bot.wecom.emulator.messages import reply
 from bot.wecom.emulator.quota import LIMIT_ERRCODE
-from bot.wecom.emulator.state import Call, EmulatorState
+from bot.wecom.emulator.state import ALL_APIS, Call, EmulatorState
 
 
 class EmulatorApi:
@@ -24,7 +24,7 @@ class EmulatorApi:
                     "appchat/create": chats.appchat_create, "appchat/update": chats.appchat_update,
                     "appchat/send": chats.appchat_send, "appchat/get": chats.appchat_get,
                     "user/get": directory.user_get, "user/list": directory.user_list,
-                    "department/list": directory.department_list}
+                    "department/list": directory.department_list, "agent/get": directory.agent_get}
         self._routes = {api: partial(handler, state) for api, handler in handlers.items()}
 
     def add_routes(self, app: web.Application) -> None:
@@ -35,7 +35,7 @@ class EmulatorApi:
         body = await self._body(request, api)
         if body is None:
             return reply(40035)
-        now = time.time()
+        now = self.state.clock()
         self.state.calls.append(Call(api, body, now))
         faulted = await self._fault(request, api)
         if faulted is not None:
@@ -44,9 +44,9 @@ class EmulatorApi:
             return reply(LIMIT_ERRCODE)
         if api == "gettoken":
             return self.gettoken(body)
-        token_error = self._token_error(request.query.get("access_token"))
-        if token_error:
-            return reply(token_error)
+        refused = self._setup_error(api) or self._token_error(request.query.get("access_token"))
+        if refused:
+            return reply(refused)
         if api == "media/upload":
             return await directory.media_upload(self.state, request)
         handler = self._routes.get(api)
@@ -80,12 +80,19 @@ class EmulatorApi:
         if query.get("corpsecret") != self.state.secret:
             return reply(40001)
         token = secrets.token_urlsafe(32)
-        self.state.tokens[token] = time.time() + self.state.token_ttl
+        self.state.tokens[token] = self.state.clock() + self.state.token_ttl
         return reply(0, access_token=token, expires_in=self.state.token_ttl)
+
+    def _setup_error(self, api: str) -> int:
+        """What a misconfigured app meets on every call but gettoken (state.py's modes)."""
+        if self.state.mode_untrusted_ip:
+            return 60020
+        forbidden = self.state.forbidden_apis
+        return 48002 if api in forbidden or ALL_APIS in forbidden else 0
 
     def _token_error(self, token: str | None) -> int:
         if not token:
             return 41001
         if token not in self.state.tokens:
             return 40014
-        return 42001 if self.state.tokens[token] <= time.time() else 0
+        return 42001 if self.state.tokens[token] <= self.state.clock() else 0

@@ -1,22 +1,25 @@
-"""The address book (user/get, user/list, department/list) and media/upload."""
+"""The address book (user/get, user/list, department/list), the app's own settings (agent/get) and
+media/upload. UserIDs are matched whatever their case; people outside the app's visible range are
+refused with 60011 (no privilege)."""
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 from aiohttp import web
 
 from bot.wecom.emulator.messages import reply
-from bot.wecom.emulator.state import EmulatorState
+from bot.wecom.emulator.state import MEDIA_TTL, EmulatorState
 
 MEDIA_LIMITS = {"image": 10 << 20, "voice": 2 << 20, "video": 10 << 20, "file": 20 << 20}
 
 
 def user_get(state: EmulatorState, query: dict[str, Any]) -> web.Response:
-    person = state.people.get(query.get("userid", ""))
+    person = state.person(query.get("userid", ""))
     if person is None:
         return reply(60111)
+    if not state.visible(person.userid):
+        return reply(60011)
     return reply(0, userid=person.userid, name=person.name, department=[person.department],
                  position=person.position, status=1)
 
@@ -34,6 +37,16 @@ def department_list(state: EmulatorState, _query: dict[str, Any]) -> web.Respons
     return reply(0, department=list(state.departments.values()))
 
 
+def agent_get(state: EmulatorState, query: dict[str, Any]) -> web.Response:
+    """90227: the app's details; allow_partys is its visible range by department (1 is the root).
+    A corp app may read only the app its token belongs to."""
+    if str(query.get("agentid", "")) != str(state.agent_id):
+        return reply(40056)
+    parties = [1] if state.visible_root else sorted(d for d in state.departments if d != 1)
+    return reply(0, agentid=state.agent_id, name="先锋", allow_userinfos={"user": []},
+                 allow_partys={"partyid": parties}, allow_tags={"tagid": []}, close=0)
+
+
 async def media_upload(state: EmulatorState, request: web.Request) -> web.Response:
     kind = request.query.get("type", "")
     if kind not in MEDIA_LIMITS:
@@ -45,6 +58,7 @@ async def media_upload(state: EmulatorState, request: web.Request) -> web.Respon
     data = await part.read()
     if not 5 <= len(data) <= MEDIA_LIMITS[kind]:
         return reply(40006)
-    media_id = secrets.token_urlsafe(24)
+    media_id, now = secrets.token_urlsafe(24), state.clock()
     state.media[media_id] = (part.headers.get("Content-Type", "application/octet-stream"), data)
-    return reply(0, type=kind, media_id=media_id, created_at=str(int(time.time())))
+    state.media_expires[media_id] = now + MEDIA_TTL
+    return reply(0, type=kind, media_id=media_id, created_at=str(int(now)))

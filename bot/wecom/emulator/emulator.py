@@ -9,7 +9,7 @@ from aiohttp import web
 from bot.wecom.emulator import callbacks, messages
 from bot.wecom.emulator.api import EmulatorApi
 from bot.wecom.emulator.callbacks import BotEndpoint, Delivery
-from bot.wecom.emulator.state import EmulatorState, Entry, Fault
+from bot.wecom.emulator.state import EmulatorState, Entry, Fault, user_key
 
 
 class UnknownCard(Exception):
@@ -38,16 +38,34 @@ class WeComEmulator(EmulatorState):
     def expire_tokens(self) -> None:
         self.tokens = {t: 0.0 for t in self.tokens}
 
+    def set_modes(self, *, untrusted_ip: bool | None = None, forbidden_apis: list[str] | None = None,
+                  visible_root: bool | None = None, invisible_users: list[str] | None = None) -> dict[str, Any]:
+        """Set the setup modes named (state.py says what each does); returns all of them."""
+        if untrusted_ip is not None:
+            self.mode_untrusted_ip = bool(untrusted_ip)
+        if forbidden_apis is not None:
+            self.forbidden_apis = set(forbidden_apis)
+        if visible_root is not None:
+            self.visible_root = bool(visible_root)
+        if invisible_users is not None:
+            self.invisible_users = {user_key(u) for u in invisible_users}
+        return {"untrusted_ip": self.mode_untrusted_ip, "forbidden_apis": sorted(self.forbidden_apis),
+                "visible_root": self.visible_root, "invisible_users": sorted(self.invisible_users)}
+
     # -- what a person does on the phone ----------------------------------------------------
+    # Callbacks name the person as the directory spells them, whatever case the caller used.
     async def say(self, userid: str, text: str) -> Delivery:
+        userid = self.spelling(userid)
         self.post(userid, userid, "text", {"content": text})
         return await self._bot().deliver(callbacks.text_message(self.corp_id, self.agent_id, userid, text))
 
     async def enter(self, userid: str) -> Delivery:
+        userid = self.spelling(userid)
         return await self._bot().deliver(callbacks.event(self.corp_id, self.agent_id, userid, "enter_agent"))
 
     async def click(self, userid: str, entry_id: int, *, key: str | None = None,
                     selected: dict[str, list[str]] | None = None) -> Delivery:
+        userid = self.spelling(userid)
         entry = self.open_card(userid, entry_id)
         card = entry.body
         if card["card_type"] in ("vote_interaction", "multiple_interaction"):

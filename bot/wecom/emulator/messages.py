@@ -1,29 +1,39 @@
 """App messages (message/send) and card updates (message/update_template_card).
 
-Rules applied: ``touser`` (with ``toparty``, ``@all``) at most 1000 people; text and markdown at
-most 2048 bytes; template cards checked by cards.py, interactive ones with a task_id unique in
-the app; an image or file names a media_id that media/upload issued (else 40007); a member
-receives at most 30 app messages a minute, more are dropped while the call still answers ok, as
-the real service does; ``enable_duplicate_check`` suppresses a repeat; a
-``response_code`` updates cards once. Where the platform does not document an error code (a
-spent response_code, a reused task_id), the emulator answers 40035, invalid parameter.
+Rules applied: ``touser`` (with ``toparty``, ``@all``) at most 1000 people, matched to the
+directory whatever their case; people outside the app's visible range are listed in invaliduser
+(81013 when nobody is left, 90236); text and markdown at most 2048 bytes; template cards checked by
+cards.py, interactive ones with a task_id the app never used before (90236: 同一个应用任务id不能重复);
+an image, voice, video or file names a media_id that media/upload issued less than three days ago
+(else 40007); a member receives at most 30 app messages a minute and 1,000 an hour, more are
+dropped while the call still answers ok (90312); ``enable_duplicate_check`` drops a request whose
+whole JSON equals one received within its ``duplicate_check_interval`` (90236: 同样内容(请求json)的
+消息; default 1800 s, at most 4 hours), and still answers ok; a ``response_code`` updates cards
+once, within 72 hours (94888). Where the platform does not document an error code (a spent or
+expired response_code, a reused task_id), the emulator answers 40035, invalid parameter.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
-import time
-from typing import Any, Container
+from itertools import takewhile
+from typing import Any, Mapping
 
 from aiohttp import web
 
 from bot.wecom.emulator.cards import INTERACTIVE, card_problem
-from bot.wecom.emulator.state import EmulatorState
+from bot.wecom.emulator.state import RESPONSE_CODE_TTL, EmulatorState, user_key
 
-APP_MSGTYPES = {"text", "markdown", "textcard", "template_card", "image", "file", "news"}
-CHAT_MSGTYPES = APP_MSGTYPES - {"template_card"}  # group chats cannot carry template cards
-MEDIA_MSGTYPES = {"image", "file"}  # these carry a media_id that media/upload must have issued
+# 90236's message types, and 90248's for group chats: no template_card, no miniprogram_notice.
+APP_MSGTYPES = {"text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown",
+                "miniprogram_notice", "template_card"}
+CHAT_MSGTYPES = {"text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown"}
+MEDIA_MSGTYPES = {"image", "voice", "video", "file"}  # these carry a media_id that media/upload must have issued
 TEXT_LIMIT = 2048
-ERRMSG = {0: "ok", -1: "system busy", 40001: "invalid credential", 40003: "invalid userid",
+DUPLICATE_INTERVAL, LONGEST_DUPLICATE_INTERVAL = 1800, 4 * 3600
+ERRMSG = {0: "ok", -1: "system busy", 48002: "api forbidden", 60011: "no privilege to access/modify contact/party/agent",
+          60020: "not allow to access from your ip", 40001: "invalid credential", 40003: "invalid userid",
           40004: "invalid media type", 40006: "invalid file size", 40007: "invalid media_id",
           40008: "invalid message type", 40032: "invalid userid list size", 40013: "invalid corpid",
           40014: "invalid access_token", 40035: "invalid parameter", 40056: "invalid agentid",
@@ -38,12 +48,12 @@ def reply(errcode: int = 0, **fields: Any) -> web.Response:
     return web.json_response({"errcode": errcode, "errmsg": ERRMSG.get(errcode, "error"), **fields})
 
 
-def content_problem(body: dict[str, Any], allowed: set[str], media: Container[str]) -> int:
-    """The errcode for what is wrong with a message's content, or 0. `media`: the media ids issued."""
+def content_problem(body: dict[str, Any], allowed: set[str], media: Mapping[str, float], now: float) -> int:
+    """The errcode for what is wrong with a message's content, or 0. `media`: media id -> when it expires."""
     msgtype = body.get("msgtype")
     if msgtype not in allowed or not isinstance(body.get(msgtype), dict):
         return 40008
-    if msgtype in MEDIA_MSGTYPES and body[msgtype].get("media_id") not in media:
+    if msgtype in MEDIA_MSGTYPES and media.get(body[msgtype].get("media_id"), 0.0) <= now:
         return 40007
     if msgtype in ("text", "markdown"):
         content = body[msgtype].get("content") or ""
@@ -57,12 +67,16 @@ def content_problem(body: dict[str, Any], allowed: set[str], media: Container[st
 
 
 def _recipients(state: EmulatorState, body: dict[str, Any]) -> list[str] | None:
+    """The people a message/send names, each once and spelled as the directory holds them."""
     if body.get("touser") == "@all":
-        return list(state.people)
-    users = [u for u in str(body.get("touser", "")).split("|") if u]
+        return [p.userid for p in state.people.values()]
+    users = [state.spelling(u) for u in str(body.get("touser", "")).split("|") if u]
     parties = {p for p in str(body.get("toparty", "")).split("|") if p}
     users += [p.userid for p in state.people.values() if str(p.department) in parties]
-    return list(dict.fromkeys(users)) if len(users) <= 1000 else None
+    unique: dict[str, str] = {}
+    for userid in users:
+        unique.setdefault(user_key(userid), userid)
+    return list(unique.values()) if len(unique) <= 1000 else None
 
 
 def message_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:
@@ -71,43 +85,56 @@ def message_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:
     users = _recipients(state, body)
     if users is None:
         return reply(40032)  # more than 1000 people in one call
-    problem = content_problem(body, APP_MSGTYPES, state.media)
+    now = state.clock()
+    problem = content_problem(body, APP_MSGTYPES, state.media_expires, now)
     if problem:
         return reply(problem)
     card = body.get("template_card") or {}
     interactive = body["msgtype"] == "template_card" and card.get("card_type") in INTERACTIVE
     if interactive and card["task_id"] in state.task_ids:
         return reply(40035)
-    valid = [u for u in users if state.knows(u)]
+    valid = [u for u in users if state.knows(u) and state.visible(u)]
     if not valid:
-        return reply(81013)
-    kind, content = body["msgtype"], body[body["msgtype"]]
-    now, content_key = time.time(), repr((kind, content))  # once for up to 1000 people
-    for userid in valid:
-        if _admitted(state, userid, body, now, content_key):
-            state.post(userid, "app", kind, content, task_id=card.get("task_id", ""))
+        return reply(81013, invaliduser="|".join(users))
+    if not _duplicate(state, body, now):
+        kind, content = body["msgtype"], body[body["msgtype"]]
+        for userid in valid:
+            if _within_member_limits(state, userid, now):
+                state.post(userid, "app", kind, content, task_id=card.get("task_id", ""))
     extra: dict[str, Any] = {}
     if interactive:
         state.task_ids.add(card["task_id"])
         extra["response_code"] = new_response_code(state, card["task_id"], valid)
-    invalid = [u for u in users if not state.knows(u)]
+    invalid = [u for u in users if u not in valid]
     return reply(0, invaliduser="|".join(invalid), msgid=secrets.token_hex(16), **extra)
 
 
-def _admitted(state: EmulatorState, userid: str, body: dict[str, Any], now: float, content_key: str) -> bool:
-    """Whether this person's phone shows the message: not a suppressed repeat, and within their 30 a
-    minute (more are dropped, silently)."""
-    if body.get("enable_duplicate_check") and \
-            now - state.recent.get((userid, content_key), -1e9) < body.get("duplicate_check_interval", 1800):
+def _duplicate(state: EmulatorState, body: dict[str, Any], now: float) -> bool:
+    """With enable_duplicate_check, a request whose whole JSON equals one received within that
+    request's interval is dropped (the access_token, in the query, is not part of it). Only a
+    request that was not dropped opens a window."""
+    if not body.get("enable_duplicate_check"):
         return False
-    window = state.received[userid]
-    while window and window[0] <= now - 60:
+    request = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).digest()
+    if state.recent.get(request, 0.0) > now:
+        return True
+    interval = body.get("duplicate_check_interval") or DUPLICATE_INTERVAL
+    state.recent[request] = now + min(float(interval), LONGEST_DUPLICATE_INTERVAL)
+    return False
+
+
+def _within_member_limits(state: EmulatorState, userid: str, now: float) -> bool:
+    """Whether this person's phone shows one more app message: at most 30 a minute and 1,000 an hour
+    (more are dropped, silently)."""
+    key = user_key(userid)
+    window = state.received[key]
+    while window and window[0] <= now - 3600:
         window.popleft()
-    if len(window) >= state.per_member_per_minute:
-        state.dropped[userid] += 1
+    last_minute = sum(1 for _ in takewhile(lambda at: at > now - 60, reversed(window)))
+    if len(window) >= state.per_member_per_hour or last_minute >= state.per_member_per_minute:
+        state.dropped[key] += 1
         return False
     window.append(now)
-    state.recent[(userid, content_key)] = now
     return True
 
 
@@ -116,6 +143,7 @@ def new_response_code(state: EmulatorState, task_id: str, userids: list[str]) ->
     recipients; each click's callback carries one for the person who clicked)."""
     code = secrets.token_urlsafe(24)
     state.response_codes[code] = (task_id, userids)
+    state.response_code_expires[code] = state.clock() + RESPONSE_CODE_TTL
     return code
 
 
@@ -125,11 +153,14 @@ def update_template_card(state: EmulatorState, body: dict[str, Any]) -> web.Resp
     new_card = body.get("template_card")
     if new_card is not None and card_problem(new_card):
         return reply(40035)
-    spent = state.response_codes.pop(body.get("response_code", ""), None)
-    if spent is None:
+    code = body.get("response_code", "")
+    spent = state.response_codes.pop(code, None)
+    if spent is None or state.response_code_expires.pop(code, float("inf")) <= state.clock():
         return reply(40035)
     task_id, allowed = spent
-    wanted = allowed if body.get("atall") or not body.get("userids") else [u for u in body["userids"] if u in allowed]
+    allowed_keys = {user_key(u) for u in allowed}
+    wanted = allowed if body.get("atall") or not body.get("userids") else \
+        [u for u in body["userids"] if user_key(u) in allowed_keys]
     for userid in wanted:
         for entry in state.cards(userid):
             if entry.task_id == task_id:

@@ -1,7 +1,10 @@
 """The phone-like page: pick who you are, read the app's chat and your group chats, type, tap cards.
 
 JSON endpoints under /emulator/ serve the page; /emulator/events streams "changed" (SSE) whenever
-that person's screen changes, and the page fetches the screen again.
+that person's screen changes, and the page fetches the screen again. /emulator/modes reads (GET)
+and sets (POST, JSON) the setup modes, for trying `xianfeng doctor` or the bot against a
+misconfigured app: {"untrusted_ip": true, "forbidden_apis": ["*"], "visible_root": false,
+"invisible_users": ["li"]}, any of them.
 """
 from __future__ import annotations
 
@@ -12,10 +15,13 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.wecom.emulator.state import user_key
+
 if TYPE_CHECKING:
     from bot.wecom.emulator.emulator import WeComEmulator
 
 STATIC = Path(__file__).with_name("static")
+MODES = {"untrusted_ip", "forbidden_apis", "visible_root", "invisible_users"}
 EMULATOR = web.AppKey("emulator", object)
 
 
@@ -31,6 +37,8 @@ def add_page_routes(app: web.Application, emulator: "WeComEmulator") -> None:
     app.router.add_post("/emulator/say", say)
     app.router.add_post("/emulator/click", click)
     app.router.add_post("/emulator/enter", enter)
+    app.router.add_get("/emulator/modes", modes)
+    app.router.add_post("/emulator/modes", modes)
 
 
 async def _close_streams(emulator: "WeComEmulator") -> None:
@@ -42,9 +50,10 @@ def _emulator(request: web.Request) -> "WeComEmulator":
 
 
 def _user(request: web.Request, userid: str | None) -> str:
-    if not userid or userid not in _emulator(request).people:
+    person = _emulator(request).person(userid or "")
+    if person is None:
         raise web.HTTPNotFound(text="unknown person")
-    return userid
+    return person.userid
 
 
 async def index(_request: web.Request) -> web.FileResponse:
@@ -63,8 +72,8 @@ async def screen(request: web.Request) -> web.Response:
     emulator = _emulator(request)
     userid = _user(request, request.query.get("user"))
     chats = [{"chatid": c.chatid, "name": c.name, "messages": c.messages}
-             for c in emulator.chats.values() if userid in c.members]
-    return web.json_response({"app": [dataclasses.asdict(e) for e in emulator.inbox[userid]], "chats": chats})
+             for c in emulator.chats.values() if user_key(userid) in {user_key(m) for m in c.members}]
+    return web.json_response({"app": [dataclasses.asdict(e) for e in emulator.screen(userid)], "chats": chats})
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -120,6 +129,13 @@ async def click(request: web.Request) -> web.Response:
     emulator.in_background(emulator.click(userid, int(body["entry"]), key=body.get("key"),
                                           selected=body.get("selected") or {}))
     return web.json_response({"ok": True}, status=202)
+
+
+async def modes(request: web.Request) -> web.Response:
+    wanted = await request.json() if request.method == "POST" else {}
+    if not isinstance(wanted, dict) or set(wanted) - MODES:
+        raise web.HTTPBadRequest(text="modes: " + ", ".join(sorted(MODES)))
+    return web.json_response(_emulator(request).set_modes(**wanted))
 
 
 async def enter(request: web.Request) -> web.Response:
