@@ -21,6 +21,15 @@ from bot.wecom.crypto import CallbackCrypto
 
 RUNTIME = web.AppKey("runtime", Runtime)
 
+# How the bot's HTTP server runs, the same for `serve` (web.run_app) and the demo (web.AppRunner).
+# aiohttp closes a connection that has not sent a whole request head within keepalive_timeout of
+# connecting or of its last answer; its defaults (75 s in run_app, an hour in AppRunner) let silent
+# or trickling connections (slowloris) pile up. The platform connects and sends at once, and a
+# proxy's idle connection is simply opened again. The body's bound is callback.BODY_SECONDS.
+# No access log line per callback (2-4 % of a callback's time, issue 7): the reverse proxy in
+# front keeps one, and a line per message adds nothing the outbox and job_run do not record.
+SERVER_OPTIONS = {"keepalive_timeout": 5.0, "access_log": None}
+
 
 def build_app(settings: Settings, engine: Engine, handlers: HandlerProcesses | None = None) -> web.Application:
     """handlers: the processes that handle what this app records, send and schedule (`serve`);

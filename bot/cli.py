@@ -74,13 +74,11 @@ def _engine(settings: Settings):
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.app import build_app
+    from bot.app import SERVER_OPTIONS, build_app
 
     settings.require_wecom()
     engine = _engine(settings)
     print(render("cli/serving", host=args.host, port=args.port), flush=True)
-    # No access log line per callback (2-4 % of a callback's time, issue 7): the reverse proxy in
-    # front keeps one, and a line per message adds nothing the outbox and job_run do not record.
     handlers = None
     # Before the app starts any thread: the handler processes are forked then (bot/handler_process.py).
     if settings.handler_processes:
@@ -90,7 +88,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         handlers.start()
     try:
         web.run_app(build_app(settings, engine, handlers), host=args.host, port=args.port, print=None,
-                    handle_signals=True, shutdown_timeout=5, access_log=None)
+                    handle_signals=True, shutdown_timeout=5, **SERVER_OPTIONS)
     finally:
         if handlers:
             handlers.stop()

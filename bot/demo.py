@@ -19,7 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 import campaigns as campaign_files
-from bot.app import build_app
+from bot.app import SERVER_OPTIONS, build_app
 from bot.campaigns import load_campaign_file, save_campaign
 from bot.config import Settings
 from bot.roster import import_roster, read_roster
@@ -121,7 +121,7 @@ async def run_demo(root: Path, *, host: str = "127.0.0.1", port: int = 8700, res
     emulator = build_emulator(settings, files)
     emulator.connect_bot(url=f"http://127.0.0.1:{port + 1}/wecom/callback", token=settings.token,
                          aes_key=settings.aes_key)
-    runners = [web.AppRunner(emulator.app(), access_log=None), web.AppRunner(build_app(settings, engine), access_log=None)]
+    runners = [web.AppRunner(emulator.app(), access_log=None), web.AppRunner(build_app(settings, engine), **SERVER_OPTIONS)]
     try:
         for runner, (bind, at) in zip(runners, ((host, port), ("127.0.0.1", port + 1)), strict=True):
             await runner.setup()
