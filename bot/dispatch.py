@@ -22,7 +22,7 @@ from bot.routing import Command, Context, Handler, Router, TextFallback
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from bot.wecom.updates import Update
-from storage import inbox
+from storage import inbox, people
 from storage.db import transaction
 from storage.models import ConversationState, Person
 
@@ -68,7 +68,7 @@ class Dispatcher:
             return self.process(session, update)
 
     def process(self, session: Session, update: Update) -> Outcome:
-        person = session.get(Person, update.userid)
+        person = people.find(session, update.userid)  # in the roster's spelling, whatever the callback's letters
         if person is None:
             return self._answer_stranger(session, update)
         if update.kind == "event" and update.event == "template_card_event":

@@ -20,7 +20,7 @@ from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage.db import transaction
 from storage.models import Role
-from storage.people import ImportSummary, RosterEntry, upsert_people
+from storage.people import ImportSummary, RosterEntry, upsert_people, userid_key
 
 USERID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")  # WeChat Work's rule for member accounts
 
@@ -94,7 +94,7 @@ def _header_map(header: list[str]) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def _entry(number: int, cells: list[str], columns: dict[str, int], extras: dict[str, int],
-           seen: dict[str, int], problems: list[Problem]) -> RosterEntry | None:
+           seen: dict[str, tuple[int, str]], problems: list[Problem]) -> RosterEntry | None:
     get = lambda i: cells[i].strip() if i < len(cells) else ""  # noqa: E731
     userid, name, branch, role_text = (get(columns[k]) for k in ("userid", "name", "branch", "role"))
     before = len(problems)
@@ -102,10 +102,12 @@ def _entry(number: int, cells: list[str], columns: dict[str, int], extras: dict[
         problems.append(Problem(number, "userid_empty"))
     elif not USERID.match(userid):
         problems.append(Problem(number, "userid_format", userid))
-    elif userid in seen:
-        problems.append(Problem(number, "userid_duplicate", f"{userid}|{seen[userid]}"))
+    elif userid_key(userid) in seen:  # the platform's UserIDs are case-insensitive: LiMing is liming
+        row, spelt = seen[userid_key(userid)]
+        code = "userid_duplicate" if spelt == userid else "userid_case_duplicate"
+        problems.append(Problem(number, code, f"{userid}|{row}|{spelt}"))
     else:
-        seen[userid] = number
+        seen[userid_key(userid)] = (number, userid)
     if not name:
         problems.append(Problem(number, "name_empty"))
     role = _role_words().get(role_text.lower())

@@ -8,7 +8,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, literal_column
 from sqlmodel import Field, SQLModel
 
 
@@ -37,6 +37,9 @@ class Branch(SQLModel, table=True):
 
 
 class Person(SQLModel, table=True):
+    # WeChat Work's UserIDs are case-insensitive: one person per lower(userid), and the lookup by it
+    # (storage.people.find) uses this index. The userid itself stays as the roster spells it.
+    __table_args__ = (Index("ux_person_userid_lower", func.lower(literal_column("userid")), unique=True),)
     userid: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=64)
     branch_id: Optional[int] = Field(default=None, foreign_key="branch.id", index=True)

@@ -38,6 +38,20 @@ class ImportSummary:
     chats: list[ChatChange] = field(default_factory=list)
 
 
+def userid_key(userid: str) -> str:
+    """The form in which two spellings of one account are equal: WeChat Work's UserIDs are
+    case-insensitive (and it answers some of them lowercased). Userids are ASCII (bot.roster.USERID),
+    where Python's lower() and the databases' lower() agree."""
+    return userid.lower()
+
+
+def find(session: Session, userid: str) -> Person | None:
+    """The person this userid names, in whatever letters it comes (a callback's FromUserName, a
+    command-line argument), through ux_person_userid_lower. The Person carries the roster's
+    spelling, which is the one stored and sent everywhere."""
+    return session.scalars(select(Person).where(func.lower(Person.userid) == userid_key(userid))).first()
+
+
 def branches(session: Session) -> list[Branch]:
     return list(session.scalars(select(Branch).order_by(Branch.id)))
 
@@ -74,15 +88,17 @@ def _branches(session: Session, names: Iterable[str]) -> dict[str, Branch]:
 def upsert_people(session: Session, entries: list[RosterEntry]) -> ImportSummary:
     """Create or update every entry; return what changed, including group chats to sync."""
     branches = _branches(session, list(dict.fromkeys(e.branch for e in entries if e.branch)))
-    everyone = {p.userid: p for p in session.scalars(select(Person))}  # one query, not one per row
+    # One query, not one per row; keyed case-insensitively, so a file that spells an account in other
+    # letters updates the person, who keeps the spelling already stored (and used in every table).
+    everyone = {userid_key(p.userid): p for p in session.scalars(select(Person))}
     summary = ImportSummary()
     for entry in entries:
         branch_id = branches[entry.branch].id if entry.branch else None
         values = dict(name=entry.name, branch_id=branch_id, role=entry.role, attributes=entry.attributes)
-        person = everyone.get(entry.userid)
+        person = everyone.get(userid_key(entry.userid))
         if person is None:
-            everyone[entry.userid] = Person(userid=entry.userid, **values)
-            session.add(everyone[entry.userid])
+            everyone[userid_key(entry.userid)] = Person(userid=entry.userid, **values)
+            session.add(everyone[userid_key(entry.userid)])
             summary.created += 1
         elif any(getattr(person, k) != v for k, v in values.items()):
             for key, value in values.items():
