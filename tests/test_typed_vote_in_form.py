@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
+from bot.dispatch import Dispatcher
+from bot.handlers import ROUTERS
 from storage.models import ConversationState, PollVoter
 from tests.test_polls import POLL_CAMPAIGN, Town, ballots, issued_poll, populate
 
@@ -90,3 +92,13 @@ def test_a_date_step_reads_a_date_even_when_it_could_be_a_vote(engine, town):
     town.say("m1", f"{poll.id}-2")
     assert ballots(engine) == 0 and not voted(engine, poll.id, "m1")
     assert f"2027-0{poll.id}-02" in answers(engine, "m1").values()  # 1月2日 has passed on 2026-05-11
+
+
+def test_a_typed_vote_to_a_form_parked_just_now_is_recorded(engine, town):
+    """The message that finds the form idle for too long parks it; a vote in it still counts."""
+    poll = issued_poll(town)
+    at_the_gap_question(town, "m1")
+    town.dispatcher = Dispatcher(engine, ROUTERS, form_idle_seconds=0)  # every open form is idle now
+    parked, thanks = town.say("m1", f"{poll.id}-1")
+    assert "/继续" in parked and "已收到你对" in thanks
+    assert voted(engine, poll.id, "m1") and ballots(engine) == 1
