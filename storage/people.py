@@ -40,8 +40,9 @@ class ImportSummary:
 
 def userid_key(userid: str) -> str:
     """The form in which two spellings of one account are equal: WeChat Work's UserIDs are
-    case-insensitive (and it answers some of them lowercased). Userids are ASCII (bot.roster.USERID),
-    where Python's lower() and the databases' lower() agree."""
+    case-insensitive ("系统进行唯一性检查时会忽略大小写", developer.work.weixin.qq.com/document/path/90195)
+    and it answers some of them lowercased. Userids are ASCII (bot.roster.USERID), where Python's
+    lower() and the databases' lower() agree."""
     return userid.lower()
 
 
