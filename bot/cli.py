@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     roster = commands.add_parser("roster", parents=[common], help="people and branches")
     roster_import = roster.add_subparsers(dest="action", required=True).add_parser("import", parents=[common])
     roster_import.add_argument("file", type=Path)
+
+    doctor = commands.add_parser("doctor", parents=[common], help="check the WeChat Work settings against the platform")
+    doctor.add_argument("--to", metavar="USERID", help="send a test message to this member")
     return parser
 
 
@@ -219,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "doctor":  # it loads the settings itself: a malformed key is one of its checks
+        from bot.doctor import main as doctor
+
+        return doctor(config_file=getattr(args, "config", None), to=args.to)
     try:
         settings = load_settings(config_file=getattr(args, "config", None))
         return COMMANDS[(args.command, getattr(args, "action", None))](settings, args)

@@ -45,6 +45,8 @@ class EmulatorApi:
         if api == "gettoken":
             return self.gettoken(body)
         refused = self._setup_error(api) or self._token_error(request.query.get("access_token"))
+        if refused == 60020:  # the platform says which address it saw (the IP to add to 企业可信IP)
+            return reply(refused, errmsg=f"not allow to access from your ip, from ip: {request.remote}")
         if refused:
             return reply(refused)
         if api == "media/upload":
