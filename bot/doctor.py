@@ -209,6 +209,5 @@ async def diagnose(env: Mapping[str, str], config_file: str | None, to: str | No
     return 1 if any(check.failed for check in checks) else 0
 
 
-def main(*, config_file: str | None, to: str | None, env: Mapping[str, str] | None = None,
-         out: TextIO | None = None) -> int:
-    return asyncio.run(diagnose(os.environ if env is None else env, config_file, to, out or sys.stdout))
+def main(*, config_file: str | None, to: str | None) -> int:
+    return asyncio.run(diagnose(os.environ, config_file, to, sys.stdout))
