@@ -33,6 +33,7 @@ class Claimed:
     attempts: int
     recipients: list[str] = field(default_factory=list)
     claimed_at: float = 0.0  # the time its recipients' reservations carry until stamp_deliveries
+    created_at: float = 0.0
 
 
 def _row(key: str, endpoint: str, payload: dict[str, Any], recipients: Iterable[str], channel: str | None,
@@ -118,7 +119,7 @@ def any_due(session: Session, *, now: float) -> bool:
     return session.scalar(select(Outbox.id).where(*_due(now)).limit(1)) is not None
 
 
-def next_candidates(now: float, limit: int) -> Select:
+def next_candidates(now: float, limit: int, endpoint: str | None = None) -> Select:
     """Due rows in claiming order: replies first (REPLY before BULK), then by id; a row waits while an
     earlier row of its channel (a person's, a chat's) is pending. A reply may overtake its person's
     earlier digest, never an earlier reply (a form's questions keep their order); chats carry only BULK
@@ -131,17 +132,18 @@ def next_candidates(now: float, limit: int) -> Select:
     blocked_by_earlier = select(earlier.id).where(
         earlier.channel == Outbox.channel, earlier.status == OutboxStatus.pending, earlier.id < Outbox.id,
         earlier.priority <= Outbox.priority).offset(0).exists()
-    return (select(Outbox.id, Outbox.endpoint, Outbox.payload, Outbox.recipients, Outbox.attempts)
-            .where(*_due(now, by_attempt_index=False), ~blocked_by_earlier)
+    only = (Outbox.endpoint == endpoint,) if endpoint else ()
+    return (select(Outbox.id, Outbox.endpoint, Outbox.payload, Outbox.recipients, Outbox.attempts, Outbox.created_at)
+            .where(*_due(now, by_attempt_index=False), ~blocked_by_earlier, *only)
             .order_by(Outbox.priority, Outbox.id).limit(limit).with_for_update(skip_locked=True))
 
 
 def claim_due(session: Session, *, now: float, limit: int = 20, lease: float = LEASE_SECONDS,
-              max_recipients: int = 10_000) -> list[Claimed]:
-    """Lease up to `limit` due rows (`next_candidates`) and reserve their recipients' per-person limits;
-    a row that would exceed them is postponed. `max_recipients` keeps one claim's reservations to a few
-    thousand."""
-    candidates = session.execute(next_candidates(now, limit)).all()
+              max_recipients: int = 10_000, endpoint: str | None = None) -> list[Claimed]:
+    """Lease up to `limit` due rows (`next_candidates`; only calls of `endpoint` if given) and reserve
+    their recipients' per-person limits; a row that would exceed them is postponed. `max_recipients`
+    keeps one claim's reservations to a few thousand."""
+    candidates = session.execute(next_candidates(now, limit, endpoint)).all()
     recent = _RecentDeliveries(session, {u for row in candidates for u in row.recipients}, now)
     claimed: list[Claimed] = []
     postponed: list[dict[str, Any]] = []
@@ -155,7 +157,8 @@ def claim_due(session: Session, *, now: float, limit: int = 20, lease: float = L
             continue
         recent.reserve(row.recipients, now)
         reserved += len(row.recipients)
-        claimed.append(Claimed(row.id, row.endpoint, dict(row.payload), row.attempts + 1, list(row.recipients), now))
+        claimed.append(Claimed(row.id, row.endpoint, dict(row.payload), row.attempts + 1, list(row.recipients), now,
+                               row.created_at))
     if postponed:  # one executemany by primary key, not one UPDATE per row
         session.execute(update(Outbox), postponed)
     _lease(session, claimed, now, lease)
@@ -204,8 +207,43 @@ def mark_retry(session: Session, *, row_id: int, at: float, error: str) -> None:
     _finish(session, row_id, next_attempt_at=at, lease_until=0.0, last_error=error)
 
 
+def mark_held(session: Session, *, row_id: int, at: float, error: str) -> None:
+    """Back to the queue without counting the attempt: a setup error (bot.wecom.setup_errors) is not the
+    message's fault, and it must still be there, with all its tries, once a person has fixed it."""
+    session.execute(_FINISH.values(attempts=_OUTBOX.c.attempts - 1),
+                    {"row_id": row_id, "next_attempt_at": at, "lease_until": 0.0, "last_error": error})
+
+
 def mark_dead(session: Session, *, row_id: int, now: float, reason: str) -> None:
     _finish(session, row_id, status=OutboxStatus.dead, lease_until=0.0, last_error=reason, sent_at=None)
+
+
+def dead_letters(session: Session, *, limit: int = 200) -> list[Outbox]:
+    """The newest dead letters first, with their reasons in last_error."""
+    return list(session.scalars(select(Outbox).where(Outbox.status == OutboxStatus.dead)
+                                .order_by(Outbox.id.desc()).limit(limit)))
+
+
+def requeue_dead(session: Session, *, ids: Iterable[int] | None = None, now: float) -> int:
+    """Dead letters (these, or all) queued again with a fresh count of attempts; how many."""
+    stmt = update(Outbox).where(Outbox.status == OutboxStatus.dead)
+    if ids is not None:
+        stmt = stmt.where(Outbox.id.in_(list(ids)))
+    stmt = stmt.values(status=OutboxStatus.pending, attempts=0, next_attempt_at=now, lease_until=0.0)
+    return session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+
+
+def queue_counts(session: Session, *, now: float) -> dict[str, Any]:
+    """What `xianfeng status` shows of the queue: pending, held by a setup error (per errcode), dead,
+    and how long the oldest pending row has waited."""
+    pending = session.execute(select(func.count(), func.min(Outbox.created_at))
+                              .where(Outbox.status == OutboxStatus.pending)).one()
+    held = session.execute(select(Outbox.last_error, func.count())
+                           .where(Outbox.status == OutboxStatus.pending, Outbox.last_error.like("setup %"))
+                           .group_by(Outbox.last_error)).all()
+    dead = session.scalar(select(func.count()).where(Outbox.status == OutboxStatus.dead))
+    return {"pending": pending[0], "oldest_wait": now - pending[1] if pending[1] else 0.0,
+            "held": {error: count for error, count in held}, "dead": dead}
 
 
 def prune_deliveries(session: Session, *, now: float) -> None:

@@ -34,6 +34,15 @@ class ApiError(Exception):
         self.errcode, self.errmsg = errcode, errmsg
 
 
+class TokenRefused(TransientError):
+    """gettoken answered an errcode: usually a wrong corp id or secret, or an untrusted server IP
+    (bot.wecom.setup_errors), never the fault of a message, so nothing is claimed or dead-lettered."""
+
+    def __init__(self, errcode: int, errmsg: str = ""):
+        super().__init__(f"gettoken failed: {errcode} {errmsg}".strip())
+        self.errcode = errcode
+
+
 class WeComClient:
     def __init__(self, settings: Settings, engine: Engine, http: aiohttp.ClientSession,
                  limiter: RateLimiter | None = None):
@@ -96,9 +105,7 @@ class WeComClient:
         params = {"corpid": self._settings.corp_id, "corpsecret": self._settings.secret}
         body = await self._request("GET", "gettoken", params=params)
         if body.get("errcode", 0) != 0 or "access_token" not in body:
-            # Usually a wrong corp id or secret: not the message's fault, so not a dead letter.
-            log.error("gettoken failed: errcode %s", body.get("errcode"))
-            raise TransientError(f"gettoken failed: {body.get('errcode')} {body.get('errmsg', '')}")
+            raise TokenRefused(int(body.get("errcode") or -1), str(body.get("errmsg", "")))
         expires_in = float(body.get("expires_in", 7200))
         return body["access_token"], time.time() + max(expires_in - TOKEN_MARGIN, expires_in / 2)
 

@@ -55,6 +55,10 @@ class OutcomeWriter:
                 for *_, done in batch:
                     done.done() or done.set_result(None)
 
+    def write_now(self, row: outbox.Claimed, mark: Mark, kwargs: dict[str, Any]) -> None:
+        """One row's outcome in a transaction of its own, not waiting for the window (group posts)."""
+        self._write([(row, mark, kwargs, None)])
+
     def _write(self, batch: list[tuple[outbox.Claimed, Mark, dict[str, Any], asyncio.Future]]) -> None:
         """Each row's recipients' reservations now carry the time its call came back (or failed)."""
         with transaction(self._engine) as session:
