@@ -14,7 +14,19 @@ from storage.db import transaction
 from storage.models import MediaBlob
 
 MEDIA_MSGTYPES = {"image", "file"}  # message types that carry a media_id, queued as a blob key
-DUPLICATE_CHECK_SECONDS = 1800
+# The platform drops a message whose whole request equals one it received within that request's
+# duplicate_check_interval (90236: 同样内容(请求json)的消息; at most 4 hours). A row sent again after a
+# crash between the platform's "ok" and our "sent" must be dropped; two rows that happen to say the
+# same thing (帮助 typed twice, the same re-prompt twice) must both arrive. So each row asks for an
+# interval of its own, derived from its id: the same row always sends the same request, two rows
+# differ unless their ids are a multiple of DUPLICATE_CHECK_SPAN apart. The shortest interval still
+# outlasts a re-send after a crash (the row's lease, 70 s by default, and a restart).
+DUPLICATE_CHECK_SHORTEST, DUPLICATE_CHECK_LONGEST = 600, 14_400
+DUPLICATE_CHECK_SPAN = DUPLICATE_CHECK_LONGEST - DUPLICATE_CHECK_SHORTEST + 1
+
+
+def duplicate_check_interval(row_id: int) -> int:
+    return DUPLICATE_CHECK_SHORTEST + row_id % DUPLICATE_CHECK_SPAN
 
 
 def with_defaults(row: outbox.Claimed, settings: Settings) -> dict[str, Any]:
@@ -23,7 +35,7 @@ def with_defaults(row: outbox.Claimed, settings: Settings) -> dict[str, Any]:
     if row.endpoint != "message/send":
         return row.payload
     return {**row.payload, "agentid": settings.agent_id,
-            "enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_SECONDS}
+            "enable_duplicate_check": 1, "duplicate_check_interval": duplicate_check_interval(row.id)}
 
 
 async def with_media(client: WeComClient, engine: Engine, payload: dict[str, Any], deadline: float) -> dict[str, Any]:
