@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import date
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.log_config import configure_logging
 from bot.texts import render
 
 
@@ -220,8 +220,7 @@ COMMANDS = {("export", "pledges"): _export, ("export", "self-assessments"): _exp
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(_log_zone(args))
     if args.command == "doctor":  # it loads the settings itself: a malformed key is one of its checks
         from bot.doctor import main as doctor
 
@@ -232,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(render("cli/config_error", name=exc.name, problem=exc.problem, detail=exc.detail), file=sys.stderr)
         return 2
+def _log_zone(args: argparse.Namespace) -> str:
+    """The configured zone; the default while the settings do not load (the command says why)."""
+    try:
+        return load_settings(config_file=getattr(args, "config", None)).tz
+    except ConfigError:
+        return Settings.tz
+
+
     except SchemaOutdated as exc:
         print(exc, file=sys.stderr)
         return 1

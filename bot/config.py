@@ -132,10 +132,14 @@ class Settings:
     api_minute: float = 60.0
     # Reminders: the weekly digest (1 = Monday), the time of group announcements, the hours in
     # which nobody is nudged, and how many personal reminders one person gets in a week at most.
+    # The default times miss :00 and :30, when WeChat Work delivers slower
+    # (developer.work.weixin.qq.com/document/path/90236); the end of the quiet hours is when what
+    # they held back (poll reminders, parked forms, announcements) goes out. A configured time is
+    # kept as written.
     digest_weekday: int = 1
-    digest_time: str = "09:00"
-    announce_time: str = "09:00"
-    quiet_hours: str = "22:00-07:00"
+    digest_time: str = "09:07"
+    announce_time: str = "09:07"
+    quiet_hours: str = "22:00-07:07"
     nudge_cap: int = 3
     leader_ttl: float = 45.0  # seconds a scheduler lease lasts without renewal
     form_idle_minutes: float = 30.0  # a half-filled form is parked after this long without an answer

@@ -25,6 +25,7 @@ import threading
 import time
 
 from bot.config import Settings
+from bot.log_config import configure_logging
 
 log = logging.getLogger(__name__)
 RESTART_BACKOFF_CAP = 60.0  # seconds between restarts of a process that keeps dying (the database is down …)
@@ -118,15 +119,15 @@ class HandlerProcesses:
 
 def _handler_main(settings: Settings, parent: int, wake, queuing) -> None:
     """wake: told when something was recorded; queuing: where to tell the sender that replies were queued."""
-    _child_main(_handle(settings, parent, wake, queuing))
+    _child_main(_handle(settings, parent, wake, queuing), settings.tz)
 
 
 def _sender_main(settings: Settings, parent: int, queued) -> None:
-    _child_main(_send(settings, parent, queued))
+    _child_main(_send(settings, parent, queued), settings.tz)
 
 
-def _child_main(work) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _child_main(work, tz: str) -> None:
+    configure_logging(tz)  # a spawned child starts without the parent's logging; a forked one keeps it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
     asyncio.run(work)
 

@@ -255,9 +255,9 @@ def test_progress_report_and_the_periodic_public_summary(engine, campaign, cfg):
     li.say("听了 4 节课，和 2 位青年教师交流")
     assert "0 到 100" in li.say("一百二")[0]
     assert "已记录" in li.say("60")[0]
-    assert run_job("checkins", engine, cfg, at("2026-03-30 09:00")) == 0  # the first 30 days are not over
-    assert run_job("checkins", engine, cfg, at("2026-04-01 09:00")) > 0
-    assert run_job("checkins", engine, cfg, at("2026-04-02 09:00")) == 0  # once a period
+    assert run_job("checkins", engine, cfg, at("2026-03-30 09:07")) == 0  # the first 30 days are not over
+    assert run_job("checkins", engine, cfg, at("2026-04-01 09:07")) > 0
+    assert run_job("checkins", engine, cfg, at("2026-04-02 09:07")) == 0  # once a period
     summaries = [r.payload["markdown"]["content"] for r in rows(engine, "checkins:")]
     assert len(summaries) == 2  # one per branch group with a pledge
     first = next(s for s in summaries if "李娜" in s)
@@ -366,7 +366,7 @@ def test_checkins_skip_branch_pledges_paused_and_capped_people(engine, campaign,
     Phone(engine, "li").say("/请假 两个月")
     with transaction(engine) as session:
         session.add(Nudge(userid="qian", week="2026-W14", count=cfg.nudge_cap))
-    run_job("checkins", engine, cfg, at("2026-04-01 09:00"))
+    run_job("checkins", engine, cfg, at("2026-04-01 09:07"))
     asked = [r.payload["touser"] for r in rows(engine, "checkin:")]
     assert asked == ["zhang"]  # li paused, qian at the cap; zhang once, for the personal pledge
     summaries = [r.payload["markdown"]["content"] for r in rows(engine, "checkins:")]

@@ -66,8 +66,8 @@ def texts(rows_: list[Outbox]) -> dict[str, str]:
 
 def test_phase_start_reaches_every_branch_group_once(engine, rostered, cfg):
     load(engine)
-    assert run_job("announcements", engine, cfg, at("2026-03-02 08:59")) == 0  # before the announce time
-    run_job("announcements", engine, cfg, at("2026-03-02 09:00"))
+    assert run_job("announcements", engine, cfg, at("2026-03-02 09:06")) == 0  # before the announce time
+    run_job("announcements", engine, cfg, at("2026-03-02 09:07"))
     run_job("announcements", engine, cfg, at("2026-03-02 09:05"))
     starts = rows(engine, "announce:")
     with Session(engine) as session:
@@ -89,7 +89,7 @@ def test_missed_announcement_is_sent_once_late_with_its_date(engine, rostered, c
 
 def test_reminder_days_before_the_deadline_and_escalation_after(engine, rostered, cfg):
     record = load(engine).record
-    run_job("announcements", engine, cfg, at("2026-03-17 09:00"))
+    run_job("announcements", engine, cfg, at("2026-03-17 09:07"))
     reminders = [r for r in rows(engine, "announce:") if ":remind:" in r.idem_key]
     assert len(reminders) == 3 * 2  # three group tasks (not the committee's) in two branch groups
     assert "还有 3 天" in reminders[0].payload["markdown"]["content"]
@@ -97,7 +97,7 @@ def test_reminder_days_before_the_deadline_and_escalation_after(engine, rostered
         task = session.scalars(select(CampaignTask).where(CampaignTask.key == "member-pledge",
                                                           CampaignTask.campaign_id == record.id)).one()
         mark_done(session, task_id=task.id, subject="li")
-    run_job("announcements", engine, cfg, at("2026-03-21 09:00"))
+    run_job("announcements", engine, cfg, at("2026-03-21 09:07"))
     escalations = texts(rows(engine, f"overdue:{task.id}:overdue"))
     assert "张伟" in escalations["zhang"] and "李娜" not in escalations["zhang"]  # li has pledged
     assert "第一党支部：未完成 1/2" in escalations["sun"] and "第二党支部：未完成 2/2" in escalations["sun"]
@@ -109,8 +109,8 @@ def test_digest_reaches_exactly_those_who_owe_once_listing_only_what_they_owe(en
         tasks = {t.key: t.id for t in session.scalars(select(CampaignTask).where(CampaignTask.campaign_id == record.id))}
         mark_done(session, task_id=tasks["member-pledge"], subject="qian")
         mark_done(session, task_id=tasks["post-pledge"], subject="li")
-    assert run_job("digest", engine, cfg, at("2026-03-09 08:59")) == 0
-    run_job("digest", engine, cfg, at("2026-03-09 09:00"))
+    assert run_job("digest", engine, cfg, at("2026-03-09 09:06")) == 0
+    run_job("digest", engine, cfg, at("2026-03-09 09:07"))
     run_job("digest", engine, cfg, at("2026-03-09 11:00"))
     digests = texts(rows(engine, "digest:"))
     assert set(digests) == {"zhang", "li", "zhao", "sun"}  # qian is done; wang (群众) owes nothing
@@ -122,9 +122,9 @@ def test_digest_reaches_exactly_those_who_owe_once_listing_only_what_they_owe(en
 def test_holiday_monday_moves_the_digest_to_the_next_working_day(engine, rostered, cfg):
     load(engine, start="2026-09-01", end="2026-10-31", due="2026-10-20")
     assert digest_day(date(2026, 10, 5), 1) == date(2026, 10, 8)  # 国庆: Monday 5th to Wednesday 7th are holidays
-    assert run_job("digest", engine, cfg, at("2026-10-05 09:00")) == 0
-    assert run_job("digest", engine, cfg, at("2026-10-07 09:00")) == 0
-    assert run_job("digest", engine, cfg, at("2026-10-08 09:00")) > 0
+    assert run_job("digest", engine, cfg, at("2026-10-05 09:07")) == 0
+    assert run_job("digest", engine, cfg, at("2026-10-07 09:07")) == 0
+    assert run_job("digest", engine, cfg, at("2026-10-08 09:07")) > 0
 
 
 def test_a_tiaoxiu_saturday_counts_as_a_working_day(engine, rostered, cfg):
@@ -132,7 +132,7 @@ def test_a_tiaoxiu_saturday_counts_as_a_working_day(engine, rostered, cfg):
     saturday = replace(cfg, digest_weekday=6)
     assert digest_day(date(2026, 2, 14), 6) == date(2026, 2, 14)  # 春节调休: Saturday the 14th is a working day
     assert digest_day(date(2026, 2, 7), 6) == date(2026, 2, 9)  # an ordinary Saturday is not
-    assert run_job("digest", engine, saturday, at("2026-02-14 09:00")) > 0
+    assert run_job("digest", engine, saturday, at("2026-02-14 09:07")) > 0
 
 
 def test_downtime_across_two_digest_days_sends_one_digest(engine, rostered, cfg):
@@ -148,7 +148,7 @@ def test_quiet_hours_wait(engine, rostered, cfg):
     load(engine)
     assert run_job("announcements", engine, cfg, at("2026-03-02 23:30")) == 0
     assert run_job("digest", engine, replace(cfg, digest_time="23:00"), at("2026-03-09 23:30")) == 0
-    assert run_job("announcements", engine, cfg, at("2026-03-03 07:05")) > 0
+    assert run_job("announcements", engine, cfg, at("2026-03-03 07:10")) > 0
 
 
 def test_pause_and_weekly_cap(engine, rostered, cfg):
@@ -159,11 +159,11 @@ def test_pause_and_weekly_cap(engine, rostered, cfg):
     assert "3月18日之前不再给你发提醒" in texts(rows(engine, "reply:"))["li"]
     with transaction(engine) as session:
         session.add(Nudge(userid="zhao", week="2026-W11", count=1))  # zhao already had this week's reminder
-    run_job("digest", engine, replace(cfg, nudge_cap=1), at("2026-03-09 09:00"))
+    run_job("digest", engine, replace(cfg, nudge_cap=1), at("2026-03-09 09:07"))
     sent = texts(rows(engine, "digest:"))
     assert "li" not in sent and "zhao" not in sent and "zhang" in sent
     dispatcher.feed_update(parse_update(text_xml("li", "/请假 取消", create_time=moment + 1)))
-    assert run_job("digest", engine, cfg, at("2026-03-16 09:00")) and "li" in texts(rows(engine, "digest:2026-03-16"))
+    assert run_job("digest", engine, cfg, at("2026-03-16 09:07")) and "li" in texts(rows(engine, "digest:2026-03-16"))
 
 
 @pytest.mark.parametrize("words,days", [("7天", 7), ("一周", 7), ("两周", 14), ("十天", 10), ("3", 3), ("十五天", 15),

@@ -98,6 +98,11 @@ class SchedulerService:
         now = datetime.now(ZoneInfo(self._settings.tz))
         try:
             queued = await asyncio.to_thread(run_job, job_id, self._engine, self._settings, now)
+        except asyncio.CancelledError:
+            # The scheduler stops (the process ends, or the lease was lost) and cancels what runs:
+            # no failure, yet APScheduler would log each as an ERROR with a traceback. The job's
+            # thread still commits or rolls back its one transaction; the next run does the rest.
+            return
         except Exception:  # noqa: BLE001 - one failed run must not stop the schedule
             log.exception("job %s failed", job_id)
             return
