@@ -218,6 +218,14 @@ COMMANDS = {("export", "pledges"): _export, ("export", "self-assessments"): _exp
             ("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}
 
 
+def _log_zone(args: argparse.Namespace) -> str:
+    """The configured zone; the default while the settings do not load (the command says why)."""
+    try:
+        return load_settings(config_file=getattr(args, "config", None)).tz
+    except ConfigError:
+        return Settings.tz
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(_log_zone(args))
@@ -231,14 +239,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(render("cli/config_error", name=exc.name, problem=exc.problem, detail=exc.detail), file=sys.stderr)
         return 2
-def _log_zone(args: argparse.Namespace) -> str:
-    """The configured zone; the default while the settings do not load (the command says why)."""
-    try:
-        return load_settings(config_file=getattr(args, "config", None)).tz
-    except ConfigError:
-        return Settings.tz
-
-
     except SchemaOutdated as exc:
         print(exc, file=sys.stderr)
         return 1
