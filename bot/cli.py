@@ -48,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--campaign", required=True)
     export.add_argument("--out", type=Path, required=True)
 
+    from bot import outbox_commands
+
+    outbox_commands.add_parsers(commands, common)
+
     roster = commands.add_parser("roster", parents=[common], help="people and branches")
     roster_import = roster.add_subparsers(dest="action", required=True).add_parser("import", parents=[common])
     roster_import.add_argument("file", type=Path)
@@ -211,7 +215,17 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {("export", "pledges"): _export, ("export", "self-assessments"): _export,
+def _outbox_command(name: str):
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        from bot import outbox_commands
+
+        return getattr(outbox_commands, name)(_engine(settings), settings, args)
+    return run
+
+
+COMMANDS = {("status", None): _outbox_command("status"), ("outbox", "dead"): _outbox_command("dead"),
+            ("outbox", "retry"): _outbox_command("retry"),
+            ("export", "pledges"): _export, ("export", "self-assessments"): _export,
             ("export", "ratings"): _export, ("export", "polls"): _export,
             ("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
             ("jobs", "list"): _jobs_list, ("jobs", "run"): _jobs_run,
