@@ -35,7 +35,10 @@ import asyncio
 import itertools
 import os
 import random
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,8 +51,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).
 
 import aiohttp  # noqa: E402
 
-from callback_load import (AES_KEY, AGENT_ID, CORP_ID, TOKEN, TZ, Emulator, build_template,  # noqa: E402
-                           pg_drop, pg_recreate, roster_rows, start_bot, wait_ready)
+from callback_load import (AES_KEY, AGENT_ID, CORP_ID, TOKEN, TZ, Emulator, all_cpu,  # noqa: E402
+                           build_template, children, cpu_seconds, foreign_cpu, pg_drop, pg_recreate, postgres_cpu,
+                           roster_rows, start_bot, wait_ready)
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/xf_bench_reply"
 TEXT = "/帮助"
@@ -108,7 +112,7 @@ async def idle(callbacks: Callbacks, emulator, people: list[str], samples: int, 
     return latencies
 
 
-async def load(callbacks: Callbacks, emulator, people: list[str], rate: float, seconds: float) -> dict:
+async def load(callbacks: Callbacks, emulator, people: list[str], rate: float, seconds: float, db_url: str) -> dict:
     count = int(rate * seconds)
     order = [people[n % len(people)] for n in range(count)]
     signed = [callbacks.signed(person) for person in order]  # before the clock starts: wechatpy is slow
@@ -129,7 +133,45 @@ async def load(callbacks: Callbacks, emulator, people: list[str], rate: float, s
     for person, at in replies_since(emulator, mark):
         got[person].append(at)
     latencies = [at - sent for person, times in sent_at.items() for sent, at in zip(sorted(times), got[person])]
-    return {"latencies": latencies, "callbacks": count, "replies": sum(map(len, got.values())), "offered": offered}
+    queued = queued_at(db_url, min(min(times) for times in sent_at.values()))
+    handled = [q - sent for person, times in sent_at.items() for sent, q in zip(sorted(times), queued[person])]
+    left = [at - q for person, times in got.items() for q, at in zip(queued[person], times)]
+    return {"latencies": latencies, "callbacks": count, "replies": sum(map(len, got.values())), "offered": offered,
+            "handled": handled, "left": left}
+
+
+def queued_at(db_url: str, since: float) -> dict[str, list[float]]:
+    """userid -> when each reply row was queued (the handler's commit), in order."""
+    from sqlalchemy import select
+
+    from storage.db import make_engine
+    from storage.models import Outbox
+
+    engine, queued = make_engine(db_url), defaultdict(list)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(Outbox.channel, Outbox.created_at)
+                                .where(Outbox.created_at >= since, Outbox.channel.startswith("user:"))
+                                .order_by(Outbox.id))
+            for channel, created in rows:
+                queued[channel.removeprefix("user:")].append(created)
+    finally:
+        engine.dispose()
+    return queued
+
+
+def profile(pids: list[int], directory: Path, db: str) -> list[subprocess.Popen]:
+    """py-spy on each of serve's processes (running threads only: where the CPU goes) until told to stop."""
+    directory.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    return [subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
+                              "--output", str(directory / f"{db}-{name.replace(' ', '')}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for pid, name in zip(pids, process_names(len(pids)))]
+
+
+def process_names(count: int) -> list[str]:
+    return ["web", *[f"handler {n}" for n in range(count - 2)], "sender"]
 
 
 def quantiles(values: list[float]) -> dict[str, float]:
@@ -142,7 +184,7 @@ def show(name: str, q: dict[str, float], goals: dict[str, float]) -> None:
     ms = lambda s: f"{s * 1000:,.0f} ms"  # noqa: E731
     vs = ", ".join(f"{k} / goal {q[k] / goal:.2f}" for k, goal in goals.items())
     print(f"{name}: n {q['n']}, p50 {ms(q['p50'])}, p90 {ms(q['p90'])}, p99 {ms(q['p99'])}, max {ms(q['max'])}"
-          f" ({vs})", flush=True)
+          + (f" ({vs})" if vs else ""), flush=True)
 
 
 async def run(args: argparse.Namespace, db_url: str, work: Path) -> None:
@@ -167,10 +209,25 @@ async def run(args: argparse.Namespace, db_url: str, work: Path) -> None:
             print("  over 250 ms (sample: ms):", ", ".join(f"{n}: {s * 1000:.0f}" for n, s in enumerate(latencies)
                                                           if s > GOALS["idle p99"]) or "none", flush=True)
         if args.rate and args.seconds:
-            result = await load(callbacks, emulator, people, args.rate, args.seconds)
+            pids = [server.proc.pid, *children(server.proc.pid)]  # web, handlers, sender
+            before = [cpu_seconds([pid]) for pid in pids], time.process_time(), all_cpu(), postgres_cpu()
+            spies = profile(pids, Path(args.profile), args.db) if args.profile else []
+            result = await load(callbacks, emulator, people, args.rate, args.seconds, db_url)
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                spy.wait(timeout=60)
+            after = [cpu_seconds([pid]) for pid in pids], time.process_time(), all_cpu(), postgres_cpu()
+            per = lambda seconds: f"{seconds / result['callbacks'] * 1e6:,.0f} µs"  # noqa: E731
+            print("  CPU per callback (load and its drain): " + ", ".join(
+                f"{name} {per(b - a)}" for name, a, b in zip(process_names(len(pids)), before[0], after[0]))
+                + f", PostgreSQL {per(sum(cpu - before[3].get(pid, 0.0) for pid, cpu in after[3].items()))}"
+                + f", this process (client, emulator) {per(after[1] - before[1])}, others on the machine "
+                f"{per(foreign_cpu(before[2], after[2], {*pids, os.getpid()}))}", flush=True)
             print(f"load ({args.db}): {result['callbacks']} callbacks at {result['offered']:.0f}/s offered, "
                   f"{result['replies']} replies, API rate {args.api_rate:,}/min", flush=True)
             show(f"load ({args.db}) {args.rate:g}/s", quantiles(result["latencies"]), {"p99": GOALS["load p99"]})
+            show("  of which callback -> reply queued", quantiles(result["handled"]), {})
+            show("  and reply queued -> platform", quantiles(result["left"]), {})
     finally:
         server.stop()
         await emulator.stop()
@@ -183,6 +240,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="load: callbacks a second (0: no load run)")
     parser.add_argument("--seconds", type=float, default=25.0, help="load: seconds of sending")
     parser.add_argument("--api-rate", type=int, default=10_000, help="XIANFENG_API_RATE_PER_MINUTE for the bot")
+    parser.add_argument("--profile", help="directory: py-spy profiles of serve's processes during the load")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds between ready and the first callback")
     args = parser.parse_args()
     today = datetime.now(ZoneInfo(TZ)).date()
