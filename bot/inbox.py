@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import multiprocessing.synchronize
 import queue
 import threading
@@ -25,16 +24,11 @@ from sqlalchemy import Engine
 from bot.dispatch import Dispatcher, Outcome
 from bot.wecom.updates import Update, parse_update
 from storage import inbox
-from storage.people import userid_key
 from storage.db import core_transaction, transaction
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 30.0
 POLL_SECONDS = 1.0  # rows recorded by another process, or waiting for a retry
-# The sender is told of new replies at most this often (the first after a quiet spell at once): each
-# telling is a claim, a write transaction, and one per reply at 200 a second took more of the sender's
-# CPU than the handling took of the handler's (issue 16).
-ANNOUNCE_SECONDS = 0.02
 
 
 class Inbox:
@@ -52,7 +46,6 @@ class Inbox:
         self._woken_means_recorded = wake is not None
         self._claimed: deque[tuple[int, str]] = deque()
         self._look, self._stopping = True, False
-        self._unannounced, self._announced_at = False, -math.inf  # replies queued that on_handled was not told of
         self._thread: threading.Thread | None = None
         self.recorded = self.finished = 0  # in this process: for tests' settled() and benchmarks
 
@@ -60,9 +53,7 @@ class Inbox:
         """Record the callback; True when new, False for a retry. Raises when it could not be stored."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        # One person's updates are handled in arrival order whatever letters their userid came in
-        person = userid_key(update.userid)
-        self._arrivals.put((inbox.Received(update.dedup_key, person, plaintext), done, loop))
+        self._arrivals.put((inbox.Received(update.dedup_key, update.userid, plaintext), done, loop))
         self._wake.set()
         return await done
 
@@ -94,12 +85,10 @@ class Inbox:
                 self._claim()
             if self._claimed and not self._stopping:
                 self._handle(*self._claimed.popleft())
-                self._announce()
                 continue
             if self._stopping:
-                self._announce(at_once=True)
                 break
-            if self._wake.wait(self._announce()) and self._woken_means_recorded:
+            if self._wake.wait(POLL_SECONDS) and self._woken_means_recorded:
                 self._look = True  # cleared below, after which the claim sees every commit that set it
             self._wake.clear()
         self._release()
@@ -144,19 +133,7 @@ class Inbox:
             return
         self.finished += 1
         if outcome in (Outcome.handled, Outcome.unregistered):
-            self._unannounced = True
-
-    def _announce(self, at_once: bool = False) -> float:
-        """Tell on_handled of replies queued since it was last told, unless that was under ANNOUNCE_SECONDS
-        ago; the seconds the thread may wait before it looks again."""
-        if not self._unannounced:
-            return POLL_SECONDS
-        since = time.monotonic() - self._announced_at
-        if since < ANNOUNCE_SECONDS and not at_once:
-            return ANNOUNCE_SECONDS - since
-        self._unannounced, self._announced_at = False, time.monotonic()
-        self._on_handled()
-        return POLL_SECONDS
+            self._on_handled()
 
     def _fail(self, row_id: int) -> None:
         try:

@@ -131,36 +131,6 @@ async def test_a_handler_process_looks_as_soon_as_it_is_woken_not_at_its_next_po
         box.stop()
 
 
-async def test_a_burst_of_replies_wakes_the_sender_once_and_none_is_left_untold(engine, rostered, monkeypatch):
-    """The first reply after a quiet spell is told at once, the rest of a burst together (each telling
-    is a claim by the sender: one per reply took more CPU than the handling, issue 16); stopping tells
-    what is left."""
-    monkeypatch.setattr("bot.inbox.ANNOUNCE_SECONDS", 3600.0)
-    told: list[int] = []
-    box = Inbox(engine, Dispatcher(engine, ROUTERS), on_handled=lambda: told.append(len(replies(engine, "li"))))
-    record(engine, *(received("li", f"/帮助 {n}", n) for n in range(1, 6)))
-    box.start()
-    box.recorded = 5
-    try:
-        await box.settled()
-        assert told == [1]  # the first reply at once; the other four wait for the window
-    finally:
-        box.stop()
-    assert told == [1, 5]
-
-
-async def test_the_last_replies_of_a_burst_are_told_when_the_window_ends(engine, rostered, monkeypatch):
-    monkeypatch.setattr("bot.inbox.ANNOUNCE_SECONDS", 0.2)
-    told: list[int] = []
-    box = Inbox(engine, Dispatcher(engine, ROUTERS), on_handled=lambda: told.append(len(replies(engine, "li"))))
-    record(engine, *(received("li", f"/帮助 {n}", n) for n in range(1, 6)))
-    box.start()
-    try:
-        assert await eventually(lambda: told and told[-1] == 5)  # while the thread waits, not at stop
-    finally:
-        box.stop()
-
-
 async def test_a_handled_vote_leaves_no_trace_in_the_database_file(db_url, engine, tmp_path):
     if not db_url.startswith("sqlite"):
         pytest.skip("reads the SQLite file itself")
