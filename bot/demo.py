@@ -8,9 +8,9 @@ emulator.json (what the emulated WeChat Work remembers). A second run reuses all
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import secrets
+import string
 import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -56,12 +56,17 @@ class DemoFiles:
             path.unlink(missing_ok=True)
 
 
+def _aes_key() -> str:
+    """An EncodingAESKey as the platform makes them: 43 letters and digits (91144), no "+" or "/"."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
+
+
 def _credentials(files: DemoFiles) -> dict[str, str]:
     if files.credentials.exists():
         return tomllib.loads(files.credentials.read_text(encoding="utf-8"))
     values = {"WECOM_CORP_ID": "wwdemo" + secrets.token_hex(5), "WECOM_SECRET": secrets.token_urlsafe(32),
               "WECOM_TOKEN": secrets.token_urlsafe(16),
-              "WECOM_AES_KEY": base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")}
+              "WECOM_AES_KEY": _aes_key()}
     files.root.mkdir(parents=True, exist_ok=True)
     files.credentials.write_text("".join(f'{k} = "{v}"\n' for k, v in values.items()), encoding="utf-8")
     files.credentials.chmod(0o600)

@@ -115,6 +115,12 @@ def _due(now: float, *, by_attempt_index: bool = True) -> tuple:
     return Outbox.status == OutboxStatus.pending, attempt_at <= now, Outbox.lease_until <= now
 
 
+def any_pending(session: Session, *, endpoint: str) -> bool:
+    """Whether any call of this API waits, due or not, leased or not."""
+    return session.scalar(select(Outbox.id).where(Outbox.status == OutboxStatus.pending,
+                                                  Outbox.endpoint == endpoint).limit(1)) is not None
+
+
 def any_due(session: Session, *, now: float) -> bool:
     return session.scalar(select(Outbox.id).where(*_due(now)).limit(1)) is not None
 

@@ -187,7 +187,9 @@ def test_idle_form_is_parked_and_resumed(engine, campaign):
     assert "1/7" in li.say("/继续")[0]
 
 
-PHONE_TEXT = st.characters(blacklist_categories=("Cs", "Cc"))  # a phone's keyboard; XML carries no control characters
+# A phone's keyboard; XML 1.0 carries no control characters, surrogates, U+FFFE or U+FFFF (the platform
+# cannot send them: a generated "\ufffe" failed only in the test's own XML).
+PHONE_TEXT = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
 
 
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

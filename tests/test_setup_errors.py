@@ -76,7 +76,7 @@ async def test_a_wrong_secret_pauses_before_anything_is_claimed(emulator, emulat
     assert pause["errcode"] == 40001 and pause["endpoint"] == "gettoken"
     assert all(r.attempts == 0 and r.status == OutboxStatus.pending for r in _all(engine))
     code, shown = _status(db_url, monkeypatch, capsys)
-    assert code == 1 and "XIANFENG_SECRET" in shown and "重新启动" in shown and f"排队中的消息：{len(_all(engine))} 条" in shown
+    assert code == 1 and "WECOM_SECRET" in shown and "重新启动" in shown and f"排队中的消息：{len(_all(engine))} 条" in shown
 
 
 async def test_a_recipient_outside_the_visible_range_holds_only_their_message(

@@ -127,8 +127,9 @@ class Sender:
             except Exception:  # noqa: BLE001 - a database hiccup must not stop the sender for good
                 log.exception("outbox drain failed; retrying")
                 claimed = 0
-            if not claimed and self.pause.error is not None and self.pause.endpoint not in (None, "gettoken"):
-                await self._resume()  # nothing of the refused API waits: nothing left to learn from it
+            if not claimed and self.pause.endpoint not in (None, "gettoken") and not await asyncio.to_thread(
+                    self._waiting, self.pause.endpoint):
+                await self._resume()  # no call of the refused API is left: nothing more to learn from it
             elif not claimed:
                 await self._sleep()
 
@@ -182,6 +183,10 @@ class Sender:
         for row in rows:
             self._start(self._deliver(row, deadline, probe))
         return len(rows)
+
+    def _waiting(self, endpoint: str) -> bool:
+        with reading(self._engine) as session:
+            return outbox.any_pending(session, endpoint=endpoint)
 
     def _anything_due(self) -> bool:
         with reading(self._engine) as session:
