@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from bot.dispatch import Dispatcher, Outcome
 from bot.wecom.updates import Update, parse_update
 from storage import inbox
+from storage.people import userid_key
 from storage.db import core_transaction, transaction
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ class Inbox:
         """Record the callback; True when new, False for a retry. Raises when it could not be stored."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self._arrivals.put((inbox.Received(update.dedup_key, update.userid, plaintext), done, loop))
+        # One person's updates are handled in arrival order whatever letters their userid came in
+        person = userid_key(update.userid)
+        self._arrivals.put((inbox.Received(update.dedup_key, person, plaintext), done, loop))
         self._wake.set()
         return await done
 
