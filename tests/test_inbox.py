@@ -131,6 +131,27 @@ async def test_a_handler_process_looks_as_soon_as_it_is_woken_not_at_its_next_po
         box.stop()
 
 
+async def test_a_wake_inside_the_claim_gap_is_claimed_when_the_gap_ends(engine, rostered, monkeypatch):
+    """Claims are CLAIM_GAP apart while callbacks keep coming; a wake that comes sooner is not lost
+    until the next poll (an hour here) but claimed when the gap ends."""
+    import threading
+
+    monkeypatch.setattr("bot.inbox.POLL_SECONDS", 3600.0)
+    monkeypatch.setattr("bot.inbox.CLAIM_GAP", 0.5)
+    wake = threading.Event()
+    box = Inbox(engine, Dispatcher(engine, ROUTERS), wake=wake)
+    box.start()  # its first claim finds nothing
+    try:
+        record(engine, received("li", "/帮助", 1))
+        wake.set()  # most likely inside the gap after that first claim
+        assert await eventually(lambda: len(replies(engine, "li")) == 1)
+        record(engine, received("li", "/我", 2))
+        wake.set()  # most likely inside the gap after the claim that found the first
+        assert await eventually(lambda: len(replies(engine, "li")) == 2)
+    finally:
+        box.stop()
+
+
 async def test_a_handled_vote_leaves_no_trace_in_the_database_file(db_url, engine, tmp_path):
     if not db_url.startswith("sqlite"):
         pytest.skip("reads the SQLite file itself")
