@@ -25,8 +25,8 @@ The bot paces message/send at XIANFENG_API_RATE_PER_MINUTE less 1/60 (default 10
 164 a second), so at 200 callbacks a second its replies queue behind its own pacing; --api-rate
 sets that rate (and the emulator's quota for message/send) to measure the bot without it. Sending
 messages does not count towards the platform's 10,000 calls a minute per API
-("发消息频率不计入基础频率", developer.work.weixin.qq.com/document/path/90454): only the per-member
-limits above bind it.
+("发消息频率不计入基础频率", developer.work.weixin.qq.com/document/path/90454): the per-member limits
+above and a per-app daily total bind it.
 """
 from __future__ import annotations
 
@@ -209,28 +209,34 @@ async def run(args: argparse.Namespace, db_url: str, work: Path) -> None:
             slow = [f"{n}: {s * 1000:,.0f}" for n, s in enumerate(latencies) if s > GOALS["idle p99"]]
             print(f"  over 250 ms: {len(slow)} (sample: ms) {', '.join(slow[:10])}", flush=True)
         if args.rate and args.seconds:
-            pids = [server.proc.pid, *children(server.proc.pid)]  # web, handlers, sender
-            before = [cpu_seconds([pid]) for pid in pids], time.process_time(), all_cpu(), postgres_cpu()
-            spies = profile(pids, Path(args.profile), args.db) if args.profile else []
-            result = await load(callbacks, emulator, people, args.rate, args.seconds, db_url)
-            for spy in spies:
-                spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
-                spy.wait(timeout=60)
-            after = [cpu_seconds([pid]) for pid in pids], time.process_time(), all_cpu(), postgres_cpu()
-            per = lambda seconds: f"{seconds / result['callbacks'] * 1e6:,.0f} µs"  # noqa: E731
-            print("  CPU per callback (load and its drain): " + ", ".join(
-                f"{name} {per(b - a)}" for name, a, b in zip(process_names(len(pids)), before[0], after[0]))
-                + f", PostgreSQL {per(sum(cpu - before[3].get(pid, 0.0) for pid, cpu in after[3].items()))}"
-                + f", this process (client, emulator) {per(after[1] - before[1])}, others on the machine "
-                f"{per(foreign_cpu(before[2], after[2], {*pids, os.getpid()}))}", flush=True)
-            print(f"load ({args.db}): {result['callbacks']} callbacks at {result['offered']:.0f}/s offered, "
-                  f"{result['replies']} replies, API rate {args.api_rate:,}/min", flush=True)
-            show(f"load ({args.db}) {args.rate:g}/s", quantiles(result["latencies"]), {"p99": GOALS["load p99"]})
-            show("  of which callback -> reply queued", quantiles(result["handled"]), {})
-            show("  and reply queued -> platform", quantiles(result["left"]), {})
+            await measure_load(args, server, callbacks, emulator, people, db_url)
     finally:
         server.stop()
         await emulator.stop()
+
+
+async def measure_load(args: argparse.Namespace, server, callbacks: Callbacks, emulator, people: list[str],
+                       db_url: str) -> None:
+    """The open-loop run, the CPU each process took for it, and where its latency went."""
+    pids = [server.proc.pid, *children(server.proc.pid)]  # web, handlers, sender
+    before = [cpu_seconds([pid]) for pid in pids], time.process_time(), all_cpu(), postgres_cpu()
+    spies = profile(pids, Path(args.profile), args.db) if args.profile else []
+    result = await load(callbacks, emulator, people, args.rate, args.seconds, db_url)
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        spy.wait(timeout=60)
+    after = [cpu_seconds([pid]) for pid in pids], time.process_time(), all_cpu(), postgres_cpu()
+    per = lambda seconds: f"{seconds / result['callbacks'] * 1e6:,.0f} µs"  # noqa: E731
+    print("  CPU per callback (load and its drain): " + ", ".join(
+        f"{name} {per(b - a)}" for name, a, b in zip(process_names(len(pids)), before[0], after[0]))
+        + f", PostgreSQL {per(sum(cpu - before[3].get(pid, 0.0) for pid, cpu in after[3].items()))}"
+        + f", this process (client, emulator) {per(after[1] - before[1])}, others on the machine "
+        f"{per(foreign_cpu(before[2], after[2], {*pids, os.getpid()}))}", flush=True)
+    print(f"load ({args.db}): {result['callbacks']} callbacks at {result['offered']:.0f}/s offered, "
+          f"{result['replies']} replies, API rate {args.api_rate:,}/min", flush=True)
+    show(f"load ({args.db}) {args.rate:g}/s", quantiles(result["latencies"]), {"p99": GOALS["load p99"]})
+    show("  of which callback -> reply queued", quantiles(result["handled"]), {})
+    show("  and reply queued -> platform", quantiles(result["left"]), {})
 
 
 def main() -> None:
