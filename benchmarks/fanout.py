@@ -134,7 +134,8 @@ async def one_run(url: str, people: list[str], quota: int, minute: float, reply_
     port = parent.recv()
     engine = make_engine(url)
     settings = Settings(corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET, database_url=url,
-                        api_base=f"http://127.0.0.1:{port}/cgi-bin", api_rate_per_minute=quota, api_minute=minute)
+                        api_base=f"http://127.0.0.1:{port}/cgi-bin", api_rate_per_minute=quota,
+                        message_rate_per_minute=quota, api_minute=minute)
     try:
         async with aiohttp.ClientSession() as http:
             sender = Sender(settings=settings, engine=engine, client=WeComClient(settings, engine, http))

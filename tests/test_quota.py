@@ -66,12 +66,32 @@ def test_an_api_gets_150000_calls_an_hour_then_is_blocked_for_an_hour():
     """90312: 每企业调用单个cgi/api不可超过1万次/分，15万次/小时; 按小时拦截则被屏蔽60分钟."""
     quota = ApiQuota()
     spacing = 60.0 / 9_999  # just under the minute's quota, for a quarter of an hour
-    assert not any(quota.refuse("message/send", n * spacing) for n in range(150_000))
+    assert not any(quota.refuse("user/get", n * spacing) for n in range(150_000))
     full = 150_000 * spacing
-    assert quota.refuse("message/send", full)
-    assert quota.refuse("message/send", full + 3599)  # blocked for the hour, not the minute
+    assert quota.refuse("user/get", full)
+    assert quota.refuse("user/get", full + 3599)  # blocked for the hour, not the minute
     assert not quota.refuse("appchat/send", full)  # each API has its own hour
-    assert not quota.refuse("message/send", full + 3601)
+    assert not quota.refuse("user/get", full + 3601)
+
+
+def test_message_sending_is_not_held_to_the_base_frequency_unless_a_quota_names_it():
+    """90454: 发消息频率不计入基础频率 (it is limited per member instead)."""
+    assert not any(ApiQuota().refuse("message/send", n / 1000) for n in range(20_000))  # 20,000 in 20 s
+    named = ApiQuota({"message/send": 3})
+    assert [named.refuse("message/send", t) for t in (0.0, 1.0, 2.0, 3.0)] == [False, False, False, True]
+
+
+async def test_the_limiter_paces_message_sending_at_its_own_rate():
+    clock = FakeClock()
+    limiter = RateLimiter(600, 60.0, rates={"message/send": 1200}, clock=clock, sleep=clock.sleep)
+    for _ in range(11):
+        await limiter.acquire("message/send")
+    sending = clock.now
+    for _ in range(11):
+        await limiter.acquire("user/get")
+    gaps = lambda rate: 10 * 60 * (1 + RateLimiter.MARGIN) / rate - 60 * RateLimiter.MARGIN * RateLimiter.CATCH_UP  # noqa: E731
+    assert sending == pytest.approx(gaps(1200))  # ten gaps at 1,200 a minute (less the first call's catch-up)
+    assert clock.now - sending == pytest.approx(gaps(600))  # other APIs at the base rate
 
 
 # -- the limiter ---------------------------------------------------------------------------------
@@ -118,7 +138,8 @@ async def test_sender_never_exceeds_its_configured_rate_and_delivers_everything(
     emulator.quota = ApiQuota({"message/send": 10}, minute=2.0)  # a "minute" of 2 s keeps the test short
     people = [f"p{n:02d}" for n in range(25)]
     queue_one_each(engine, people)
-    await drain(replace(settings, api_rate_per_minute=10, api_minute=2.0), engine, until=20.0)
+    await drain(replace(settings, api_rate_per_minute=10, message_rate_per_minute=10, api_minute=2.0), engine,
+                until=20.0)
     assert all(emulator.texts(p) == [f"本周待办：{p}"] for p in people)
     assert emulator.limited == {}  # never refused
     assert emulator.busiest("message/send", 2.0) <= 10

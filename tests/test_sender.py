@@ -217,7 +217,7 @@ async def test_a_reply_overtakes_a_digest_at_the_platforms_pace(settings, engine
         with transaction(engine) as session:
             messages.to_person(session, key="reply:p59", userid="p59", text="收到你的承诺", reply=True)
     answering = asyncio.create_task(answer_the_last_one_soon())
-    await drain(replace(settings, api_rate_per_minute=10, api_minute=2.0), engine, until=20.0,
+    await drain(replace(settings, api_rate_per_minute=10, message_rate_per_minute=10, api_minute=2.0), engine, until=20.0,
                 finished=lambda: bool(emulator.texts("p59")))
     await answering
     # Sent after the calls already claimed ahead (about 2 s), before its own digest and most others':

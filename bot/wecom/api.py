@@ -50,7 +50,8 @@ class WeComClient:
         self._token: tuple[str, float] | None = None
         self._lock = asyncio.Lock()
         self._key = f"{settings.corp_id}:{settings.agent_id}"
-        self.limiter = limiter or RateLimiter(settings.api_rate_per_minute, settings.api_minute)
+        self.limiter = limiter or RateLimiter(settings.api_rate_per_minute, settings.api_minute,
+                                              rates={"message/send": settings.message_rate_per_minute})
         self._timeout = aiohttp.ClientTimeout(total=settings.http_timeout)
         self._limit_hits = 0  # limit answers in a row: each one pauses longer
 

@@ -30,9 +30,11 @@ class RateLimiter:
     MARGIN = 1 / 60  # of a minute: one second in sixty
     CATCH_UP = 1 / 4  # of the margin; the rest is left for jitter (network, our event loop, the platform's)
 
-    def __init__(self, per_minute: int, minute: float = 60.0, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+    def __init__(self, per_minute: int, minute: float = 60.0, *, rates: dict[str, int] | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        """`rates`: APIs paced at a rate of their own (message/send is not held to the base frequency)."""
         self.interval = minute * (1 + self.MARGIN) / per_minute
+        self._intervals = {api: minute * (1 + self.MARGIN) / rate for api, rate in (rates or {}).items()}
         self._catch_up = minute * self.MARGIN * self.CATCH_UP
         self._clock, self._sleep = clock, sleep
         self._next: dict[str, float] = defaultdict(lambda: float("-inf"))  # api -> when its next call may leave
@@ -46,7 +48,7 @@ class RateLimiter:
                 if deadline is not None and ready > deadline:
                     raise Throttled(f"{api}: next turn in {ready - self._clock():.1f}s")
                 await self._sleep(ready - self._clock())  # and look again: a pause may have begun meanwhile
-            self._next[api] = max(self._next[api], self._clock() - self._catch_up) + self.interval
+            self._next[api] = max(self._next[api], self._clock() - self._catch_up) + self._intervals.get(api, self.interval)
 
     def pause(self, seconds: float) -> None:
         """No call of any API leaves before `seconds` from now: the platform said we were too fast."""

@@ -280,7 +280,7 @@ class Sender:
 
 def _window(settings: Settings) -> int:
     """Rows in flight at most: QUEUE_SECONDS of calls at the configured rate."""
-    per_second = settings.api_rate_per_minute / settings.api_minute
+    per_second = max(settings.api_rate_per_minute, settings.message_rate_per_minute) / settings.api_minute
     return max(1, min(MAX_IN_FLIGHT, math.ceil(per_second * QUEUE_SECONDS)))
 
 
