@@ -8,14 +8,12 @@ from typing import AsyncIterator
 from aiohttp import web
 from sqlalchemy import Engine
 
-from bot import nlp
 from bot.background import Runtime, background, cancel
 from bot.config import Settings
-from bot.dispatch import Dispatcher
+from bot.dispatch import Dispatcher, warm_up_nlp
 from bot.handler_process import HandlerProcesses
 from bot.handlers import ROUTERS
 from bot.inbox import Inbox
-from bot.texts import vocabulary
 from bot.wecom import callback
 from bot.wecom.crypto import CallbackCrypto
 
@@ -71,12 +69,6 @@ def _supervision_context(handlers: HandlerProcesses):
         yield
         await cancel(task)
     return context
-
-
-def warm_up_nlp() -> None:
-    """jieba's dictionary loads in a background thread; the command keywords join it."""
-    words = {w for entry in vocabulary()["commands"].values() for w in entry.get("keywords", [])}
-    nlp.warm_up(sorted(words))
 
 
 async def _warm_up_nlp(_app: web.Application) -> None:

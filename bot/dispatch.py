@@ -36,6 +36,12 @@ class Outcome(StrEnum):
     ignored = "ignored"
 
 
+def warm_up_nlp() -> None:
+    """jieba's dictionary loads in a background thread; the command keywords join it."""
+    words = {w for entry in vocabulary()["commands"].values() for w in entry.get("keywords", [])}
+    nlp.warm_up(sorted(words))
+
+
 def normalise(text: str) -> str:
     """Phones type full-width slashes and spaces; treat them like their ASCII twins."""
     return _SPACES.sub(" ", text.replace("／", "/").replace("\u3000", " ")).strip()

@@ -133,8 +133,7 @@ def _child_main(work, tz: str) -> None:
 
 
 async def _handle(settings: Settings, parent: int, wake, queuing) -> None:
-    from bot.app import warm_up_nlp
-    from bot.dispatch import Dispatcher
+    from bot.dispatch import Dispatcher, warm_up_nlp
     from bot.handlers import ROUTERS
     from bot.inbox import Inbox
     from storage.db import make_engine
