@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from bot import forms, nlp
 from bot.routing import Command, Context, Handler, Router, TextFallback
-from bot.texts import render, vocabulary
+from bot.texts import as_of, render, vocabulary
 from bot.wecom import messages
 from bot.wecom.updates import Update
 from storage import inbox, people
@@ -74,6 +74,10 @@ class Dispatcher:
             return self.process(session, update)
 
     def process(self, session: Session, update: Update) -> Outcome:
+        with as_of(self._local(update).date()):  # what a handler renders reads on the sender's day (dates' years)
+            return self._process(session, update)
+
+    def _process(self, session: Session, update: Update) -> Outcome:
         person = people.find(session, update.userid)  # in the roster's spelling, whatever the callback's letters
         if person is None:
             return self._answer_stranger(session, update)

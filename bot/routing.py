@@ -37,7 +37,7 @@ class Context:
 
     def reply(self, template: str, **data: Any) -> None:
         """Queue a reply in this transaction; the key makes a replayed callback's reply the same row."""
-        text = render(template, person=self.person, **data)
+        text = render(template, **{"person": self.person, "today": self.today, **data})  # today: dates' years
         messages.to_person(self.session, key=f"reply:{self.update.dedup_key}:{self.replies}",
                            userid=self.person.userid, text=text, reply=True)
         self.replies += 1

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import tomllib
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context as TemplateContext
 
 import message_templates
 
@@ -15,15 +18,69 @@ TEMPLATE_DIR = Path(message_templates.__file__).parent
 TEXT_LIMIT = 2048  # bytes, for text and markdown content alike
 
 
-def month_day(day) -> str:
-    """3月2日: how dates read in messages."""
-    return f"{day.month}月{day.day}日"
+# The day a message is about or sent on ("today" to its reader): a date in that year reads 3月2日,
+# any other 2027年3月2日. Handlers and scheduled jobs set it (as_of); a template may also be given
+# `today` itself. Without either, the machine's date.
+_reference_day: ContextVar[date | None] = ContextVar("reference_day", default=None)
 
 
-def month_day_time(moment) -> str:
-    """12月5日 18:00 (a datetime, or an ISO text such as a form's answer)."""
-    moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return f"{month_day(moment)} {moment:%H:%M}"
+@contextmanager
+def as_of(day: date) -> Iterator[None]:
+    """Render dates in the messages queued inside this block as read on `day`."""
+    token = _reference_day.set(day)
+    try:
+        yield
+    finally:
+        _reference_day.reset(token)
+
+
+def reference_day() -> date:
+    return _reference_day.get() or date.today()
+
+
+def _as_date(value: date | str) -> date:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def chinese_date(value: date | str, today: date) -> str:
+    """3月2日 in today's year, 2027年3月2日 in any other: how every date reads in messages."""
+    day = _as_date(value)
+    month_day = f"{day.month}月{day.day}日"
+    return month_day if day.year == today.year else f"{day.year}年{month_day}"
+
+
+def chinese_moment(value: datetime | str, today: date) -> str:
+    """12月5日 18:00, or 2027年12月5日 18:00 (a datetime, or an ISO text such as a form's answer)."""
+    moment = _as_date(value)
+    return f"{chinese_date(moment, today)} {moment:%H:%M}"
+
+
+def chinese_span(first: date | str, last: date | str, today: date) -> str:
+    """7月1日—7月31日; 2027年3月1日—4月30日 (one other year, named once); 2010年7月1日—2011年7月31日."""
+    first, last = _as_date(first), _as_date(last)
+    if first.year != last.year:
+        return f"{first.year}年{first.month}月{first.day}日—{last.year}年{last.month}月{last.day}日"
+    return f"{chinese_date(first, today)}—{last.month}月{last.day}日"
+
+
+def _today_of(context: TemplateContext) -> date:
+    given = context.get("today")
+    return given if isinstance(given, date) else reference_day()
+
+
+@pass_context
+def _date_filter(context: TemplateContext, value: date | str | None) -> str:
+    return chinese_date(value, _today_of(context)) if value else ""
+
+
+@pass_context
+def _moment_filter(context: TemplateContext, value: datetime | str) -> str:
+    return chinese_moment(value, _today_of(context))
+
+
+@pass_context
+def _span_filter(context: TemplateContext, first: date | str, last: date | str) -> str:
+    return chinese_span(first, last, _today_of(context))
 
 
 def percent(value: float | None) -> str:
@@ -37,10 +94,12 @@ def _environment() -> Environment:
     # each render need not stat its file (about 1 % of a callback's time, issue 7).
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, autoescape=False, auto_reload=False)
-    env.filters["md"] = month_day
-    env.filters["isodate_md"] = lambda text: month_day(date.fromisoformat(text)) if text else ""
+    # Dates: md (a date or ISO text), mdhm (with the time), span (first | span(last)); each shows the
+    # year when it is not the reader's (see chinese_date). isodate_md is md's older name for ISO text.
+    env.filters["md"] = env.filters["isodate_md"] = _date_filter
+    env.filters["mdhm"] = _moment_filter
+    env.filters["span"] = _span_filter
     env.globals["words"] = vocabulary  # templates name things as vocabulary.toml does, e.g. words()["audiences"]
-    env.filters["mdhm"] = month_day_time
     env.filters["pct"] = percent
     return env
 

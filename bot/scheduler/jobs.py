@@ -17,6 +17,7 @@ from bot.scheduler.checkins import run_checkins
 from bot.scheduler.digest import run_digest
 from bot.scheduler.idle_forms import run_idle_forms
 from bot.scheduler.polls import run_polls
+from bot.texts import as_of
 from storage.db import transaction
 
 
@@ -49,5 +50,5 @@ JOBS = {
 
 def run_job(job_id: str, engine: Engine, settings: Settings, now: datetime | None = None) -> int:
     now = now or datetime.now(ZoneInfo(settings.tz))
-    with transaction(engine) as session:
+    with transaction(engine) as session, as_of(now.date()):  # messages read on the run's day (dates' years)
         return JOBS[job_id].run(session, settings, now)
