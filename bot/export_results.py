@@ -1,4 +1,5 @@
-"""The ratings and polls sheets of `xianfeng export`: one row per branch's 分类定级, one row per 评议.
+"""The ratings and polls sheets of `xianfeng export`: one row per branch's 分类定级 in each rating round
+(with its levels over the rounds: 一般 → 较强), one row per 评议.
 
 A poll's counts, 满意率 and formula appear only when its result was published (enough ballots);
 nothing here is per voter, and ballots are never read: only each poll's stored result.
@@ -14,9 +15,10 @@ from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
 from bot.export import _names, _when, workbook
-from bot.ratings import Inputs, propose
-from bot.texts import vocabulary
-from storage.models import CampaignRecord, Poll, Rating
+from bot.ratings import History, Inputs, propose
+from bot.texts import render, vocabulary
+from storage import ratings as stored
+from storage.models import CampaignRecord, CampaignTask, Poll, Rating
 
 PERCENT = "0.0%"
 
@@ -30,27 +32,42 @@ def _table(title: str, header: list[str], rows: list[list[Any]], percent: tuple[
     return book
 
 
-def _rating_row(rating: Rating, rules: Rules, branch: str, confirmer: str | None, words: dict,
-                tz: ZoneInfo) -> list[Any]:
-    """What the rating was decided on, with each source's points under the campaign's rules."""
+def _rating_row(rating: Rating, task: CampaignTask, history: History, rules: Rules, branch: str,
+                confirmer: str | None, words: dict, tz: ZoneInfo) -> list[Any]:
+    """What the rating was decided on in its round, with each source's points under the campaign's rules."""
     inputs = Inputs.from_json(rating.inputs)
     proposal = propose(inputs, rules, [])
     yes_no = {True: words["yes"], False: words["no"], None: words["not_entered"]}
-    return [branch, proposal.points["self_assessment"], inputs.counted("satisfaction"), inputs.counted("participation"),
-            proposal.points["superior"], yes_no[inputs.honoured], rating.score, rating.level,
+    return [branch, task.title, proposal.points["self_assessment"], inputs.counted("satisfaction"),
+            inputs.counted("participation"), proposal.points["superior"], yes_no[inputs.honoured], rating.score,
+            rating.level, render("rating_history", history=history) if history.shown else None,
             words["separator"].join(rating.stars), yes_no[rating.red_flag],
             words["separator"].join(words["rating_sources"][s] for s in proposal.missing),
             words["rating_status"].get(rating.status, rating.status), confirmer,
             _when(rating.confirmed_at, tz) if rating.confirmed_at else None, rating.rule_version]
 
 
+def _histories(found: list[tuple[Rating, CampaignTask]], rules: Rules) -> list[History]:
+    """Each row's levels: the branch's confirmed levels of the rounds before it (rows come by branch and
+    round), then its own."""
+    confirmed: dict[int, list[str]] = {}
+    histories = []
+    for rating, _task in found:
+        before = confirmed.setdefault(rating.branch_id, [])
+        histories.append(History.of(before + [rating.level], rules))
+        if rating.status == "confirmed":
+            before.append(rating.level)
+    return histories
+
+
 def ratings_book(session: Session, record: CampaignRecord, branches: dict[int, str], tz: ZoneInfo) -> Workbook:
     words, rules = vocabulary()["export"], rules_of(record)
-    found = list(session.scalars(select(Rating).where(Rating.campaign_id == record.id).order_by(Rating.branch_id)))
+    found = stored.of_campaign(session, campaign_id=record.id)
     names = _names(session)
-    rows = [_rating_row(r, rules, branches[r.branch_id], names.get(r.confirmed_by, r.confirmed_by), words, tz)
-            for r in found]
-    return _table(words["ratings_sheet"], words["ratings"], rows, percent=(2, 3))  # 满意率, 党员参与率
+    rows = [_rating_row(rating, task, history, rules, branches[rating.branch_id],
+                        names.get(rating.confirmed_by, rating.confirmed_by), words, tz)
+            for (rating, task), history in zip(found, _histories(found, rules), strict=True)]
+    return _table(words["ratings_sheet"], words["ratings"], rows, percent=(3, 4))  # 满意率, 党员参与率
 
 
 def _poll_row(poll: Poll, branch: str, options: list[str], words: dict, tz: ZoneInfo) -> list[Any]:

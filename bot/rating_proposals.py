@@ -1,6 +1,7 @@
-"""分类定级 proposals from what is stored: the running campaign's rules (Plan), every branch's inputs
-read in a few set queries (Evidence), and the proposal recomputed and saved for branches whose
-rating is not yet confirmed. The rules themselves are in bot/ratings.py."""
+"""分类定级 proposals from what is stored: the rating round open today and its campaign's rules (Plan),
+every branch's inputs read in a few set queries (Evidence), the proposal recomputed and saved for
+branches whose rating in this round is not yet confirmed, and each branch's levels over the rounds
+(History). The rules themselves are in bot/ratings.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,16 +10,18 @@ from datetime import date
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
-from bot.ratings import Inputs, Proposal, propose
+from bot.ratings import History, Inputs, Proposal, propose
 from storage import campaigns, ratings
-from storage.models import CampaignRecord, Poll, Rating, SelfAssessment
+from storage.models import CampaignRecord, CampaignTask, Poll, Rating, SelfAssessment
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The running campaign's rules for 分类定级 and the version a reader can trace them by."""
+    """The rating round open today (a `kind: rating` task), its campaign's rules for 分类定级 and the
+    version a reader can trace them by."""
 
     record: CampaignRecord
+    task: CampaignTask
     rules: Rules
     indicators: list[str]  # its 五星, or none
 
@@ -28,13 +31,43 @@ class Plan:
 
 
 def rating_plan(session: Session, *, today: date) -> Plan | None:
-    """The first running campaign with a rating task."""
+    """The rating task whose window holds today, in its running campaign."""
     found = campaigns.find_task(session, today=today, kind="rating")
     if found is None:
         return None
-    content = found[0].content
-    stars = content["standards"].get("stars")
-    return Plan(found[0], rules_of(found[0]), content["standard_sets"][stars]["items"] if stars else [])
+    record, task = found
+    stars = record.content["standards"].get("stars")
+    return Plan(record, task, rules_of(record), record.content["standard_sets"][stars]["items"] if stars else [])
+
+
+@dataclass(frozen=True)
+class Round:
+    """A rating task of a running campaign and its phase's window, to say when /定级 can be used."""
+
+    campaign: str
+    title: str
+    start: date
+    end: date
+
+
+def rating_rounds(session: Session, *, today: date) -> list[Round]:
+    """Every rating round of the campaigns running today (none open today, when there is no Plan)."""
+    rounds = []
+    for record in campaigns.active_campaigns(session, today=today):
+        for task in campaigns.tasks_of(session, campaign_ids=[record.id]):
+            if task.kind == "rating" and task.branch_id is None:
+                phase = record.content["phases"][task.phase_index]
+                rounds.append(Round(record.name, task.title, date.fromisoformat(phase["start"]),
+                                    date.fromisoformat(phase["end"])))
+    return rounds
+
+
+def histories(session: Session, plan: Plan, now: dict[int, Rating]) -> dict[int, History]:
+    """Each branch's levels: its confirmed ones of the rounds before this one, then this round's row in
+    `now` (branch → row, proposed or confirmed)."""
+    earlier = ratings.earlier_confirmed(session, task=plan.task, branch_ids=list(now))
+    return {bid: History.of([r.level for r in earlier[bid]] + [rating.level], plan.rules)
+            for bid, rating in now.items()}
 
 
 def _answers(assessment: SelfAssessment | None) -> dict[str, str]:
@@ -82,7 +115,7 @@ def current(session: Session, plan: Plan, branch_ids: list[int], *, userid: str,
     """Each branch's rating row (locked) and proposal. Unconfirmed ones are recomputed from today's inputs
     (and what the committee just entered) and saved when that changes them; confirmed ones stay as decided."""
     evidence = _evidence(session, plan)
-    rows = ratings.locked(session, campaign_id=plan.record.id, branch_ids=branch_ids)
+    rows = ratings.locked(session, task=plan.task, branch_ids=branch_ids)
     return {bid: _current(session, plan, rows[bid], evidence, userid, entered or {}) for bid in branch_ids}
 
 

@@ -63,7 +63,7 @@ class Proposal:
 
 
 def _at_least(value: float | None, line: float) -> bool:
-    return value is not None and value >= line - EPSILON
+    return value is not None and line is not None and value >= line - EPSILON  # no line: no such rule
 
 
 def weighed(rules: Rules) -> list[str]:
@@ -145,3 +145,31 @@ def propose(inputs: Inputs, rules: Rules, indicators: list[str]) -> Proposal:
     return Proposal(points=points, missing=missing(points, rules), score=score, level=level,
                     stars=[name for name, unmet in gaps.items() if not unmet], star_gaps=gaps,
                     red_flag=bool(indicators) and not flag_gaps, red_flag_gaps=flag_gaps, **changes)
+
+
+@dataclass(frozen=True)
+class History:
+    """A branch's levels over a campaign's rating rounds, oldest first (the earlier ones as confirmed,
+    the last as it stands), and how the last step moved: "up" (晋位升级), "down", "same" or ""."""
+
+    levels: list[str]
+    movement: str
+
+    @classmethod
+    def of(cls, levels: list[str], rules: Rules) -> "History":
+        known = [level for level in levels if level]  # "" is a round that could not be scored
+        return cls(known, movement(*known[-2:], rules) if len(known) > 1 else "")
+
+    @property
+    def shown(self) -> bool:
+        """Only a branch rated in an earlier round has a history to show."""
+        return len(self.levels) > 1
+
+
+def movement(previous: str, level: str, rules: Rules) -> str:
+    """From one round's level to the next: "up" (晋位升级), "down", "same", or "" when either is unknown."""
+    levels = rules.rating_levels
+    if previous not in levels or level not in levels:
+        return ""
+    before, now = levels.index(previous), levels.index(level)
+    return "up" if now < before else "down" if now > before else "same"

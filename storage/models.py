@@ -310,12 +310,15 @@ class MediaBlob(SQLModel, table=True):
 
 
 class Rating(SQLModel, table=True):
-    """A branch's 分类定级 (and stars, red flag) in one campaign: proposed by the bot from the inputs,
-    decided when a committee member confirms it."""
+    """A branch's 分类定级 (and stars, red flag) in one rating round, i.e. one `kind: rating` task of a
+    campaign (seed002 rates in phase 1 and again in phase 4): proposed by the bot from the inputs,
+    decided when a committee member confirms it. Every round keeps its own row, so a change of level
+    (晋位升级) can be shown. A round removed from its campaign file takes its ratings with it."""
 
-    __table_args__ = (UniqueConstraint("campaign_id", "branch_id"),)
+    __table_args__ = (UniqueConstraint("task_id", "branch_id"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    task_id: int = Field(foreign_key="campaign_task.id", index=True, ondelete="CASCADE")
     branch_id: int = Field(foreign_key="branch.id")
     inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     score: Optional[float] = None

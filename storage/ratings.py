@@ -1,15 +1,16 @@
 """分类定级 rows and their inputs: set queries over a whole campaign (one query per kind of input,
-however many branches), the proposal's upsert and the confirmation. Every function takes the
-session of the caller's transaction."""
+however many branches), the proposal's upsert and the confirmation. A rating belongs to one round
+(one `kind: rating` task of its campaign); earlier rounds stay, so a change of level can be shown.
+Every function takes the session of the caller's transaction."""
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
 from storage.db import insert_new
-from storage.models import Poll, Rating, SelfAssessment
+from storage.models import CampaignTask, Poll, Rating, SelfAssessment
 
 
 def latest_assessments(session: Session, *, campaign_id: int, kind: str) -> dict[int, SelfAssessment]:
@@ -35,20 +36,44 @@ def latest_branch_polls(session: Session, *, campaign_id: int) -> tuple[dict[int
     return published, closed
 
 
-def ratings_of(session: Session, *, campaign_id: int) -> dict[int, Rating]:
-    stmt = select(Rating).where(Rating.campaign_id == campaign_id)
+def ratings_of(session: Session, *, task_id: int) -> dict[int, Rating]:
+    """One round's ratings, by branch."""
+    stmt = select(Rating).where(Rating.task_id == task_id)
     return {rating.branch_id: rating for rating in session.scalars(stmt)}
 
 
-def locked(session: Session, *, campaign_id: int, branch_ids: list[int]) -> dict[int, Rating]:
-    """The branches' rating rows, created if need be and locked (PostgreSQL) for this transaction, so
-    two committee members confirming and re-proposing at once are taken one after the other. One
-    statement for all of them, in branch order so two lists never wait on each other in a circle."""
+def earlier_confirmed(session: Session, *, task: CampaignTask, branch_ids: list[int]) -> dict[int, list[Rating]]:
+    """Each branch's confirmed ratings of the rounds before `task` in its campaign, oldest round first
+    (rounds in the order of their due dates)."""
+    before = or_(CampaignTask.due < task.due, and_(CampaignTask.due == task.due, CampaignTask.id < task.id))
+    stmt = (select(Rating).join(CampaignTask, CampaignTask.id == Rating.task_id)
+            .where(Rating.campaign_id == task.campaign_id, Rating.branch_id.in_(branch_ids),
+                   Rating.status == "confirmed", before)
+            .order_by(CampaignTask.due, CampaignTask.id))
+    found: dict[int, list[Rating]] = {bid: [] for bid in branch_ids}
+    for rating in session.scalars(stmt):
+        found[rating.branch_id].append(rating)
+    return found
+
+
+def of_campaign(session: Session, *, campaign_id: int) -> list[tuple[Rating, CampaignTask]]:
+    """Every round's ratings of a campaign with their round, by branch and then round."""
+    stmt = (select(Rating, CampaignTask).join(CampaignTask, CampaignTask.id == Rating.task_id)
+            .where(Rating.campaign_id == campaign_id)
+            .order_by(Rating.branch_id, CampaignTask.due, CampaignTask.id))
+    return [(rating, task) for rating, task in session.execute(stmt)]
+
+
+def locked(session: Session, *, task: CampaignTask, branch_ids: list[int]) -> dict[int, Rating]:
+    """The branches' rating rows in this round, created if need be and locked (PostgreSQL) for this
+    transaction, so two committee members confirming and re-proposing at once are taken one after the
+    other. One statement for all of them, in branch order so two lists never wait on each other in a circle."""
     if not branch_ids:
         return {}
-    new = [dict(campaign_id=campaign_id, branch_id=bid, inputs={}, stars=[]) for bid in sorted(set(branch_ids))]
-    session.execute(insert_new(session, Rating, "campaign_id", "branch_id").values(new))
-    stmt = select(Rating).where(Rating.campaign_id == campaign_id, Rating.branch_id.in_(branch_ids))
+    new = [dict(campaign_id=task.campaign_id, task_id=task.id, branch_id=bid, inputs={}, stars=[])
+           for bid in sorted(set(branch_ids))]
+    session.execute(insert_new(session, Rating, "task_id", "branch_id").values(new))
+    stmt = select(Rating).where(Rating.task_id == task.id, Rating.branch_id.in_(branch_ids))
     return {r.branch_id: r for r in session.scalars(stmt.order_by(Rating.branch_id).with_for_update())}
 
 

@@ -23,14 +23,19 @@ standard_sets:
   五带头: {{items: [带头学习提高]}}
   五个好: {{items: [{", ".join(FIVE_GOOD)}]}}
   五星: {{items: [{", ".join(FIVE_STARS)}]}}
+rules: {{star_satisfaction_min: 0.90, star_participation_min: 0.90, red_flag_min: 0.95}}
 phases:
   - name: 分类定级
     start: 2026-03-02
-    end: 2026-04-30
+    end: 2026-04-20
     tasks:
       - {{id: classify, title: 局党委分类定级, kind: rating, audience: committee, due: 2026-04-20}}
+  - name: 评估
+    start: 2026-04-21
+    end: 2026-04-30
+    tasks:
       - {{id: evaluate, title: 局党委评估, kind: rating, audience: committee, due: 2026-04-30}}
-"""
+"""  # two rating rounds; Phone's messages (2026-03-05) fall in the first
 
 
 @pytest.fixture
@@ -119,7 +124,7 @@ def test_enter_the_superior_score_confirm_and_the_card_explains_itself(engine, f
     assert rating.rule_version == f"定级测试·{hash8}" and rating.inputs["superior"] == 80
     with Session(engine) as session:
         done = [(session.get(CampaignTask, t.task_id).key, t.subject) for t in session.scalars(select(TaskDone))]
-    assert done == [("classify", f"branch:{branch_id(engine, '第一党支部')}")]  # the task due next, of two
+    assert done == [("classify", f"branch:{branch_id(engine, '第一党支部')}")]  # the round open today, of two
 
 
 def test_no_confirmation_while_an_input_is_missing(engine, first):
@@ -213,11 +218,13 @@ def test_exports(engine, first, db_url, monkeypatch, tmp_path):
     out = tmp_path / "ratings.xlsx"
     assert main(["export", "ratings", "--campaign", "定级测试", "--out", str(out)]) == 0
     rows = list(load_workbook(out)["分类定级"].iter_rows(values_only=True))
-    assert rows[0][:8] == ("支部", "党组织自评（分）", "满意率", "党员参与率", "上级党组织评定（分）", "县级以上表彰", "得分", "等级")
-    assert rows[1][:11] == ("第一党支部", 85, 13 / 15, 0.5, 80, "是", 84.17, "较强", None, "否", None)
-    assert rows[1][11:13] == ("已确认", "孙丽") and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[1][13])
-    assert rows[1][14] == f"定级测试·{first.content_hash[:8]}"
-    assert rows[2][0] == "第二党支部" and rows[2][10] == "党组织自评、党员群众评议、上级党组织评定" and rows[2][11] == "待确认"
+    assert rows[0][:10] == ("支部", "定级轮次", "党组织自评（分）", "满意率", "党员参与率", "上级党组织评定（分）",
+                            "县级以上表彰", "得分", "等级", "历次等级")
+    assert rows[1][:13] == ("第一党支部", "局党委分类定级", 85, 13 / 15, 0.5, 80, "是", 84.17, "较强", None, None, "否", None)
+    assert rows[1][13:15] == ("已确认", "孙丽") and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[1][15])
+    assert rows[1][16] == f"定级测试·{first.content_hash[:8]}"
+    assert rows[2][0] == "第二党支部" and rows[2][12] == "党组织自评、党员群众评议、上级党组织评定" and rows[2][13] == "待确认"
+    assert load_workbook(out)["分类定级"].cell(row=2, column=4).number_format == "0.0%"  # 满意率
     out = tmp_path / "polls.xlsx"
     assert main(["export", "polls", "--campaign", "定级测试", "--out", str(out)]) == 0
     sheet = load_workbook(out)["评议"]

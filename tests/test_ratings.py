@@ -13,7 +13,7 @@ from bot.rating_proposals import Evidence
 from bot.ratings import Inputs, propose
 from storage.models import Poll, SelfAssessment
 
-RULES = Rules()
+RULES = Rules(star_satisfaction_min=0.90, star_participation_min=0.90, red_flag_min=0.95)  # seed004's lines
 FIVE_GOOD = ["领导班子好", "党员队伍好", "工作机制好", "工作业绩好", "群众反映好"]
 FIVE_STARS = ["班子建设", "工作制度", "保障机制", "工作业绩", "作用发挥"]
 

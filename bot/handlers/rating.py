@@ -1,5 +1,7 @@
 """/定级: the committee's 分类定级. The bot proposes each branch's level (and 五星, 红旗) from its
 inputs; a committee member confirms it, and only then is it final and posted to the branch group.
+/定级 works on the rating round (rating task) whose window holds today; a branch rated in an earlier
+round shows how its level moved (一般 → 较强).
 
 What the committee types is read in bot/rating_requests.py, proposals are made in
 bot/rating_proposals.py, and the rules are bot/ratings.py.
@@ -9,7 +11,8 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.answers import Invalid
-from bot.rating_proposals import Current, Plan, current, rating_plan
+from bot.rating_proposals import Current, Plan, current, histories, rating_plan, rating_rounds
+from bot.ratings import History
 from bot.rating_requests import parse
 from bot.routing import Context, Router
 from bot.texts import render
@@ -39,8 +42,9 @@ def _one(ctx: Context, plan: Plan, branch: Branch, entered: dict | None = None) 
 def _detail(ctx: Context, plan: Plan, branch: Branch, now: Current, note: str = "") -> None:
     rating = now.rating
     confirmer = ctx.session.get(Person, rating.confirmed_by) if rating.confirmed_by else None
+    history = histories(ctx.session, plan, {branch.id: rating})[branch.id]
     ctx.reply("rating_detail", plan=plan, branch=branch, rating=rating, p=now.proposal, inputs=now.inputs,
-              note=note, confirmer=confirmer.name if confirmer else rating.confirmed_by)
+              note=note, confirmer=confirmer.name if confirmer else rating.confirmed_by, history=history)
 
 
 def _show(ctx: Context, plan: Plan, branch: Branch, entered: dict) -> None:
@@ -53,24 +57,17 @@ def _show(ctx: Context, plan: Plan, branch: Branch, entered: dict) -> None:
 def _list(ctx: Context, plan: Plan) -> None:
     every = people.branches(ctx.session)
     found = current(ctx.session, plan, [b.id for b in every], userid=ctx.person.userid)
+    history = histories(ctx.session, plan, {bid: now.rating for bid, now in found.items()})
     ctx.reply("rating_list", plan=plan, rows=[dict(branch=b, rating=found[b.id].rating, p=found[b.id].proposal,
-                                                   inputs=found[b.id].inputs) for b in every])
-
-
-def _rating_task_id(ctx: Context, plan: Plan, branch: Branch) -> int:
-    """The rating task in hand: the first not yet due, else the last (a campaign may rate twice)."""
-    tasks = [t for t in campaigns.tasks_of(ctx.session, campaign_ids=[plan.record.id])
-             if t.kind == "rating" and t.branch_id in (None, branch.id)]
-    return next((t for t in tasks if t.due >= ctx.today), tasks[-1]).id
+                                                   inputs=found[b.id].inputs, history=history[b.id]) for b in every])
 
 
 def _mark_done(ctx: Context, plan: Plan, branch: Branch) -> None:
-    """The branch's rating task is done; the committee's too once every branch is confirmed."""
-    task_id = _rating_task_id(ctx, plan, branch)
-    campaigns.mark_done(ctx.session, task_id=task_id, subject=f"branch:{branch.id}")
-    decided = ratings.ratings_of(ctx.session, campaign_id=plan.record.id)
+    """This round's rating task is done for the branch; the committee's too once every branch is confirmed."""
+    campaigns.mark_done(ctx.session, task_id=plan.task.id, subject=f"branch:{branch.id}")
+    decided = ratings.ratings_of(ctx.session, task_id=plan.task.id)
     if all(b.id in decided and decided[b.id].status == "confirmed" for b in people.branches(ctx.session)):
-        campaigns.mark_done(ctx.session, task_id=task_id, subject="committee")
+        campaigns.mark_done(ctx.session, task_id=plan.task.id, subject="committee")
 
 
 def _confirm(ctx: Context, plan: Plan, branch: Branch) -> None:
@@ -84,16 +81,23 @@ def _confirm(ctx: Context, plan: Plan, branch: Branch) -> None:
         return
     ratings.confirm(ctx.session, rating=rating, userid=ctx.person.userid, at=float(ctx.update.create_time))
     _mark_done(ctx, plan, branch)
+    history = histories(ctx.session, plan, {branch.id: rating})[branch.id]
     if branch.chat_id:
-        card = render("rating_card", plan=plan, branch=branch, rating=rating, p=proposal, person=ctx.person,
-                      inputs=now.inputs, today=ctx.today)
-        messages.to_chat(ctx.session, key=f"rating:{rating.id}:{ctx.update.dedup_key}", chat_id=branch.chat_id,
-                         text=card, markdown=True)
-    ctx.reply("rating_confirmed", branch=branch, rating=rating, posted=bool(branch.chat_id))
+        _post(ctx, plan, branch, now, history)
+    ctx.reply("rating_confirmed", plan=plan, branch=branch, rating=rating, posted=bool(branch.chat_id),
+              history=history)
+
+
+def _post(ctx: Context, plan: Plan, branch: Branch, now: Current, history: History) -> None:
+    """The confirmed rating, its evidence and its history, to the branch group."""
+    card = render("rating_card", plan=plan, branch=branch, rating=now.rating, p=now.proposal, person=ctx.person,
+                  inputs=now.inputs, today=ctx.today, history=history)
+    messages.to_chat(ctx.session, key=f"rating:{now.rating.id}:{ctx.update.dedup_key}", chat_id=branch.chat_id,
+                     text=card, markdown=True)
 
 
 def _reopen(ctx: Context, plan: Plan, branch: Branch) -> None:
-    [rating] = ratings.locked(ctx.session, campaign_id=plan.record.id, branch_ids=[branch.id]).values()
+    [rating] = ratings.locked(ctx.session, task=plan.task, branch_ids=[branch.id]).values()
     reopened = rating.status == "confirmed"
     if reopened:
         ratings.reopen(ctx.session, rating=rating)  # recomputed below from today's inputs; what was entered stays
@@ -104,7 +108,7 @@ def _reopen(ctx: Context, plan: Plan, branch: Branch) -> None:
 def rate(ctx: Context) -> None:
     plan = rating_plan(ctx.session, today=ctx.today)
     if plan is None:
-        ctx.reply("rating_no_campaign")
+        ctx.reply("rating_no_campaign", rounds=rating_rounds(ctx.session, today=ctx.today), today=ctx.today)
         return
     try:
         request = parse(ctx.args)
