@@ -65,7 +65,7 @@ def two_rounds(engine, seed002):
     [detail] = say(engine, "/定级 第一党支部 上级 80", PHASE_4)
     assert "建议：较强（84.17 分）" in detail and "历次定级：一般 → 较强（晋位升级）" in detail
     [confirmed] = say(engine, "/定级 确认 第一党支部", PHASE_4)
-    assert "已确认第一党支部的分类定级：较强" in confirmed and "历次：一般 → 较强（晋位升级）" in confirmed
+    assert "已确认第一党支部的分类定级：较强" in confirmed and "历次定级：一般 → 较强（晋位升级）。" in confirmed
     return seed002
 
 

@@ -84,8 +84,7 @@ def _confirm(ctx: Context, plan: Plan, branch: Branch) -> None:
     history = histories(ctx.session, plan, {branch.id: rating})[branch.id]
     if branch.chat_id:
         _post(ctx, plan, branch, now, history)
-    ctx.reply("rating_confirmed", plan=plan, branch=branch, rating=rating, posted=bool(branch.chat_id),
-              history=history)
+    ctx.reply("rating_confirmed", branch=branch, rating=rating, posted=bool(branch.chat_id), history=history)
 
 
 def _post(ctx: Context, plan: Plan, branch: Branch, now: Current, history: History) -> None:
