@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import calendar
 import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -218,13 +219,29 @@ class Campaign(_Strict):
         return self
 
     def rebased(self, new_start: date) -> "Campaign":
-        """The same plan moved so it starts on new_start, every interval kept."""
-        shift = new_start - self.start
+        """The same plan moved so it starts on new_start (see rebase)."""
+        return self.rebase(new_start).campaign
+
+    def rebase(self, new_start: date) -> "Rebase":
+        """The plan moved to start on new_start. When new_start is the plan's own month and day in another
+        year, every date moves by whole years and keeps its month and day (七一, 年底, 旬, 月底); otherwise
+        every date moves by the same number of days, and the dates that were such anchors are named."""
+        years = new_start.year - self.start.year
+        if shift_years(self.start, years) == new_start:
+            return Rebase(self._moved(lambda day: shift_years(day, years)), self.start, years=years, days=0,
+                          moved_anchors=[], whole_year_start=new_start)
+        days = new_start - self.start
+        nearest = min((shift_years(self.start, n) for n in (years - 1, years, years + 1)),
+                      key=lambda start: abs(start - new_start))
+        return Rebase(self._moved(lambda day: day + days), self.start, years=None, days=days.days,
+                      moved_anchors=self._anchors_moved(lambda day: day + days), whole_year_start=nearest)
+
+    def _moved(self, move: Callable[[date], date]) -> "Campaign":
         data = self.model_dump()
         for phase in data["phases"]:
-            phase["start"], phase["end"] = phase["start"] + shift, phase["end"] + shift
+            phase["start"], phase["end"] = move(phase["start"]), move(phase["end"])
             for task in phase["tasks"]:
-                task["due"] = task["due"] + shift
+                task["due"] = move(task["due"])
         return Campaign.model_validate(data)
 
 
@@ -307,3 +324,52 @@ def save_campaign(session, campaign: Campaign, *, source_file: str):
                   remind_days=t.remind_days_before) for i, p in enumerate(campaign.phases) for t in p.tasks]
     return upsert_campaign(session, name=campaign.name, content=campaign.model_dump(mode="json"),
                            source_file=source_file, start=campaign.start, end=campaign.end, tasks=tasks)
+    def _anchors_moved(self, move: Callable[[date], date]) -> list["MovedAnchor"]:
+        uses: dict[date, list[tuple[str, str]]] = {}
+        for phase in self.phases:
+            uses.setdefault(phase.start, []).append(("phase_start", phase.name))
+            uses.setdefault(phase.end, []).append(("phase_end", phase.name))
+            for task in phase.tasks:
+                uses.setdefault(task.due, []).append(("task_due", task.title))
+        return [MovedAnchor(day, move(day), calendar_anchor(day), used)
+                for day, used in sorted(uses.items())
+                if calendar_anchor(day) and calendar_anchor(move(day)) != calendar_anchor(day)]
+
+
+def shift_years(day: date, years: int) -> date:
+    """The same month and day `years` later; a month's last day stays its last day (2月28日 ↔ 2月29日)."""
+    year = day.year + years
+    if day.day == calendar.monthrange(day.year, day.month)[1]:
+        return date(year, day.month, calendar.monthrange(year, day.month)[1])
+    return day.replace(year=year)
+
+
+def calendar_anchor(day: date) -> str | None:
+    """What a plan's date may stand for: 七一, 年底, a month's first or last day, a 旬's first or last day."""
+    last = calendar.monthrange(day.year, day.month)[1]
+    if (day.month, day.day) == (7, 1):
+        return "july_first"
+    if (day.month, day.day) == (12, 31):
+        return "year_end"
+    if day.day in (1, last):
+        return "month_start" if day.day == 1 else "month_end"
+    return {10: "first_dekad_end", 11: "middle_dekad_start", 20: "middle_dekad_end", 21: "last_dekad_start"}.get(day.day)
+
+
+@dataclass(frozen=True)
+class MovedAnchor:
+    written: date  # as the file has it
+    moved: date  # where the shift put it
+    anchor: str  # what it stood for (calendar_anchor)
+    uses: list[tuple[str, str]]  # (phase_start | phase_end | task_due, phase name or task title)
+
+
+@dataclass(frozen=True)
+class Rebase:
+    campaign: Campaign
+    written_start: date  # where the file starts it
+    years: int | None  # whole years moved, or None when moved by days
+    days: int  # days moved when not by whole years
+    moved_anchors: list[MovedAnchor]
+    whole_year_start: date  # the nearest start that would move the plan by whole years
+

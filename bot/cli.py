@@ -154,11 +154,13 @@ def _campaign_load(settings: Settings, args: argparse.Namespace) -> int:
     except CampaignFileError as exc:
         print(render("cli/campaign_invalid", problems=str(exc).splitlines()), file=sys.stderr)
         return 1
-    if args.start:
-        campaign = campaign.rebased(args.start)
+    moved = campaign.rebase(args.start) if args.start else None
+    if moved and moved.years is None:  # moved by days: say which 七一/年底/旬 dates no longer are
+        print(render("cli/campaign_anchors_moved", moved=moved), file=sys.stderr)
+    campaign = moved.campaign if moved else campaign
     with transaction(_engine(settings)) as session:
         result = save_campaign(session, campaign, source_file=str(args.file))
-    print(render("cli/campaign_loaded", campaign=campaign, status=result.status))
+    print(render("cli/campaign_loaded", campaign=campaign, status=result.status, moved=moved))
     return 0
 
 
