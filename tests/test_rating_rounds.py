@@ -157,3 +157,17 @@ def test_a_downgrade_keeps_each_branchs_latest_round(engine, db_url, two_rounds)
     command.downgrade(alembic_config(db_url), "0012")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT level FROM rating")).scalars().all() == ["较强"]
+
+
+def test_a_round_dropped_from_the_file_takes_its_ratings_along(engine, seed002):
+    """Reloading a file without a rated round is not refused by the ratings that hang on it."""
+    from bot.campaigns import load_campaign_text
+
+    say(engine, "/定级", PHASE_1)  # proposals for both branches in the first round
+    assert rounds(engine) == [("classify", "", "proposed")]
+    content = (CAMPAIGNS / "seed002.yaml").read_text(encoding="utf-8")
+    start = content.index("      - id: classify")
+    without = content[:start] + content[content.index("\n  - name:", start) + 1:]
+    with transaction(engine) as session:
+        save_campaign(session, load_campaign_text(without), source_file="seed002")
+    assert rounds(engine) == []
