@@ -244,6 +244,55 @@ class Campaign(_Strict):
                 task["due"] = move(task["due"])
         return Campaign.model_validate(data)
 
+    def _anchors_moved(self, move: Callable[[date], date]) -> list["MovedAnchor"]:
+        uses: dict[date, list[tuple[str, str]]] = {}
+        for phase in self.phases:
+            uses.setdefault(phase.start, []).append(("phase_start", phase.name))
+            uses.setdefault(phase.end, []).append(("phase_end", phase.name))
+            for task in phase.tasks:
+                uses.setdefault(task.due, []).append(("task_due", task.title))
+        return [MovedAnchor(day, move(day), calendar_anchor(day), used)
+                for day, used in sorted(uses.items())
+                if calendar_anchor(day) and calendar_anchor(move(day)) != calendar_anchor(day)]
+
+
+def shift_years(day: date, years: int) -> date:
+    """The same month and day `years` later; a month's last day stays its last day (2月28日 ↔ 2月29日)."""
+    year = day.year + years
+    if day.day == calendar.monthrange(day.year, day.month)[1]:
+        return date(year, day.month, calendar.monthrange(year, day.month)[1])
+    return day.replace(year=year)
+
+
+def calendar_anchor(day: date) -> str | None:
+    """What a plan's date may stand for: 七一, 年底, a month's first or last day, a 旬's first or last day."""
+    last = calendar.monthrange(day.year, day.month)[1]
+    if (day.month, day.day) == (7, 1):
+        return "july_first"
+    if (day.month, day.day) == (12, 31):
+        return "year_end"
+    if day.day in (1, last):
+        return "month_start" if day.day == 1 else "month_end"
+    return {10: "first_dekad_end", 11: "middle_dekad_start", 20: "middle_dekad_end", 21: "last_dekad_start"}.get(day.day)
+
+
+@dataclass(frozen=True)
+class MovedAnchor:
+    written: date  # as the file has it
+    moved: date  # where the shift put it
+    anchor: str  # what it stood for (calendar_anchor)
+    uses: list[tuple[str, str]]  # (phase_start | phase_end | task_due, phase name or task title)
+
+
+@dataclass(frozen=True)
+class Rebase:
+    campaign: Campaign
+    written_start: date  # where the file starts it
+    years: int | None  # whole years moved, or None when moved by days
+    days: int  # days moved when not by whole years
+    moved_anchors: list[MovedAnchor]
+    whole_year_start: date  # the nearest start that would move the plan by whole years
+
 
 # -- YAML with line numbers ---------------------------------------------------------------------
 def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
@@ -324,52 +373,3 @@ def save_campaign(session, campaign: Campaign, *, source_file: str):
                   remind_days=t.remind_days_before) for i, p in enumerate(campaign.phases) for t in p.tasks]
     return upsert_campaign(session, name=campaign.name, content=campaign.model_dump(mode="json"),
                            source_file=source_file, start=campaign.start, end=campaign.end, tasks=tasks)
-    def _anchors_moved(self, move: Callable[[date], date]) -> list["MovedAnchor"]:
-        uses: dict[date, list[tuple[str, str]]] = {}
-        for phase in self.phases:
-            uses.setdefault(phase.start, []).append(("phase_start", phase.name))
-            uses.setdefault(phase.end, []).append(("phase_end", phase.name))
-            for task in phase.tasks:
-                uses.setdefault(task.due, []).append(("task_due", task.title))
-        return [MovedAnchor(day, move(day), calendar_anchor(day), used)
-                for day, used in sorted(uses.items())
-                if calendar_anchor(day) and calendar_anchor(move(day)) != calendar_anchor(day)]
-
-
-def shift_years(day: date, years: int) -> date:
-    """The same month and day `years` later; a month's last day stays its last day (2月28日 ↔ 2月29日)."""
-    year = day.year + years
-    if day.day == calendar.monthrange(day.year, day.month)[1]:
-        return date(year, day.month, calendar.monthrange(year, day.month)[1])
-    return day.replace(year=year)
-
-
-def calendar_anchor(day: date) -> str | None:
-    """What a plan's date may stand for: 七一, 年底, a month's first or last day, a 旬's first or last day."""
-    last = calendar.monthrange(day.year, day.month)[1]
-    if (day.month, day.day) == (7, 1):
-        return "july_first"
-    if (day.month, day.day) == (12, 31):
-        return "year_end"
-    if day.day in (1, last):
-        return "month_start" if day.day == 1 else "month_end"
-    return {10: "first_dekad_end", 11: "middle_dekad_start", 20: "middle_dekad_end", 21: "last_dekad_start"}.get(day.day)
-
-
-@dataclass(frozen=True)
-class MovedAnchor:
-    written: date  # as the file has it
-    moved: date  # where the shift put it
-    anchor: str  # what it stood for (calendar_anchor)
-    uses: list[tuple[str, str]]  # (phase_start | phase_end | task_due, phase name or task title)
-
-
-@dataclass(frozen=True)
-class Rebase:
-    campaign: Campaign
-    written_start: date  # where the file starts it
-    years: int | None  # whole years moved, or None when moved by days
-    days: int  # days moved when not by whole years
-    moved_anchors: list[MovedAnchor]
-    whole_year_start: date  # the nearest start that would move the plan by whole years
-
