@@ -131,8 +131,9 @@ def _shows_a_date(source: str) -> bool:
 
 
 def _templates_showing_dates() -> set[str]:
+    """Messages to people; the operator's command line (cli/) writes dates as 2026-03-02."""
     return {str(path.relative_to(TEMPLATE_DIR)) for path in TEMPLATE_DIR.rglob("*.j2")
-            if _shows_a_date(path.read_text(encoding="utf-8"))}
+            if path.parent.name != "cli" and _shows_a_date(path.read_text(encoding="utf-8"))}
 
 
 def test_every_template_showing_a_date_has_a_sample_here():
