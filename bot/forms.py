@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.answers import Invalid, parse_choice, parse_date, parse_text
 from bot.routing import Context
-from bot.texts import vocabulary
+from bot.texts import render, vocabulary
 from storage import campaigns
 from storage.models import CampaignRecord, CampaignTask, ConversationState
 
@@ -81,13 +81,46 @@ class BaseForm:
 FORMS: dict[str, Form] = {}
 
 
-def campaign_task(ctx: Context, kind: str, audiences: frozenset[str] | None = None
-                  ) -> tuple[CampaignRecord, CampaignTask] | None:
-    """What a form works on: the running campaign's task of this kind (this person's branch's own
-    first). Once per update, because a form rebuilds its steps several times per answer."""
-    key = f"campaign_task:{kind}:{sorted(audiences) if audiences else '*'}"
-    return ctx.once(key, lambda: campaigns.find_task(ctx.session, today=ctx.today, kind=kind, audiences=audiences,
-                                                     branch_id=ctx.person.branch_id))
+def task_choices(ctx: Context, kind: str, audiences: frozenset[str] | None = None, *, branch_id: int | None = None,
+                 subject: str | None = None) -> tuple[CampaignRecord, list[CampaignTask]] | None:
+    """The running campaign's tasks of this kind that a submission made today may fulfil for `subject`
+    (this person, or "branch:<id>" for `branch_id`, by default this person's branch when only branches
+    are asked): storage.campaigns.tasks_to_credit. Once per update, as a form rebuilds its steps
+    several times per answer."""
+    branch_id = ctx.person.branch_id if branch_id is None else branch_id
+    if subject is None:
+        subject = f"branch:{branch_id}" if audiences == frozenset({"branches"}) else ctx.person.userid
+    key = f"task_choices:{kind}:{sorted(audiences) if audiences else '*'}:{branch_id}:{subject}"
+    return ctx.once(key, lambda: campaigns.tasks_to_credit(ctx.session, today=ctx.today, kind=kind, audiences=audiences,
+                                                           branch_id=branch_id, subject=subject))
+
+
+def task_label(task: CampaignTask) -> str:
+    """How a task is named when the person is asked which one a submission is for."""
+    return render("task_choice_option", task=task)
+
+
+def task_step(found: tuple[CampaignRecord, list[CampaignTask]] | None) -> list[Step]:
+    """Which task, when more than one is open for this party today (none asked otherwise)."""
+    if found is None or len(found[1]) < 2:
+        return []
+    return [Step("task", "task_choice", kind="choice", options=tuple(task_label(t) for t in found[1]))]
+
+
+def chosen_task(found: tuple[CampaignRecord, list[CampaignTask]] | None, answers: dict[str, Any]
+                ) -> tuple[CampaignRecord, CampaignTask] | None:
+    """The task the answers chose (the only one, or the earliest due until the person has chosen)."""
+    if found is None:
+        return None
+    record, tasks = found
+    return record, next((t for t in tasks if task_label(t) == answers.get("task")), tasks[0])
+
+
+def campaign_task(ctx: Context, kind: str, audiences: frozenset[str] | None = None,
+                  answers: dict[str, Any] | None = None) -> tuple[CampaignRecord, CampaignTask] | None:
+    """What a form works on: the task of this kind, for this person (or their branch, when only
+    branches are asked), whose window holds today, as chosen in `answers` when several are open."""
+    return chosen_task(task_choices(ctx, kind, audiences), answers or {})
 
 
 def confirm_step(prompt: str, preview) -> Step:

@@ -42,8 +42,9 @@ def subject_words(spec: PollSpec) -> str:
 
 
 def issue(session: Session, *, spec: PollSpec, issuer: Person, tz: str, key: str, now: float,
-          found: tuple[CampaignRecord, CampaignTask] | None) -> tuple[Poll, int]:
-    """Create the poll and queue its cards; (the poll, how many may vote)."""
+          found: tuple[CampaignRecord, CampaignTask | None] | None) -> tuple[Poll, int]:
+    """Create the poll and queue its cards; (the poll, how many may vote). `found` is its campaign and
+    the one task it fulfils for its branch (none: an ad-hoc poll under the campaign's rules)."""
     record, task = found if found else (None, None)
     rules = rules_of(record)
     scale = rules.scales[spec.scale]

@@ -8,13 +8,13 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from storage.db import database_of
-from storage.models import CampaignRecord, CampaignTask, TaskDone
+from storage.models import CampaignRecord, CampaignTask, Pledge, Poll, SelfAssessment, TaskDone
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ def _sync_tasks(session: Session, campaign_id: int, tasks: list[dict[str, Any]])
     gone = [t.id for t in existing.values()]
     if gone:
         session.execute(delete(TaskDone).where(TaskDone.task_id.in_(gone)))
+        for submission in (Pledge, SelfAssessment, Poll):  # kept, no longer tied to a task the file dropped
+            session.execute(update(submission).where(submission.task_id.in_(gone)).values(task_id=None))
         session.execute(delete(CampaignTask).where(CampaignTask.id.in_(gone)))
 
 
@@ -118,22 +120,76 @@ def mark_done(session: Session, *, task_id: int, subject: str) -> None:
         session.add(TaskDone(task_id=task_id, subject=subject))
 
 
-def mark_kind_done(session: Session, *, campaign_id: int, kind: str, audiences: set[str], subject: str) -> None:
-    """Mark done every task of this kind, for these audiences, in one campaign (e.g. all pledge tasks
-    a 有职党员's pledge answers: the members' one and the post holders' one)."""
-    for task in tasks_of(session, campaign_ids=[campaign_id]):
-        if task.kind == kind and task.audience in audiences:
-            mark_done(session, task_id=task.id, subject=subject)
+def campaign_asking(session: Session, *, today: date, kind: str, audiences: set[str] | None = None,
+                    branch_id: int | None = None) -> CampaignRecord | None:
+    """The first running campaign with a task of this kind (for one of these audiences), in any phase:
+    what a member's pledge belongs to when it is read later (/践诺), not what a submission credits."""
+    for record in active_campaigns(session, today=today):
+        if any(_concerns(t, kind, audiences, branch_id) for t in tasks_of(session, campaign_ids=[record.id])):
+            return record
+    return None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days on which a submission can fulfil a task: from its phase's start, or from the day after
+    the previous due date of a task of the same kind and audience in that phase (seed001's half-yearly
+    polls share one phase, each owns its half year), to its phase's end (a late submission inside the
+    phase still counts). A task the bot added for one branch ends at its due date if that is later."""
+
+    task: CampaignTask
+    opens: date
+    closes: date
+
+    def holds(self, day: date) -> bool:
+        return self.opens <= day <= self.closes
+
+
+def windows(record: CampaignRecord, tasks: list[CampaignTask]) -> list[Window]:
+    """Every task's window, in the order of `tasks`."""
+    found = []
+    for task in tasks:
+        phase = record.content["phases"][task.phase_index]
+        earlier = [t.due for t in tasks if t.branch_id is None and t.phase_index == task.phase_index
+                   and (t.kind, t.audience) == (task.kind, task.audience) and t.due < task.due]
+        opens = max(earlier) + timedelta(days=1) if earlier else date.fromisoformat(phase["start"])
+        found.append(Window(task, opens, max(date.fromisoformat(phase["end"]), task.due)))
+    return found
+
+
+def _concerns(task: CampaignTask, kind: str, audiences: set[str] | None, branch_id: int | None) -> bool:
+    """Of this kind and audience; a task the bot added for another branch never concerns this one."""
+    return task.kind == kind and (audiences is None or task.audience in audiences) and task.branch_id in (None, branch_id)
+
+
+def tasks_to_credit(session: Session, *, today: date, kind: str, audiences: set[str] | None = None,
+                    branch_id: int | None = None, subject: str | None = None,
+                    only: Callable[[CampaignRecord, CampaignTask], bool] | None = None
+                    ) -> tuple[CampaignRecord, list[CampaignTask]] | None:
+    """What a submission made today fulfils, in the first running campaign that has any: the tasks of
+    this kind whose window holds today and that `subject` (a userid or "branch:<id>") has not yet
+    fulfilled, earliest due first (more than one: the person is asked which). When it has fulfilled
+    them all, the one whose window opened last, alone: a second submission revises the first.
+    `only` narrows the tasks further (a poll of members is for the task that rates members), after
+    their windows are drawn."""
+    for record in active_campaigns(session, today=today):
+        tasks = [t for t in tasks_of(session, campaign_ids=[record.id]) if _concerns(t, kind, audiences, branch_id)]
+        current = [w for w in windows(record, tasks) if w.holds(today) and (only is None or only(record, w.task))]
+        if not current:
+            continue
+        done = done_subjects(session, task_ids=[w.task.id for w in current]) if subject else set()
+        open_ = [w.task for w in current if (w.task.id, subject) not in done]
+        return record, open_ or [max(current, key=lambda w: (w.opens, w.task.due, w.task.id)).task]
+    return None
 
 
 def find_task(session: Session, *, today: date, kind: str, audiences: set[str] | None = None,
-              branch_id: int | None = None) -> tuple[CampaignRecord, CampaignTask] | None:
-    """The first running campaign with a task of this kind (for one of these audiences), and that task:
-    what /承诺, /承诺 支部 and /自评 work on. A task the bot added for this branch (a 整改方案) comes
-    first; tasks added for other branches never match."""
-    for record in active_campaigns(session, today=today):
-        tasks = [t for t in tasks_of(session, campaign_ids=[record.id]) if t.kind == kind
-                 and (audiences is None or t.audience in audiences) and t.branch_id in (None, branch_id)]
-        if tasks:
-            return record, next((t for t in tasks if t.branch_id is not None), tasks[0])
-    return None
+              branch_id: int | None = None, subject: str | None = None
+              ) -> tuple[CampaignRecord, CampaignTask] | None:
+    """The one task a submission made today fulfils where nobody can be asked which: the earliest due
+    of tasks_to_credit (a task the bot added for this branch, a 整改方案, first)."""
+    found = tasks_to_credit(session, today=today, kind=kind, audiences=audiences, branch_id=branch_id, subject=subject)
+    if found is None:
+        return None
+    record, tasks = found
+    return record, next((t for t in tasks if t.branch_id is not None), tasks[0])

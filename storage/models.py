@@ -212,11 +212,14 @@ class SchedulerLease(SQLModel, table=True):
 
 
 class Pledge(SQLModel, table=True):
-    """A submitted 公开承诺. Edits add a version; earlier versions stay as history."""
+    """A submitted 公开承诺 for one pledge task (seed000's branch pledges in 2010 and 2012 are two).
+    Edits add a version of that task's pledge; earlier versions stay as history."""
 
-    __table_args__ = (UniqueConstraint("campaign_id", "userid", "kind", "version"),)
+    __table_args__ = (UniqueConstraint("campaign_id", "task_id", "userid", "kind", "version"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    # The task it fulfils; none only on pledges made before pledges were tied to tasks (0012).
+    task_id: Optional[int] = Field(default=None, foreign_key="campaign_task.id", index=True)
     userid: str = Field(foreign_key="person.userid", max_length=64, index=True)
     branch_id: Optional[int] = Field(default=None, foreign_key="branch.id")
     kind: str = Field(default="member", max_length=16)
@@ -232,6 +235,8 @@ class SelfAssessment(SQLModel, table=True):
     __tablename__ = "self_assessment"
     id: Optional[int] = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    # The task it fulfils; none when no self-assessment task's window held the day it was made.
+    task_id: Optional[int] = Field(default=None, foreign_key="campaign_task.id", index=True)
     userid: str = Field(foreign_key="person.userid", max_length=64)
     branch_id: Optional[int] = Field(default=None, foreign_key="branch.id")
     kind: str = Field(default="member", max_length=16)

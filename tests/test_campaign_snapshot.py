@@ -11,11 +11,12 @@ from storage.db import transaction
 from storage.models import CampaignRecord, CampaignTask
 
 TASK = dict(key="pledge", phase_index=0, title="公开承诺", kind="pledge", audience="member", due=date(2026, 5, 10))
+PHASES = [{"start": "2026-05-01", "end": "2026-06-30"}]  # a task's window is drawn from its phase
 
 
 def load(engine, content: dict, tasks: list[dict]) -> None:
     with transaction(engine) as session:
-        campaigns.upsert_campaign(session, name="测试活动", content=content, source_file="t.yaml",
+        campaigns.upsert_campaign(session, name="测试活动", content={**content, "phases": PHASES}, source_file="t.yaml",
                                   start=date(2026, 5, 1), end=date(2026, 6, 30), tasks=tasks)
 
 
@@ -62,7 +63,9 @@ def test_others_items_follow_each_members_latest_version(engine, rostered):
         with transaction(engine) as session:
             person = session.exec(sql_select(Person).where(Person.userid == userid)).one()
             record = campaigns.campaigns(session)[0]
-            add_pledge(session, campaign_id=record.id, person=person, kind="member", items=[{"what": what}], at=0.0)
+            [task] = campaigns.tasks_of(session, campaign_ids=[record.id])
+            add_pledge(session, campaign_id=record.id, task_id=task.id, person=person, kind="member",
+                       items=[{"what": what}], at=0.0)
 
     def others(userid: str) -> list[str]:
         with transaction(engine) as session:

@@ -10,16 +10,39 @@ from bot import forms
 from bot.answers import Invalid
 from bot.forms import Step, confirm_step
 from bot.routing import Context, Router
+from bot.scheduler.obligations import audiences
 from bot.texts import render, vocabulary
 from storage import campaigns
-from storage.models import CampaignRecord, Role, SelfAssessment
+from storage.models import CampaignRecord, CampaignTask, Role, SelfAssessment
 
 router = Router()
 
 
+MEMBER_AUDIENCES = frozenset({"members", "post_holders"})
+BRANCHES = frozenset({"branches"})
+
+
+def _audiences(ctx: Context, kind: str) -> frozenset[str]:
+    """Whose self-assessment tasks this one answers: the branch's (党组织自评, 五星) or the person's own."""
+    return BRANCHES if kind != "member" else MEMBER_AUDIENCES & audiences(ctx.person)
+
+
+def _choices(ctx: Context, kind: str) -> tuple[CampaignRecord, list[CampaignTask]] | None:
+    return forms.task_choices(ctx, "self_assessment", _audiences(ctx, kind)) if _audiences(ctx, kind) else None
+
+
 def assessment_campaign(ctx: Context) -> CampaignRecord | None:
-    found = forms.campaign_task(ctx, "self_assessment")
+    """The campaign with a self-assessment task open today for this person (or, for a secretary, the branch)."""
+    kinds = ("member", "branch") if ctx.person.role == Role.secretary else ("member",)
+    found = next(filter(None, (_choices(ctx, kind) for kind in kinds)), None)
     return found[0] if found else None
+
+
+def assessment_task(ctx: Context, answers: dict[str, Any]) -> tuple[CampaignRecord, CampaignTask] | None:
+    """The one task this self-assessment fulfils (its scope's, as chosen when two are open), or none
+    when no task of its scope is open today."""
+    found = _choices(ctx, _kind(answers))
+    return forms.chosen_task(found, answers) if found and found[0].id == assessment_campaign(ctx).id else None
 
 
 def _kind(answers: dict[str, Any]) -> str:
@@ -40,12 +63,11 @@ def _scopes(ctx: Context) -> tuple[str, ...]:
     return tuple(label for kind, label in kinds.items() if kind == "member" or kind in standards)
 
 
-def _asks_party_analysis(ctx: Context) -> bool:
-    """Whether a self-assessment task asks for a 党性分析 too; once per update, as the steps are built
-    several times per answer."""
-    record = assessment_campaign(ctx)
-    return ctx.once("party_analysis", lambda: any(t.kind == "self_assessment" and "党性分析" in t.title
-                                                 for t in campaigns.tasks_of(ctx.session, campaign_ids=[record.id])))
+def _asks_party_analysis(ctx: Context, answers: dict[str, Any]) -> bool:
+    """Whether the task this self-assessment fulfils asks for a 党性分析 too (seed000's of 2011 does,
+    its 对标定位 of 2012 does not)."""
+    found = assessment_task(ctx, answers)
+    return found is not None and "党性分析" in found[1].title
 
 
 def assessment_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
@@ -60,11 +82,13 @@ class SelfAssessmentForm(forms.BaseForm):
         steps = [Step("scope", "assess_scope", kind="choice", options=_scopes(ctx))] \
             if ctx.person.role == Role.secretary else []
         ratings, kind = tuple(vocabulary()["forms"]["ratings"]), _kind(answers)
+        if "scope" in answers or ctx.person.role != Role.secretary:
+            steps += forms.task_step(_choices(ctx, kind))
         for i, name in enumerate(_standards(ctx, answers)):
             words = {"standard": name, "branch": kind != "member"}
             steps += [Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words),
                       Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
-        if kind == "member" and _asks_party_analysis(ctx):
+        if kind == "member" and _asks_party_analysis(ctx, answers):
             steps.append(Step("analysis", "assess_analysis"))
         preview = lambda: render("assessment_preview", items=assessment_items(ctx, answers),  # noqa: E731
                                  analysis=answers.get("analysis"))
@@ -76,16 +100,18 @@ class SelfAssessmentForm(forms.BaseForm):
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
         record, kind = assessment_campaign(ctx), _kind(answers)
+        found = assessment_task(ctx, answers)
         branch = kind != "member"
         items = assessment_items(ctx, answers)
         if answers.get("analysis"):
             items.append({"standard": vocabulary()["forms"]["party_analysis"], "rating": "",
                           "gap": answers["analysis"], "measure": ""})
-        ctx.session.add(SelfAssessment(campaign_id=record.id, userid=ctx.person.userid, branch_id=ctx.person.branch_id,
+        ctx.session.add(SelfAssessment(campaign_id=record.id, task_id=found[1].id if found else None,
+                                       userid=ctx.person.userid, branch_id=ctx.person.branch_id,
                                        kind=kind, items=items, submitted_at=float(ctx.update.create_time)))
-        subject = f"branch:{ctx.person.branch_id}" if branch else ctx.person.userid
-        campaigns.mark_kind_done(ctx.session, campaign_id=record.id, kind="self_assessment", subject=subject,
-                                 audiences={"branches"} if branch else {"members", "post_holders"})
+        if found is not None:
+            subject = f"branch:{ctx.person.branch_id}" if branch else ctx.person.userid
+            campaigns.mark_done(ctx.session, task_id=found[1].id, subject=subject)
         ctx.reply("assessment_saved", branch=branch)
 
 

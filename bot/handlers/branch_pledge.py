@@ -18,12 +18,15 @@ from storage.pledges import add_pledge
 BRANCHES = frozenset({"branches"})
 
 
-def branch_pledge_task(ctx: Context) -> tuple[CampaignRecord, CampaignTask] | None:
-    return forms.campaign_task(ctx, "pledge", BRANCHES)
+def branch_pledge_task(ctx: Context, answers: dict[str, Any] | None = None
+                       ) -> tuple[CampaignRecord, CampaignTask] | None:
+    """The branch's pledge task whose window holds today (a 整改方案 the bot added is one too), as
+    chosen when two are open."""
+    return forms.campaign_task(ctx, "pledge", BRANCHES, answers)
 
 
-def _parts(ctx: Context) -> list[tuple[str, str]]:
-    found = branch_pledge_task(ctx)
+def _parts(ctx: Context, answers: dict[str, Any]) -> list[tuple[str, str]]:
+    found = branch_pledge_task(ctx, answers)
     parts = vocabulary()["forms"]["rectify_parts" if found and "整改" in found[1].title else "branch_parts"]
     return list(parts.items())
 
@@ -32,18 +35,19 @@ class BranchPledge(forms.BaseForm):
     name = "branch_pledge"
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
-        steps = [Step(key, "branch_part", kind="date" if key == "deadline" else "text", data={"part": label})
-                 for key, label in _parts(ctx)]
+        steps = forms.task_step(forms.task_choices(ctx, "pledge", BRANCHES))
+        steps += [Step(key, "branch_part", kind="date" if key == "deadline" else "text", data={"part": label})
+                  for key, label in _parts(ctx, answers)]
         preview = lambda: render("branch_pledge_preview", items=self.items(ctx, answers))  # noqa: E731
         return steps + [confirm_step("pledge_confirm", preview)]
 
     def items(self, ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
         return [{"standard": label, "what": answers[key], "how": "", "by": answers[key] if key == "deadline" else ""}
-                for key, label in _parts(ctx) if answers.get(key)]
+                for key, label in _parts(ctx, answers) if answers.get(key)]
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
-        record, task = branch_pledge_task(ctx)
-        pledge = add_pledge(ctx.session, campaign_id=record.id, person=ctx.person, kind="branch",
+        record, task = branch_pledge_task(ctx, answers)
+        pledge = add_pledge(ctx.session, campaign_id=record.id, task_id=task.id, person=ctx.person, kind="branch",
                             items=self.items(ctx, answers), at=float(ctx.update.create_time))
         campaigns.mark_done(ctx.session, task_id=task.id, subject=f"branch:{ctx.person.branch_id}")
         publish(ctx, pledge, "branch_pledge_published", title=task.title)

@@ -16,27 +16,78 @@ from bot.poll_issue import PollSpec, issue
 from bot.polls import DEFAULT_CLOSING
 from bot.routing import Context
 from bot.texts import render, vocabulary
-from storage import people
+from storage import campaigns, people
 from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Person, Role
 
 NAME_SEPARATORS = re.compile(r"[、，,；;\s]+")
 
 
-def poll_task(ctx: Context) -> tuple[CampaignRecord, CampaignTask] | None:
-    return forms.campaign_task(ctx, "poll")
+def _spec(record: CampaignRecord | None, task: CampaignTask | None) -> dict[str, Any]:
+    """The task as its campaign file wrote it (voters, rates, scale), or nothing."""
+    return next((t for p in record.content["phases"] for t in p["tasks"] if t["id"] == task.key), {}) \
+        if record and task else {}
 
 
-def task_defaults(ctx: Context) -> dict[str, Any]:
+def _rates(record: CampaignRecord, task: CampaignTask) -> str:
+    return _spec(record, task).get("rates", Task.model_fields["rates"].default)
+
+
+def poll_choices(ctx: Context, answers: dict[str, Any], rates: str | None = None
+                 ) -> tuple[CampaignRecord, list[CampaignTask]] | None:
+    """The poll tasks a poll issued today may fulfil for its branch (none before the committee has
+    named the branch). Once the kind of poll is known (`rates`, or the answer), the tasks that rate
+    the same (seed001 holds a branch poll and a poll of members each half year): a 民主评议党员
+    fulfils the members' one. When no task rates the same, any poll task of the window."""
+    branch_id = _branch_id(ctx, answers)
+    if branch_id is None:
+        return None
+    rates = rates or (_key("rates", answers["rates"]) if answers.get("rates") else None)
+    lookup = lambda only: campaigns.tasks_to_credit(  # noqa: E731
+        ctx.session, today=ctx.today, kind="poll", audiences={"branches"}, branch_id=branch_id,
+        subject=f"branch:{branch_id}", only=only)
+    alike = ctx.once(f"poll_choices:{branch_id}:{rates}",
+                     lambda: rates and lookup(lambda record, task: _rates(record, task) == rates))
+    return alike or ctx.once(f"poll_choices:{branch_id}", lambda: lookup(None))
+
+
+def poll_task(ctx: Context, answers: dict[str, Any] | None = None, rates: str | None = None
+              ) -> tuple[CampaignRecord, CampaignTask] | None:
+    """The one poll task this poll fulfils: the only one open today, or the one the issuer chose."""
+    return forms.chosen_task(poll_choices(ctx, answers or {}, rates), answers or {})
+
+
+def poll_found(ctx: Context, answers: dict[str, Any] | None = None, rates: str | None = None
+               ) -> tuple[CampaignRecord, CampaignTask | None] | None:
+    """What a poll issued today belongs to: its task, or (no poll task open today) no task but the
+    running campaign that holds polls, whose rules (scales, minimum ballots) it follows all the same."""
+    found = poll_task(ctx, answers, rates)
+    if found is not None:
+        return found
+    record = ctx.once("poll_campaign", lambda: campaigns.campaign_asking(ctx.session, today=ctx.today, kind="poll"))
+    return (record, None) if record else None
+
+
+def _branch_id(ctx: Context, answers: dict[str, Any]) -> int | None:
+    """The branch the poll is for: the secretary's own, or the one the committee named."""
+    if ctx.person.role != Role.committee:
+        return ctx.person.branch_id
+    name = answers.get("branch")
+    branch = ctx.once(f"poll_branch:{name}", lambda: people.branch_by_name(ctx.session, name=name or ""))
+    return branch.id if branch else None
+
+
+def task_defaults(ctx: Context, answers: dict[str, Any] | None = None, rates: str | None = None) -> dict[str, Any]:
     """The campaign task's voters, rates and scale (a file's stored content has them all, defaults
-    included), its due date at 18:00 (else a week from now) and its title. Once per update: the
-    form's steps are built several times per answer."""
-    return ctx.once("poll_defaults", lambda: _task_defaults(poll_task(ctx), ctx.today))
+    included), its due date at 18:00 (else a week from now) and its title. Once per update and
+    answers: the form's steps are built several times per answer."""
+    found = poll_task(ctx, answers, rates)
+    return ctx.once(f"poll_defaults:{found[1].id if found else None}", lambda: _task_defaults(found, ctx.today))
 
 
 def _task_defaults(found: tuple[CampaignRecord, CampaignTask] | None, today: date) -> dict[str, Any]:
     record, task = found if found else (None, None)
-    spec = next((t for p in record.content["phases"] for t in p["tasks"] if t["id"] == task.key), {}) if record else {}
+    spec = _spec(record, task)
     due = task.due if task and task.due >= today else today + timedelta(days=7)
     return {key: spec.get(key, Task.model_fields[key].default) for key in ("voters", "rates", "scale")} | {
         "deadline": datetime.combine(due, DEFAULT_CLOSING), "title": task.title if task else ""}
@@ -45,7 +96,8 @@ def _task_defaults(found: tuple[CampaignRecord, CampaignTask] | None, today: dat
 def scale_labels(ctx: Context) -> dict[str, str]:
     """The campaign's scales as the form offers them ("满意度：满意/基本满意/不满意") → their keys."""
     def labels() -> dict[str, str]:
-        rules = rules_of(poll_task(ctx)[0] if poll_task(ctx) else None)
+        found = poll_found(ctx)
+        rules = rules_of(found[0] if found else None)
         return {f"{name}：{'/'.join(s.options)}": name for name, s in rules.scales.items()}
     return ctx.once("poll_scales", labels)
 
@@ -70,7 +122,8 @@ class PollForm(forms.BaseForm):
         steps.append(Step("rates", "poll_rates", kind="choice", options=tuple(words["rates"].values())))
         if answers.get("rates") == words["rates"]["members"]:
             steps.append(Step("members", "poll_members", data={"names": lambda: self._candidates(ctx, answers)}))
-        defaults = task_defaults(ctx)
+        steps += forms.task_step(poll_choices(ctx, answers)) if "rates" in answers else []
+        defaults = task_defaults(ctx, answers)
         steps += [Step("scale", "poll_scale", kind="choice", options=tuple(scale_labels(ctx))),
                   Step("voters", "poll_voters", kind="choice", options=tuple(words["voters"].values())),
                   Step("deadline", "poll_deadline", kind="datetime", optional=True,
@@ -80,10 +133,8 @@ class PollForm(forms.BaseForm):
         return steps
 
     def _branch(self, ctx: Context, answers: dict[str, Any]) -> Branch | None:
-        if ctx.person.role == Role.committee:
-            name = answers.get("branch")
-            return ctx.once(f"poll_branch:{name}", lambda: people.branch_by_name(ctx.session, name=name or ""))
-        return ctx.session.get(Branch, ctx.person.branch_id) if ctx.person.branch_id else None
+        branch_id = _branch_id(ctx, answers)
+        return ctx.session.get(Branch, branch_id) if branch_id else None
 
     def _candidates(self, ctx: Context, answers: dict[str, Any]) -> list[str]:
         branch = self._branch(ctx, answers)
@@ -104,7 +155,7 @@ class PollForm(forms.BaseForm):
         return [by_name[n] for n in dict.fromkeys(names)]
 
     def specs(self, ctx: Context, answers: dict[str, Any]) -> list[PollSpec]:
-        defaults, branch = task_defaults(ctx), self._branch(ctx, answers)
+        defaults, branch = task_defaults(ctx, answers), self._branch(ctx, answers)
         rates = _key("rates", answers["rates"])
         deadline = datetime.fromisoformat(answers["deadline"]) if answers.get("deadline") else defaults["deadline"]
         common = dict(branch=branch, rates=rates, scale=scale_labels(ctx)[answers["scale"]],
@@ -119,17 +170,19 @@ class PollForm(forms.BaseForm):
         return {"specs": specs, "voters": answers["voters"], "scale": answers["scale"]}
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
-        issue_all(ctx, self.specs(ctx, answers))
+        issue_all(ctx, self.specs(ctx, answers), answers)
 
 
-def issue_all(ctx: Context, specs: list[PollSpec]) -> None:
+def issue_all(ctx: Context, specs: list[PollSpec], answers: dict[str, Any] | None = None) -> None:
+    """Issue the polls; the task they fulfil is the one chosen in the form's `answers`, or (the
+    one-line /评议, which cannot ask) the earliest due of those open for their kind."""
     issued = []
     if specs and not store.eligible(ctx.session, branch_id=specs[0].branch.id, voters=specs[0].voters):
         ctx.reply("poll_no_voters", branch=specs[0].branch.name, voters=vocabulary()["poll"]["voters"][specs[0].voters])
         return
     for n, spec in enumerate(specs):
         poll, eligible = issue(ctx.session, spec=spec, issuer=ctx.person, tz=str(ctx.now.tzinfo),
-                               key=f"poll:{ctx.update.dedup_key}:{n}", found=poll_task(ctx),
+                               key=f"poll:{ctx.update.dedup_key}:{n}", found=poll_found(ctx, answers, spec.rates),
                                now=float(ctx.update.create_time))
         issued.append((poll, eligible))
     ctx.reply("poll_issued", issued=issued, deadline=specs[0].deadline if specs else None)

@@ -9,6 +9,7 @@ from bot.answers import Invalid
 from bot.forms import Step
 from bot.handlers.pledge import MEMBER_AUDIENCES, my_pledge
 from bot.routing import Context, Router
+from bot.scheduler.obligations import audiences
 from storage import campaigns
 from storage.models import PledgeProgress, Role
 
@@ -42,9 +43,18 @@ class ProgressForm(forms.BaseForm):
         ctx.session.add(PledgeProgress(pledge_id=pledge.id, item=labels.index(answers["item"]),
                                        text=answers["text"], percent=percent,
                                        reported_at=float(ctx.update.create_time)))
-        campaigns.mark_kind_done(ctx.session, campaign_id=pledge.campaign_id, kind="progress",
-                                 audiences=MEMBER_AUDIENCES, subject=ctx.person.userid)
+        _credit(ctx, pledge.campaign_id)
         ctx.reply("progress_saved")
+
+
+def _credit(ctx: Context, campaign_id: int) -> None:
+    """The one progress task of this person whose window holds today (the earliest due when two are
+    open: a report is not asked which), in the pledge's campaign; none in another phase."""
+    found = campaigns.find_task(ctx.session, today=ctx.today, kind="progress",
+                                audiences=set(MEMBER_AUDIENCES & audiences(ctx.person)),
+                                branch_id=ctx.person.branch_id, subject=ctx.person.userid)
+    if found is not None and found[0].id == campaign_id:
+        campaigns.mark_done(ctx.session, task_id=found[1].id, subject=ctx.person.userid)
 
 
 PROGRESS = forms.register(ProgressForm())
