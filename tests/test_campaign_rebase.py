@@ -29,7 +29,7 @@ def test_seed000_started_on_its_own_day_fifteen_years_on_keeps_every_anchor(db_u
     assert "2. 全面争创、扎实推进：2025-07-01 至 2026-07-31" in shown  # 7月—2011年7月
     assert "4. 系统总结、完善机制：2027-07-01 至 2027-11-07" in shown  # 2012年7月—十八大前
     assert "2025-12-31 前" in shown and "2026-06-30 前" in shown  # 年底评议, 七一前的党性分析
-    assert "整体平移 15 年" in loaded.out and loaded.err == ""  # nothing to warn about
+    assert "整体平移 15 年" in loaded.out and "按天数平移" not in loaded.err  # no anchor moved
 
 
 def test_a_whole_year_move_keeps_month_and_day_of_every_date():
@@ -44,7 +44,7 @@ def test_a_seven_day_move_warns_which_anchors_moved(db_url, monkeypatch, capsys)
     monkeypatch.setenv("DATABASE_URL", db_url)
     assert main(["campaign", "load", str(SEED_002), "--start", "2012-03-08"]) == 0
     out, err = capsys.readouterr()
-    assert "平移 7 天" in out
+    assert "平移 7 天" in out and "按天数平移了 7 天" in err
     assert "2012-04-20（4月中旬末）→ 2012-04-27" in err  # 4月中旬 no longer ends the first phase
     assert "2012-07-01（七一）→ 2012-07-08" in err and "2012-06-30（6月底）→ 2012-07-07" in err
     assert "--start 2012-03-01" in err  # the start that would keep them
