@@ -161,7 +161,17 @@ def _campaign_load(settings: Settings, args: argparse.Namespace) -> int:
     with transaction(_engine(settings)) as session:
         result = save_campaign(session, campaign, source_file=str(args.file))
     print(render("cli/campaign_loaded", campaign=campaign, status=result.status, moved=moved))
+    _warn_unknown_holidays(settings, campaign.start, campaign.end)
     return 0
+
+
+def _warn_unknown_holidays(settings: Settings, start: date, end: date) -> None:
+    """Years whose 放假 and 调休 nobody told us: the digest then counts Monday to Friday as working days."""
+    from bot.scheduler.calendar import load_calendar
+
+    unknown = load_calendar(settings.holidays_file).unknown_years(start, end)
+    if unknown:
+        print(render("cli/holidays_unknown", years=unknown), file=sys.stderr)
 
 
 def _campaign_show(settings: Settings, args: argparse.Namespace) -> int:

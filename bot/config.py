@@ -78,6 +78,18 @@ def _clock_time(value: str) -> str:
     return f"{hours:02d}:{minutes:02d}"
 
 
+def _holidays_file(value: str) -> str:
+    from bot.scheduler.calendar import load_calendar
+
+    try:
+        load_calendar(value)
+    except FileNotFoundError:
+        raise ValueError("holidays_missing") from None
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("XIANFENG_HOLIDAYS", "holidays", f"{value}: {exc}") from None
+    return value
+
+
 def _quiet_hours(value: str) -> str:
     if value.strip() in ("", "none"):
         return ""
@@ -141,6 +153,9 @@ class Settings:
     # (developer.work.weixin.qq.com/document/path/90236); the end of the quiet hours is when what
     # they held back (poll reminders, parked forms, announcements) goes out. A configured time is
     # kept as written.
+    # 放假 and 调休上班 days for the years the chinese_calendar package does not know yet (a TOML file,
+    # bot/scheduler/calendar.py; README says its form).
+    holidays_file: str = ""
     digest_weekday: int = 1
     digest_time: str = "09:07"
     announce_time: str = "09:07"
@@ -176,6 +191,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "XIANFENG_RETRY_CAP": ("retry_cap", _positive_float),
     "XIANFENG_API_RATE_PER_MINUTE": ("api_rate_per_minute", _count),
     "XIANFENG_MESSAGE_RATE_PER_MINUTE": ("message_rate_per_minute", _count),
+    "XIANFENG_HOLIDAYS": ("holidays_file", _holidays_file),
     "XIANFENG_DIGEST_WEEKDAY": ("digest_weekday", _weekday),
     "XIANFENG_DIGEST_TIME": ("digest_time", _clock_time),
     "XIANFENG_ANNOUNCE_TIME": ("announce_time", _clock_time),

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.scheduler.calendar import clock, digest_day, is_quiet, week_key
+from bot.scheduler.calendar import clock, digest_day, is_quiet, load_calendar, week_key
 from bot.scheduler.obligations import Obligations
 from bot.texts import render, vocabulary
 from bot.wecom import messages
@@ -27,9 +27,9 @@ JOB = "digest"
 def latest_digest_day(now: datetime, settings: Settings) -> date | None:
     """This week's digest day, once its time has come. Last week's counts too when a holiday
     pushed it into this week; a digest day of a week gone by is never sent late."""
-    week = week_key(now.date())
-    for day in (digest_day(now.date(), settings.digest_weekday),
-                digest_day(now.date() - timedelta(days=7), settings.digest_weekday)):
+    week, calendar = week_key(now.date()), load_calendar(settings.holidays_file)
+    for day in (digest_day(now.date(), settings.digest_weekday, calendar),
+                digest_day(now.date() - timedelta(days=7), settings.digest_weekday, calendar)):
         if week_key(day) == week and datetime.combine(day, clock(settings.digest_time), now.tzinfo) <= now:
             return day
     return None
