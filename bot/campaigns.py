@@ -128,14 +128,30 @@ class Scale(_Strict):
         return self
 
 
+_RULE_FORM = {"value", "source_text", "default"}  # a rule written with its provenance
+
+
+def _rule_form(value: Any) -> bool:
+    """{value: …, source_text: "…"} (the plan states it) or {value: …, default: true} (it does not)."""
+    return (isinstance(value, dict) and "value" in value and set(value) <= _RULE_FORM
+            and bool(value.get("source_text")) != (value.get("default") is True))
+
+
 class Rules(_Strict):
+    """A campaign's rules. Each is stated by the plan (source_texts quotes it) or is this campaign's
+    default (defaults; a rule the file leaves out takes the code's default below and counts as one).
+    The lines that carry consequences (评先评优资格, 整改, 星级, 红旗) have no code default: a campaign
+    without them states no such consequence."""
+
     satisfied_options: list[str] = ["满意", "基本满意"]
     # 满意度 counts satisfied_options as satisfied unless the file gives scales itself.
     scales: dict[str, Scale] = {}
-    lose_eligibility_below: float = Field(0.80, ge=0, le=1)
-    star_satisfaction_min: float = Field(0.90, ge=0, le=1)
-    star_participation_min: float = Field(0.90, ge=0, le=1)
-    red_flag_min: float = Field(0.95, ge=0, le=1)
+    lose_eligibility_below: float | None = Field(None, ge=0, le=1)
+    # Below lose_eligibility_below a 整改方案 is due this many days after the result; none: no 整改.
+    rectify_days: int | None = Field(None, gt=0)
+    star_satisfaction_min: float | None = Field(None, ge=0, le=1)
+    star_participation_min: float | None = Field(None, ge=0, le=1)
+    red_flag_min: float | None = Field(None, ge=0, le=1)
     min_ballots: int = Field(5, ge=3)
     rating_levels: list[str] = ["强", "较强", "一般", "薄弱"]
     rating_weights: dict[Literal["self_assessment", "masses", "superior"], float] = \
@@ -151,15 +167,81 @@ class Rules(_Strict):
     star_conditions: dict[str, list[Literal["satisfaction", "participation"]]] = \
         {"班子建设": ["satisfaction"], "作用发挥": ["satisfaction", "participation"]}
 
+    # Provenance: rule → the plan's words stating it; rules the plan leaves open (this campaign's defaults).
+    source_texts: dict[str, str] = {}
+    defaults: list[str] = []
+
     @model_validator(mode="before")
     @classmethod
-    def _default_scales(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("scales"):
+    def _read(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return cls._default_scales(cls._code_defaults_marked(cls._unwrapped(data)))
+
+    @staticmethod
+    def _unwrapped(data: dict) -> dict:
+        """Rules written as {value, source_text | default} become their values, the provenance kept.
+        A malformed form is left in place for its field to report (with its line)."""
+        forms = {name: value for name, value in data.items() if _rule_form(value)}
+        if not forms:
+            return data
+        texts = {**data.get("source_texts", {}), **{n: f["source_text"] for n, f in forms.items() if "source_text" in f}}
+        defaults = [*data.get("defaults", []), *(n for n, f in forms.items() if f.get("default") is True)]
+        values = {n: f["value"] for n, f in forms.items()}
+        return {**data, **values, "source_texts": texts, "defaults": defaults}
+
+    @classmethod
+    def _code_defaults_marked(cls, data: dict) -> dict:
+        """A rule the file leaves out takes the code's default: it is a default of this campaign too.
+        (A stored campaign holds every rule, so reading it again marks nothing more.)"""
+        marked = data.get("defaults", [])
+        left_out = [name for name in cls.rule_names() if name not in data and name not in marked
+                    and cls.model_fields[name].get_default(call_default_factory=True) is not None]
+        if not left_out:
+            return data
+        return {**data, "defaults": [*marked, *left_out]}
+
+    @classmethod
+    def _default_scales(cls, data: dict) -> dict:
+        if not data.get("scales"):
             satisfied = data.get("satisfied_options", ["满意", "基本满意"])
             data = {**data, "scales": {
                 "满意度": {"options": ["满意", "基本满意", "不满意"], "satisfied": satisfied},
                 "好较好一般差": {"options": ["好", "较好", "一般", "差"], "satisfied": ["好", "较好"]}}}
         return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_malformed_form(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "value" in value:
+            raise ValueError(problem("rule_form"))
+        return value
+
+    @classmethod
+    def rule_names(cls) -> list[str]:
+        return [name for name in cls.model_fields if name not in ("source_texts", "defaults")]
+
+    def is_default(self, name: str) -> bool:
+        """The plan leaves this rule open: messages applying it say "方案未规定，本活动默认…"."""
+        return name in self.defaults
+
+    def applied_defaults(self, *names: str) -> list[tuple[str, Any]]:
+        """(rule, value) for those of these rules that are defaults, for message_templates/rule_defaults.j2."""
+        return [(name, getattr(self, name)) for name in names if self.is_default(name)]
+
+    def star_lines_missing(self) -> list[str]:
+        """The lines 五星 and 红旗 need (by star_conditions) that this campaign leaves unset."""
+        needed = {"red_flag_min"} | {f"star_{c}_min" for conds in self.star_conditions.values() for c in conds}
+        return sorted(name for name in needed if getattr(self, name) is None)
+
+    @model_validator(mode="after")
+    def _provenance_known(self) -> "Rules":
+        names, stated, marked = set(self.rule_names()), set(self.source_texts), set(self.defaults)
+        if (stated | marked) - names:
+            raise ValueError(problem("rule_unknown", names="、".join(sorted((stated | marked) - names))))
+        if stated & marked:
+            raise ValueError(problem("rule_both", names="、".join(sorted(stated & marked))))
+        return self
 
     @field_validator("rating_weights")
     @classmethod
@@ -216,6 +298,9 @@ class Campaign(_Strict):
         unknown = [t.id for p in self.phases for t in p.tasks if t.kind == "poll" and t.scale not in self.rules.scales]
         if unknown:
             raise ValueError(problem("poll_scale_unknown", ids="、".join(unknown)))
+        lines = self.rules.star_lines_missing() if "stars" in self.standards else []
+        if lines:
+            raise ValueError(problem("star_rules_missing", names="、".join(lines)))
         return self
 
     def rebased(self, new_start: date) -> "Campaign":

@@ -1,6 +1,7 @@
 """Closing a poll, exactly once (the row is locked and its status checked in the closing
 transaction, and every message it queues has a key of its own): count, store the result, post it
-with its chart to the branch group, and apply the campaign's rules (below the line a 整改方案 task)."""
+with its chart to the branch group, and apply the campaign's rules: only the consequences its file
+defines (below its line a 整改方案 task, where it sets rectify_days), its defaults named as such."""
 from __future__ import annotations
 
 import time
@@ -16,8 +17,6 @@ from bot.wecom import messages
 from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Poll
 
-RECTIFY_DAYS = 15  # a 整改方案 is due this many days after the result (the plans name no time)
-
 
 def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = None) -> Poll | None:
     """Close the poll if it is still open; the closed poll, or None if someone else closed it first."""
@@ -25,19 +24,21 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
     if poll is None or poll.status != "open":
         return None
     record = session.get(CampaignRecord, poll.campaign_id) if poll.campaign_id else None
-    result = _result(session, poll, rules_of(record))
+    rules = rules_of(record)
+    result = _result(session, poll, rules, planned=record is not None)
     poll.status, poll.closed_at, poll.result = "closed", now or time.time(), result
     session.add(poll)
     store.reshuffle(session, poll_id=poll.id, keep=result["published"])
     closed_on = datetime.fromtimestamp(poll.closed_at, ZoneInfo(tz)).date()
-    if "lose" in result["consequences"] and poll.rates != "members" and record is not None:
-        _rectify_task(session, poll=poll, record=record, today=closed_on)
+    if "rectify" in result["consequences"] and poll.rates != "members" and record is not None:
+        _rectify_task(session, poll=poll, record=record, today=closed_on, days=rules.rectify_days)
     _publish(session, poll)
     return poll
 
 
-def _result(session: Session, poll: Poll, rules: Rules) -> dict:
-    """The stored result, with the campaign lines that applied (the file may change later)."""
+def _result(session: Session, poll: Poll, rules: Rules, *, planned: bool) -> dict:
+    """The stored result, with the campaign lines that applied (the file may change later); a poll
+    outside any campaign (not planned) has no plan to leave anything open."""
     counted = store.counts(session, poll_id=poll.id)
     result = polls.result(counts={o: counted.get(o, 0) for o in poll.options}, satisfied=poll.satisfied,
                           min_ballots=poll.min_ballots, comments=store.comments(session, poll_id=poll.id),
@@ -45,8 +46,22 @@ def _result(session: Session, poll: Poll, rules: Rules) -> dict:
     result["consequences"] = polls.consequences(result["rate"], rules)
     result["formula"] = render("poll_formula", r=result) if result["published"] else ""
     result["rules"] = {"lose": rules.lose_eligibility_below, "star": rules.star_satisfaction_min,
-                       "red_flag": rules.red_flag_min}
+                       "red_flag": rules.red_flag_min, "rectify_days": rules.rectify_days}
+    result["defaults"] = _applied_defaults(poll, rules, result) if planned else []
     return result
+
+
+def _applied_defaults(poll: Poll, rules: Rules, result: dict) -> list[list]:
+    """[rule, value] for each rule this result applies that the plan leaves open (方案未规定，本活动默认…)."""
+    # the default 满意度 scale counts satisfied_options; any other scale counts its own `satisfied`
+    by = "satisfied_options" if poll.scale == "满意度" and rules.is_default("scales") else "scales"
+    lines = [(name, getattr(rules, name)) for name in ("lose_eligibility_below", "star_satisfaction_min", "red_flag_min")
+             if getattr(rules, name) is not None]
+    applied = [(by, poll.satisfied), ("min_ballots", poll.min_ballots), *lines] if result["published"] \
+        else [("min_ballots", poll.min_ballots)]
+    if "rectify" in result["consequences"]:
+        applied.append(("rectify_days", rules.rectify_days))
+    return [[name, value] for name, value in applied if rules.is_default(name)]
 
 
 def _publish(session: Session, poll: Poll) -> None:
@@ -70,9 +85,10 @@ def chart(poll: Poll) -> bytes:
                      footer=render("poll_formula", r=r, result=True))
 
 
-def _rectify_task(session: Session, *, poll: Poll, record: CampaignRecord, today: date) -> None:
-    """Below the line the branch must make a 整改方案: a task for that branch alone (/承诺 支部 writes it)."""
-    due = max(min(today + timedelta(days=RECTIFY_DAYS), record.end), today)
+def _rectify_task(session: Session, *, poll: Poll, record: CampaignRecord, today: date, days: int) -> None:
+    """Below the line the branch must make a 整改方案: a task for that branch alone (/承诺 支部 writes it),
+    due `days` (rules.rectify_days) after the result."""
+    due = max(min(today + timedelta(days=days), record.end), today)
     phase = next((i for i, p in enumerate(record.content["phases"]) if date.fromisoformat(p["start"]) <= today
                   <= date.fromisoformat(p["end"])), len(record.content["phases"]) - 1)
     session.add(CampaignTask(campaign_id=record.id, key=f"rectify-poll-{poll.id}", phase_index=phase,

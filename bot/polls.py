@@ -56,11 +56,15 @@ def result(*, counts: dict[str, int], satisfied: list[str], min_ballots: int, el
 
 
 def consequences(rate: float | None, rules: Any) -> list[str]:
-    """Which of the campaign's lines the rate falls under: lose (评先评优资格, 整改方案), star, red_flag."""
+    """What the campaign's own lines make of the rate, and nothing else: lose or keep (评先评优资格) where
+    it has an eligibility line, with rectify (整改方案) where it also sets rectify_days; star and
+    red_flag where it has those lines."""
     if rate is None:
         return []
     rate = round(rate, 9)  # 12/15 is exactly 80 %, whatever the float division leaves behind
-    if rate < rules.lose_eligibility_below:
-        return ["lose"]
-    return [name for name, line in (("star", rules.star_satisfaction_min), ("red_flag", rules.red_flag_min))
-            if rate >= line]
+    found = []
+    if rules.lose_eligibility_below is not None:
+        below = rate < rules.lose_eligibility_below
+        found += (["lose", "rectify"] if rules.rectify_days else ["lose"]) if below else ["keep"]
+    return found + [name for name, line in (("star", rules.star_satisfaction_min), ("red_flag", rules.red_flag_min))
+                    if line is not None and rate >= line]

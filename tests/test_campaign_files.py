@@ -112,7 +112,8 @@ def test_seed000_zhanyi() -> None:
     assert len(c.standard_sets["六看"].items) == 6
     # “评议满意率达不到80%的基层党组织和党员,取消评先评优资格”
     assert c.rules.lose_eligibility_below == pytest.approx(0.80)
-    assert c.rules.satisfied_options == ["满意", "基本满意"]
+    assert c.rules.scales["满意度"].satisfied == ["满意", "基本满意"]  # 方案未规定: a marked default
+    assert c.rules.is_default("scales") and not c.rules.is_default("lose_eligibility_below")
 
 
 # -- seed 001: 东湖区教科体局关于深入开展创先争优活动实施方案 ------------------------------------------

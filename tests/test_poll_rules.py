@@ -14,18 +14,21 @@ from tests.test_polls import POLL_CAMPAIGN
 
 SATISFIED = ["满意", "基本满意"]
 OPTIONS = ["满意", "基本满意", "不满意"]
+# Every line on one table: seed 000's eligibility line (with a 整改方案), seed 004's star and red-flag
+# lines. A campaign has only the lines its file sets (tests/test_campaign_rules.py).
+PLAN_LINES = Rules(lose_eligibility_below=0.80, rectify_days=15, star_satisfaction_min=0.90, red_flag_min=0.95)
 
 
 @pytest.mark.parametrize("counts,rate,outcome", [
     # 满意 基本满意 不满意 → (满意+基本满意)/有效票
-    ((10, 2, 3), "12/15 = 80.0 %", []),                     # exactly 80 %: eligibility kept
-    ((9, 2, 4), "11/15 = 73.3 %", ["lose"]),                # below 80 %
-    ((39, 0, 11), "39/50 = 78.0 %", ["lose"]),
-    ((16, 2, 2), "18/20 = 90.0 %", ["star"]),               # exactly 90 %: a star's satisfaction
-    ((30, 7, 3), "37/40 = 92.5 %", ["star"]),               # a star, not the red flag
-    ((17, 2, 1), "19/20 = 95.0 %", ["star", "red_flag"]),   # exactly 95 %: the red flag's satisfaction
-    ((20, 0, 0), "20/20 = 100 %", ["star", "red_flag"]),
-    ((5, 12, 3), "17/20 = 85.0 %", []),                      # 基本满意 counts as satisfied by default
+    ((10, 2, 3), "12/15 = 80.0 %", ["keep"]),                       # exactly 80 %: eligibility kept
+    ((9, 2, 4), "11/15 = 73.3 %", ["lose", "rectify"]),             # below 80 %
+    ((39, 0, 11), "39/50 = 78.0 %", ["lose", "rectify"]),
+    ((16, 2, 2), "18/20 = 90.0 %", ["keep", "star"]),               # exactly 90 %: a star's satisfaction
+    ((30, 7, 3), "37/40 = 92.5 %", ["keep", "star"]),               # a star, not the red flag
+    ((17, 2, 1), "19/20 = 95.0 %", ["keep", "star", "red_flag"]),   # exactly 95 %: the red flag's satisfaction
+    ((20, 0, 0), "20/20 = 100 %", ["keep", "star", "red_flag"]),
+    ((5, 12, 3), "17/20 = 85.0 %", ["keep"]),                       # 基本满意 counts as satisfied by default
 ])
 def test_satisfaction_lines(counts, rate, outcome):
     table = dict(zip(OPTIONS, counts))
@@ -33,11 +36,11 @@ def test_satisfaction_lines(counts, rate, outcome):
                member_eligible=20, member_voted=18)
     numerator, valid = (int(x) for x in rate.split(" = ")[0].split("/"))
     assert r["rate"] == pytest.approx(numerator / valid) and r["valid"] == valid
-    assert consequences(r["rate"], Rules()) == outcome
+    assert consequences(r["rate"], PLAN_LINES) == outcome
 
 
 def test_a_campaign_may_count_only_man_yi_as_satisfied():
-    rules = Rules(satisfied_options=["满意"])
+    rules = Rules(satisfied_options=["满意"], lose_eligibility_below=0.80)
     assert rules.scales["满意度"].satisfied == ["满意"]
     r = result(counts={"满意": 5, "基本满意": 12, "不满意": 3}, satisfied=rules.scales["满意度"].satisfied,
                min_ballots=5, eligible=20, voted=20, member_eligible=0, member_voted=0)

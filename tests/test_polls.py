@@ -29,7 +29,7 @@ standards: {member: 五带头, branch: 五个好}
 standard_sets:
   五带头: {items: [带头学习提高]}
   五个好: {items: [领导班子好]}
-rules: {min_ballots: MIN}
+rules: {min_ballots: MIN, lose_eligibility_below: 0.80, rectify_days: 15}  # seed000's line: 评先评优资格, 整改
 phases:
   - name: 考核评议
     start: 2026-05-01
