@@ -230,3 +230,27 @@ def test_a_submission_in_a_tasks_window_fulfils_that_task_for_that_party_and_not
         assert before <= after and after - before == {(task.key, SUBJECT[PARTY[task.audience]])}, (name, task.key)
         checked += 1
     assert checked >= 3
+
+
+def test_the_upgrade_ties_existing_pledges_to_their_tasks_and_numbers_versions_per_task(engine, db_url, rostered):
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.migrate import alembic_config, upgrade
+
+    tasks = load_seed(engine, "seed000")
+    command.downgrade(alembic_config(db_url), "0011")  # pledges before they named their task
+    made = [datetime(2010, 6, 20, 10, tzinfo=TZ), datetime(2012, 8, 1, 10, tzinfo=TZ), datetime(2012, 8, 2, 10, tzinfo=TZ)]
+    with engine.begin() as conn:
+        for version, moment in enumerate(made, 1):  # one branch's pledges, numbered over the campaign
+            conn.execute(text("INSERT INTO pledge (campaign_id, userid, branch_id, kind, version, items, submitted_at) "
+                              "VALUES (:c, 'zhang', 1, 'branch', :v, '[]', :at)"),
+                         {"c": tasks["branch-pledge"].campaign_id, "v": version, "at": moment.timestamp()})
+        conn.execute(text("INSERT INTO self_assessment (campaign_id, userid, branch_id, kind, items, submitted_at) "
+                          "VALUES (:c, 'qian', 2, 'member', '[]', :at)"),
+                     {"c": tasks["party-analysis"].campaign_id, "at": datetime(2011, 6, 20, 10, tzinfo=TZ).timestamp()})
+    upgrade(db_url)
+    with Session(engine) as session:
+        assert [(p.task_id, p.version) for p in session.scalars(select(Pledge).order_by(Pledge.id))] == [
+            (tasks["branch-pledge"].id, 1), (tasks["branch-four-set-pledge"].id, 1), (tasks["branch-four-set-pledge"].id, 2)]
+        assert session.scalars(select(SelfAssessment.task_id)).all() == [tasks["party-analysis"].id]
