@@ -64,7 +64,7 @@ def parse_choice(text: str, options: list[str]) -> str:
     circled = "①②③④⑤⑥⑦⑧⑨"
     if cleaned in circled:
         cleaned = str(circled.index(cleaned) + 1)
-    if cleaned.isdigit() and 1 <= int(cleaned) <= len(options):
+    if cleaned.isdecimal() and 1 <= int(cleaned) <= len(options):  # isdigit() also takes ², which int() refuses
         return options[int(cleaned) - 1]
     matches = [o for o in options if o == cleaned] or [o for o in options if cleaned and o.startswith(cleaned)]
     if len(matches) == 1:
