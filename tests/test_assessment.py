@@ -112,7 +112,8 @@ def test_export_has_both_a_secretarys_own_pledge_and_the_branchs(engine, rostere
 def test_party_analysis_and_star_indicators_when_the_campaign_asks(engine, rostered):
     text = CAMPAIGN.replace("title: 党员自评", "title: 党员自评和党性分析").replace(
         "standards: {member: 五带头, branch: 五个好}", "standards: {member: 五带头, branch: 五个好, stars: 五星}").replace(
-        "  五个好: {items: [领导班子好, 群众反映好]}", "  五个好: {items: [领导班子好, 群众反映好]}\n  五星: {items: [班子建设, 作用发挥]}")
+        "  五个好: {items: [领导班子好, 群众反映好]}", "  五个好: {items: [领导班子好, 群众反映好]}\n  五星: {items: [班子建设, 作用发挥]}"
+    ).replace("phases:", "rules: {star_satisfaction_min: 0.9, star_participation_min: 0.9, red_flag_min: 0.95}\nphases:", 1)
     with transaction(engine) as session:
         save_campaign(session, load_campaign_text(text), source_file="test")
     qian = Phone(engine, "qian")
