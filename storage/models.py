@@ -336,3 +336,29 @@ class Rating(SQLModel, table=True):
     confirmed_by: Optional[str] = Field(default=None, max_length=64)
     confirmed_at: Optional[float] = None
     created_at: float = Field(default_factory=time.time)
+
+
+class DocumentSubmission(SQLModel, table=True):
+    """A document (方案, 总结, 评估小结 …) sent with /报送 for a `kind: document` task: a text, or an image or
+    a file as its callback carried it (MediaId, PicUrl, name; a MediaId can be fetched for three days).
+    A committee member accepts it, which fulfils the task for its subject, or returns it with a comment."""
+
+    __tablename__ = "document_submission"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    # None once the campaign file dropped the task; its title stays for the export.
+    task_id: Optional[int] = Field(default=None, foreign_key="campaign_task.id", index=True, ondelete="SET NULL")
+    task_title: str = Field(max_length=200)
+    subject: str = Field(max_length=80)  # whom it fulfils the task for: "branch:<id>" or a userid
+    branch_id: Optional[int] = Field(default=None, foreign_key="branch.id")
+    userid: str = Field(foreign_key="person.userid", max_length=64)
+    kind: str = Field(max_length=16)  # text | image | file
+    text: Optional[str] = Field(default=None, sa_column=Column(Text))
+    media_id: Optional[str] = Field(default=None, max_length=256)
+    pic_url: Optional[str] = Field(default=None, sa_column=Column(Text))
+    file_name: Optional[str] = Field(default=None, max_length=255)
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | accepted | returned
+    reviewer: Optional[str] = Field(default=None, max_length=64)
+    comment: Optional[str] = Field(default=None, sa_column=Column(Text))
+    submitted_at: float = Field(default_factory=time.time)
+    reviewed_at: Optional[float] = None

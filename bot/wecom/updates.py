@@ -43,6 +43,9 @@ class Update:
     card_type: str = ""
     response_code: str = ""
     selected_items: tuple[SelectedItem, ...] = field(default_factory=tuple)
+    media_id: str = ""  # image and file messages: the platform's id for fetching it (valid three days)
+    pic_url: str = ""  # image messages
+    file_name: str = ""  # file messages, when the callback names it
 
     @property
     def dedup_key(self) -> str:
@@ -98,4 +101,5 @@ def parse_update(plaintext: str) -> Update:
         msg_id=_text(root, "MsgId"), content=(root.findtext("Content") or ""),
         event=_text(root, "Event"), event_key=_text(root, "EventKey"), task_id=_text(root, "TaskId"),
         card_type=_text(root, "CardType"), response_code=_text(root, "ResponseCode"),
-        selected_items=_selected_items(root))
+        selected_items=_selected_items(root), media_id=_text(root, "MediaId"), pic_url=_text(root, "PicUrl"),
+        file_name=_text(root, "FileName"))

@@ -40,6 +40,15 @@ def text_message(corp_id: str, agent_id: int, userid: str, content: str, *,
                                              ("MsgId", str(msg_id))], create_time)
 
 
+def media_message(corp_id: str, agent_id: int, userid: str, kind: str, media_id: str, *, pic_url: str = "",
+                  file_name: str = "", msg_id: int | None = None, create_time: int | None = None) -> str:
+    """An image (MsgType image: PicUrl and MediaId) or a file (MediaId, and its name when given) a person sent."""
+    fields = [("MsgType", cdata(kind))] + [(tag, cdata(value)) for tag, value in
+                                            (("PicUrl", pic_url), ("FileName", file_name)) if value]
+    fields += [("MediaId", cdata(media_id)), ("MsgId", str(msg_id or random.getrandbits(63)))]
+    return _xml(corp_id, agent_id, userid, fields, create_time)
+
+
 def event(corp_id: str, agent_id: int, userid: str, name: str, key: str = "") -> str:
     return _xml(corp_id, agent_id, userid, [("MsgType", cdata("event")), ("Event", cdata(name)),
                                              ("EventKey", cdata(key))])
