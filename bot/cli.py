@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--now", help='run as of this local time, "YYYY-MM-DD HH:MM"')
 
     export = commands.add_parser("export", parents=[common], help="records as .xlsx")
-    export.add_argument("action", choices=["pledges", "self-assessments", "ratings", "polls"])
+    export.add_argument("action", choices=["pledges", "self-assessments", "ratings", "polls", "documents"])
     export.add_argument("--campaign", required=True)
     export.add_argument("--out", type=Path, required=True)
 
@@ -238,7 +238,7 @@ def _outbox_command(name: str):
 COMMANDS = {("status", None): _outbox_command("status"), ("outbox", "dead"): _outbox_command("dead"),
             ("outbox", "retry"): _outbox_command("retry"),
             ("export", "pledges"): _export, ("export", "self-assessments"): _export,
-            ("export", "ratings"): _export, ("export", "polls"): _export,
+            ("export", "ratings"): _export, ("export", "polls"): _export, ("export", "documents"): _export,
             ("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
             ("jobs", "list"): _jobs_list, ("jobs", "run"): _jobs_run,
             ("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot import forms, nlp
-from bot.routing import Command, Context, Handler, Router, TextFallback
+from bot.routing import Command, Context, Handler, MediaHandler, Router, TextFallback
 from bot.texts import as_of, render, vocabulary
 from bot.wecom import messages
 from bot.wecom.updates import Update
@@ -27,6 +27,7 @@ from storage.db import transaction
 from storage.models import ConversationState, Person
 
 _SPACES = re.compile(r"\s+")
+MEDIA = frozenset({"image", "file"})  # messages whose content is a MediaId (a document sent with /报送)
 
 
 class Outcome(StrEnum):
@@ -56,11 +57,13 @@ class Dispatcher:
         self._cards: dict[str, Handler] = {}
         self._fallbacks: list[TextFallback] = []
         self._over_forms: list[TextFallback] = []
+        self._media: list[MediaHandler] = []
         for router in routers:
             self.commands.update(router.commands)
             self._cards.update(router.card_handlers)
             self._fallbacks += router.text_fallbacks
             self._over_forms += router.over_forms
+            self._media += router.media_handlers
         words = vocabulary()["commands"]
         self._aliases = {alias.lower(): name for name in self.commands for alias in words.get(name, {}).get("aliases", [])}
         self._aliases.update({name.lstrip("/"): name for name in self.commands})
@@ -83,6 +86,8 @@ class Dispatcher:
             return self._answer_stranger(session, update)
         if update.kind == "event" and update.event == "template_card_event":
             return self._card(session, update, person)
+        if update.kind in MEDIA:
+            return self._media_update(session, update, person)
         if update.kind != "text":
             return Outcome.ignored  # other events (enter_agent …) and media we only acknowledge
         text = normalise(update.content)
@@ -116,6 +121,15 @@ class Dispatcher:
             return Outcome.ignored
         handler(self._context(session, update, person))
         return Outcome.handled
+
+    def _media_update(self, session: Session, update: Update, person: Person) -> Outcome:
+        """An image or a file: offered with the person's open form to the routers that take media (a
+        /报送 form waiting for its document); nobody's, it is only acknowledged, as before."""
+        ctx = self._context(session, update, person)
+        form, parked_now = self._active_form(ctx)
+        if parked_now or any(take(ctx, form) for take in self._media):
+            return Outcome.handled
+        return Outcome.ignored
 
     def _active_form(self, ctx: Context) -> tuple[ConversationState | None, bool]:
         """(the person's unparked form, whether it was parked just now for being idle too long)."""

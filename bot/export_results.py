@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
+from bot.export_documents import documents_book
 from bot.export import _names, _when, workbook
 from bot.ratings import History, Inputs, propose
 from bot.texts import render, vocabulary
@@ -94,4 +95,4 @@ def polls_book(session: Session, record: CampaignRecord, branches: dict[int, str
 
 
 TABLES: dict[str, Callable[[Session, CampaignRecord, dict[int, str], ZoneInfo], Workbook]] = \
-    {"ratings": ratings_book, "polls": polls_book}
+    {"ratings": ratings_book, "polls": polls_book, "documents": documents_book}

@@ -54,6 +54,7 @@ class Command:
 
 
 TextFallback = Callable[[Context, str], bool]  # True when it took the text (e.g. a vote by number)
+MediaHandler = Callable[[Context, Any], bool]  # (context, open ConversationState or None): True when taken
 
 
 class Router:
@@ -62,6 +63,7 @@ class Router:
         self.card_handlers: dict[str, Handler] = {}  # card task_id prefix -> handler of its clicks
         self.text_fallbacks: list[TextFallback] = []
         self.over_forms: list[TextFallback] = []
+        self.media_handlers: list[MediaHandler] = []
 
     def card(self, task_prefix: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -77,6 +79,11 @@ class Router:
     def over_form(self, handler: TextFallback) -> TextFallback:
         """Plain text offered here before an open form takes it as its answer (e.g. a typed vote)."""
         self.over_forms.append(handler)
+        return handler
+
+    def media(self, handler: MediaHandler) -> MediaHandler:
+        """An image or a file a person sent, with their open form (None if none): True when it took it."""
+        self.media_handlers.append(handler)
         return handler
 
     def command(self, name: str, *, roles: Iterable[str] = ALL_ROLES) -> Callable[[Handler], Handler]:

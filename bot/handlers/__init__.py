@@ -1,7 +1,7 @@
 """One router per capability. The dispatcher is built from ROUTERS."""
-from bot.handlers import (assessment, help, me, pause, pledge, pledge_summary, poll, progress, progress_report,
+from bot.handlers import (assessment, documents, help, me, pause, pledge, pledge_summary, poll, progress, progress_report,
                           rating, resume, roster, vote)
 
 ROUTERS = [help.router, me.router, roster.router, progress.router, pause.router, pledge.router,
            progress_report.router, assessment.router, pledge_summary.router, resume.router, poll.router, vote.router,
-           rating.router]
+           rating.router, documents.router]
