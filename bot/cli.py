@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path)
     load.add_argument("--start", type=date.fromisoformat, help="move the plan so it starts on this date")
     campaign_actions.add_parser("show", parents=[common]).add_argument("name", nargs="?")
+    rehearse = campaign_actions.add_parser("rehearse", parents=[common], help="run the whole plan on a virtual clock")
+    rehearse.add_argument("file", type=Path)
+    rehearse.add_argument("--start", type=date.fromisoformat, help="move the plan so it starts on this date")
+    rehearse.add_argument("--roster", type=Path, help="a roster file (default: a made-up one)")
+    rehearse.add_argument("--late", type=int, default=0, choices=range(0, 101), metavar="PERCENT",
+                          help="this share of people and branches submit a week late")
+    rehearse.add_argument("--out", type=Path, required=True, help="FILE.xlsx or FILE.html")
 
     jobs = commands.add_parser("jobs", parents=[common], help="scheduled jobs")
     jobs_actions = jobs.add_subparsers(dest="action", required=True)
@@ -174,6 +181,21 @@ def _warn_unknown_holidays(settings: Settings, start: date, end: date) -> None:
         print(render("cli/holidays_unknown", years=unknown), file=sys.stderr)
 
 
+def _campaign_rehearse(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.campaigns import CampaignFileError, load_campaign_file
+    from bot.rehearsal import rehearse, write_report
+
+    try:
+        campaign = load_campaign_file(args.file)
+    except CampaignFileError as exc:
+        print(render("cli/campaign_invalid", problems=str(exc).splitlines()), file=sys.stderr)
+        return 1
+    result = rehearse(campaign, settings, roster=args.roster, late_percent=args.late, start=args.start)
+    write_report(result, args.out)
+    print(render("cli/rehearsal_done", result=result, late=args.late, out=args.out))
+    return 0
+
+
 def _campaign_show(settings: Settings, args: argparse.Namespace) -> int:
     from bot.campaigns import Campaign
     from storage.campaigns import campaigns
@@ -240,6 +262,7 @@ COMMANDS = {("status", None): _outbox_command("status"), ("outbox", "dead"): _ou
             ("export", "pledges"): _export, ("export", "self-assessments"): _export,
             ("export", "ratings"): _export, ("export", "polls"): _export, ("export", "documents"): _export,
             ("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
+            ("campaign", "rehearse"): _campaign_rehearse,
             ("jobs", "list"): _jobs_list, ("jobs", "run"): _jobs_run,
             ("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}
 

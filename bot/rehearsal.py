@@ -460,3 +460,47 @@ def _text(payload: dict) -> str:
     if kind == "template_card":
         return " ".join(filter(None, (body.get("main_title", {}).get("title"), body.get("main_title", {}).get("desc"))))
     return payload.get("name", "")
+
+
+# -- the report ---------------------------------------------------------------------------------
+def timeline_rows(result: Rehearsal) -> list[list[str]]:
+    labels, h = words()["categories"], words()["headers"]
+    return [[f"{m.moment:%Y-%m-%d %H:%M}", labels[m.category], h["joiner"].join(m.roles), h["joiner"].join(m.recipients),
+             m.text, h["stale_joiner"].join(m.stale)] for m in result.messages]
+
+
+def ledger_rows(ledger: Ledger) -> list[list[str]]:
+    return [[ledger.phase, ledger.end.isoformat(), line.task, line.due.isoformat(), line.party, line.state]
+            for line in ledger.lines]
+
+
+def write_report(result: Rehearsal, out: Path) -> None:
+    """An .html page, or an .xlsx workbook: the timeline, then one ledger sheet per phase end."""
+    h = words()["headers"]
+    heads = {"timeline": [h[k] for k in ("when", "category", "role", "recipients", "text", "stale")],
+             "ledger": [h[k] for k in ("phase", "phase_end", "task", "due", "party", "state")]}
+    if out.suffix.lower() in (".html", ".htm"):
+        from bot.texts import render
+
+        out.write_text(render("cli/rehearsal.html", result=result, h=h, heads=heads, timeline=timeline_rows(result),
+                              ledgers=[(ledger, ledger_rows(ledger)) for ledger in result.ledgers]), encoding="utf-8")
+        return
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = h["timeline"]
+    for row in [heads["timeline"], *timeline_rows(result)]:
+        sheet.append(row)
+    for number, ledger in enumerate(result.ledgers, 1):
+        sheet = book.create_sheet(f"{h['ledger']}{number}")
+        for row in [heads["ledger"], *ledger_rows(ledger)]:
+            sheet.append(row)
+    notes = book.create_sheet(h["problems"])
+    notes.append([h["problems"]])
+    for line in result.problems:
+        notes.append([line])
+    notes.append([h["no_command_tasks"]])
+    for title in result.no_command:
+        notes.append([title])
+    book.save(out)
