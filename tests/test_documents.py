@@ -155,3 +155,19 @@ def test_only_the_committee_reviews(engine, rostered, verdict):
         assert session.get(DocumentSubmission, number).status == "pending"
     assert done(engine) == set()
 
+
+
+def test_two_open_summaries_the_secretary_chooses_and_only_that_one_is_done(engine, rostered):
+    """seed001's phase 2 holds the 2010 and the 2011 年度总结; in March 2011 both windows hold (the 2010
+    one late): the secretary is asked which, and an image sent before choosing asks again."""
+    load_seed(engine, "seed001")
+    desk, day = Desk(engine), date(2011, 3, 1)
+    asked = desk.say("zhang", "/报送", day)
+    options = dict((text[:6], n) for n, text in re.findall(r"^(\d+)\. (.*)$", asked, re.M))
+    assert set(options) == {"2010年度", "2011年度"}
+    again = desk.send_media("zhang", "image", day, media_id="M", pic_url="https://x/1.jpg")
+    assert "请先回复序号" in again and "2011年度" in again
+    assert "2011年度" in desk.say("zhang", options["2011年度"], day)
+    number = number_in(desk.send_media("zhang", "image", day, media_id="M", pic_url="https://x/1.jpg"))
+    desk.say("sun", f"/审核 {number} 通过", day)
+    assert done(engine) == {("branch-summary-2011", "branch:1")}
