@@ -120,6 +120,15 @@ def mark_done(session: Session, *, task_id: int, subject: str) -> None:
         session.add(TaskDone(task_id=task_id, subject=subject))
 
 
+def mark_by_hand(session: Session, *, task_id: int, subject: str, how: str, reason: str, by: str) -> bool:
+    """The committee closes a task for a party ("marked_done" or "not_applicable"), saying why; False
+    when it was closed already (fulfilled or marked: the record says by what, and stays)."""
+    if session.get(TaskDone, (task_id, subject)) is not None:
+        return False
+    session.add(TaskDone(task_id=task_id, subject=subject, how=how, reason=reason, marked_by=by))
+    return True
+
+
 def campaign_asking(session: Session, *, today: date, kind: str, audiences: set[str] | None = None,
                     branch_id: int | None = None) -> CampaignRecord | None:
     """The first running campaign with a task of this kind (for one of these audiences), in any phase:

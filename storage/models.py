@@ -168,12 +168,16 @@ class CampaignTask(SQLModel, table=True):
 
 
 class TaskDone(SQLModel, table=True):
-    """A task done by a person (subject = userid) or a branch (subject = "branch:<id>")."""
+    """A task done by a person (subject = userid) or a branch (subject = "branch:<id>"): fulfilled by a
+    submission, or marked by the committee (`/标记`) as done or not applicable, with its reason."""
 
     __tablename__ = "task_done"
     task_id: int = Field(foreign_key="campaign_task.id", primary_key=True)
     subject: str = Field(primary_key=True, max_length=80)
     done_at: float = Field(default_factory=time.time)
+    how: str = Field(default="fulfilled", max_length=16, sa_column_kwargs={"server_default": "fulfilled"})
+    reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    marked_by: Optional[str] = Field(default=None, max_length=64)
 
 
 class ReminderPause(SQLModel, table=True):

@@ -114,6 +114,7 @@ SAMPLES = {
     "branch_pledge_published.j2": {"branch": "一支部", "title": "公开承诺", "version": 1, "items": [ITEM]},
     "progress_member.j2": {"items": [(TASK, False)]},
     "rating_list.j2": {"plan": Obj(task=TASK, indicators=[]), "rows": []},
+    "task_mark_list.j2": {"branch": Obj(name="一支部"), "tasks": [TASK], "asked": False},
     "rating_detail.j2": {"plan": Obj(task=TASK, indicators=[], rules=Obj(rating_weights={})), "branch": Obj(name="一支部"),
                          "p": Obj(level=None, score=None, missing=[]), "note": None},
     "rating_no_campaign.j2": {"today": TODAY, "rounds": [Obj(title="定级", start=NEXT, end=date(2027, 2, 28))]},
