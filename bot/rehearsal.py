@@ -41,7 +41,7 @@ from bot.wecom.updates import parse_update
 from storage import polls as poll_store
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
-from storage.models import Branch, CampaignTask, ConversationState, Outbox, Person, Role
+from storage.models import Branch, CampaignTask, ConversationState, Outbox, Person, Role, TaskDone
 
 LATE_DAYS = 7  # how late the late share is
 POLL_LEAD_DAYS = 3  # a poll is issued this many days before its due day, and closes that evening
@@ -211,8 +211,7 @@ class Stage:
         for action in actions:
             by_day.setdefault(action.moment.date(), []).append(action)
         phase_ends = {p.end: p.name for p in self.campaign.phases}
-        day, last = self.campaign.start, max(self.campaign.end, *(a.moment.date() for a in actions)) \
-            if actions else self.campaign.end
+        day, last = self.campaign.start, max([self.campaign.end, *(a.moment.date() for a in actions)])
         while day <= last + timedelta(days=AFTER_END_DAYS):
             for moment, step in sorted(self._day(day, by_day.get(day, [])), key=lambda s: s[0]):
                 self.now, self.tick = moment, 0
@@ -228,8 +227,9 @@ class Stage:
 
     def _day(self, day: date, actions: list[Action]) -> list:
         at = lambda value: datetime.combine(day, clock(value), self.tz)  # noqa: E731
-        steps = [(at("08:00"), lambda: self.job("polls")), (at(self.settings.announce_time), lambda: self.job("announcements")),
-                 (at(self.settings.announce_time), lambda: self.job("checkins")),
+        announce = at(self.settings.announce_time)
+        steps = [(at("08:00"), lambda: self.job("polls")), (announce, lambda: self.job("announcements")),
+                 (announce, lambda: self.job("checkins")),
                  (at(self.settings.digest_time), lambda: self.job("digest")), (at("20:00"), lambda: self.job("polls"))]
         return steps + [(a.moment, lambda a=a: self.act(a)) for a in actions]
 
@@ -308,7 +308,7 @@ class Stage:
         q, poll = words()["questions"], vocabulary()["poll"]
         spec = next(t for p in self.campaign.phases for t in p.tasks if t.id == task.key)
         branch = self.people[action.userid].branch_id
-        member = next(p.name for p in self.people.values() if p.branch_id == branch and p.role == Role.member)
+        member = next((p.name for p in self.people.values() if p.branch_id == branch and p.role == Role.member), "")
         deadline = words()["answers"]["deadline"].format(month=self.now.month, day=self.now.day)
         return {q["poll_rates"]: poll["rates"][spec.rates], q["poll_members"]: member,
                 q["poll_voters"]: poll["voters"][spec.voters], q["poll_deadline"]: deadline,
@@ -422,8 +422,6 @@ class Stage:
         return self.people[subject].name
 
     def _done(self) -> list[tuple[str, str]]:
-        from storage.models import TaskDone
-
         keys = {t.id: t.key for t in self.tasks}
         with Session(self.engine) as session:
             return [(keys[d.task_id], d.subject) for d in session.scalars(select(TaskDone))]
@@ -458,15 +456,17 @@ def _text(payload: dict) -> str:
     if isinstance(body, dict) and "content" in body:
         return body["content"]
     if kind == "template_card":
-        return " ".join(filter(None, (body.get("main_title", {}).get("title"), body.get("main_title", {}).get("desc"))))
+        title = body.get("main_title", {})
+        return " ".join(filter(None, (title.get("title"), title.get("desc"))))
     return payload.get("name", "")
 
 
 # -- the report ---------------------------------------------------------------------------------
 def timeline_rows(result: Rehearsal) -> list[list[str]]:
     labels, h = words()["categories"], words()["headers"]
-    return [[f"{m.moment:%Y-%m-%d %H:%M}", labels[m.category], h["joiner"].join(m.roles), h["joiner"].join(m.recipients),
-             m.text, h["stale_joiner"].join(m.stale)] for m in result.messages]
+    join = h["joiner"].join
+    return [[f"{m.moment:%Y-%m-%d %H:%M}", labels[m.category], join(m.roles), join(m.recipients), m.text,
+             h["stale_joiner"].join(m.stale)] for m in result.messages]
 
 
 def ledger_rows(ledger: Ledger) -> list[list[str]]:
