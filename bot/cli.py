@@ -236,7 +236,7 @@ def _jobs_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.export import export
+    from bot.exports import export
     from storage.db import transaction
 
     with transaction(_engine(settings)) as session:

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.export import export
+from bot.exports import export
 from bot.scheduler.jobs import run_job
 from bot.scheduler.obligations import Obligations
 from bot.wecom.emulator.callbacks import media_message

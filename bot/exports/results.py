@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
-from bot.export_documents import documents_book
-from bot.export import _names, _when, workbook
+from bot.exports.documents import documents_book
+from bot.exports.book import names_of, when, workbook
 from bot.ratings import History, Inputs, propose
 from bot.texts import render, vocabulary
 from storage import ratings as stored
@@ -45,7 +45,7 @@ def _rating_row(rating: Rating, task: CampaignTask, history: History, rules: Rul
             words["separator"].join(rating.stars), yes_no[rating.red_flag],
             words["separator"].join(words["rating_sources"][s] for s in proposal.missing),
             words["rating_status"].get(rating.status, rating.status), confirmer,
-            _when(rating.confirmed_at, tz) if rating.confirmed_at else None, rating.rule_version]
+            when(rating.confirmed_at, tz) if rating.confirmed_at else None, rating.rule_version]
 
 
 def _histories(found: list[tuple[Rating, CampaignTask]], rules: Rules) -> list[History]:
@@ -64,7 +64,7 @@ def _histories(found: list[tuple[Rating, CampaignTask]], rules: Rules) -> list[H
 def ratings_book(session: Session, record: CampaignRecord, branches: dict[int, str], tz: ZoneInfo) -> Workbook:
     words, rules = vocabulary()["export"], rules_of(record)
     found = stored.of_campaign(session, campaign_id=record.id)
-    names = _names(session)
+    names = names_of(session)
     rows = [_rating_row(rating, task, history, rules, branches[rating.branch_id],
                         names.get(rating.confirmed_by, rating.confirmed_by), words, tz)
             for (rating, task), history in zip(found, _histories(found, rules), strict=True)]
@@ -74,7 +74,7 @@ def ratings_book(session: Session, record: CampaignRecord, branches: dict[int, s
 def _poll_row(poll: Poll, branch: str, options: list[str], words: dict, tz: ZoneInfo) -> list[Any]:
     result = poll.result or {}
     row = [branch, poll.subject, poll.scale, vocabulary()["poll"]["voters"].get(poll.voters, poll.voters),
-           _when(poll.deadline, tz), words["poll_status"].get(poll.status, poll.status), result.get("eligible"),
+           when(poll.deadline, tz), words["poll_status"].get(poll.status, poll.status), result.get("eligible"),
            result.get("voted"), result.get("turnout")]
     if not result.get("published"):  # open, or closed under the ballot threshold: no choices are known
         return row + [None] * (3 + len(options))
