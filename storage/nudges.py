@@ -27,6 +27,8 @@ def count(session: Session, *, week: str, userids: list[str]) -> None:
     again = [{"b_userid": u, "b_week": week, "b_count": counts[u] + 1} for u in userids if u in counts]
     if fresh:
         session.execute(insert(Nudge), fresh)
-    if again:
-        session.execute(update(Nudge).where(Nudge.userid == bindparam("b_userid"), Nudge.week == bindparam("b_week"))
-                        .values(count=bindparam("b_count")).execution_options(synchronize_session=False), again)
+    if again:  # on the table: given a list, an update of the ORM entity is SQLAlchemy's bulk update by
+        # primary key, which 2.1 refuses with this WHERE (every digest of a week with a check-in failed)
+        table = Nudge.__table__
+        session.execute(update(table).where(table.c.userid == bindparam("b_userid"), table.c.week == bindparam("b_week"))
+                        .values(count=bindparam("b_count")), again)
