@@ -177,26 +177,34 @@ def tasks_to_credit(session: Session, *, today: date, kind: str, audiences: set[
                     ) -> tuple[CampaignRecord, list[CampaignTask]] | None:
     """What a submission made today fulfils, in the first running campaign that has any: the tasks of
     this kind whose window holds today and that `subject` (a userid or "branch:<id>") has not yet
-    fulfilled, earliest due first (more than one: the person is asked which). When it has fulfilled
-    them all, the one whose window opened last, alone: a second submission revises the first.
+    fulfilled, earliest due first, then those of earlier windows it never fulfilled (late; more than
+    one in all: the person is asked which). When it has fulfilled them all, the one whose window
+    opened last, alone: a second submission revises the first.
     `only` narrows the tasks further (a poll of members is for the task that rates members), after
     their windows are drawn."""
     for record in active_campaigns(session, today=today):
         tasks = [t for t in tasks_of(session, campaign_ids=[record.id]) if _concerns(t, kind, audiences, branch_id)]
-        current = [w for w in windows(record, tasks) if w.holds(today) and (only is None or only(record, w.task))]
-        if not current:
-            continue
-        done = done_subjects(session, task_ids=[w.task.id for w in current]) if subject else set()
-        open_ = [w.task for w in current if (w.task.id, subject) not in done]
-        return record, open_ or [max(current, key=lambda w: (w.opens, w.task.due, w.task.id)).task]
+        drawn = [w for w in windows(record, tasks) if only is None or only(record, w.task)]
+        current = [w for w in drawn if w.holds(today)]
+        # A task of an earlier window that this party never fulfilled is still theirs to do (late): offered
+        # after the current ones, so a 党组织自评 sent a week after its phase is not taken for the next
+        # phase's without asking (found by `campaign rehearse`, seed002).
+        past = [w for w in drawn if w.closes < today] if subject else []
+        done = done_subjects(session, task_ids=[w.task.id for w in current + past]) if subject else set()
+        open_ = [w.task for w in current + past if (w.task.id, subject) not in done]
+        if open_:
+            return record, open_
+        if current:
+            return record, [max(current, key=lambda w: (w.opens, w.task.due, w.task.id)).task]
     return None
 
 
 def find_task(session: Session, *, today: date, kind: str, audiences: set[str] | None = None,
               branch_id: int | None = None, subject: str | None = None
               ) -> tuple[CampaignRecord, CampaignTask] | None:
-    """The one task a submission made today fulfils where nobody can be asked which: the earliest due
-    of tasks_to_credit (a task the bot added for this branch, a 整改方案, first)."""
+    """The one task a submission made today fulfils where nobody can be asked which: the first of
+    tasks_to_credit, a current one before a late one (a task the bot added for this branch, a 整改方案,
+    before either)."""
     found = tasks_to_credit(session, today=today, kind=kind, audiences=audiences, branch_id=branch_id, subject=subject)
     if found is None:
         return None

@@ -254,3 +254,15 @@ def test_the_upgrade_ties_existing_pledges_to_their_tasks_and_numbers_versions_p
         assert [(p.task_id, p.version) for p in session.scalars(select(Pledge).order_by(Pledge.id))] == [
             (tasks["branch-pledge"].id, 1), (tasks["branch-four-set-pledge"].id, 1), (tasks["branch-four-set-pledge"].id, 2)]
         assert session.scalars(select(SelfAssessment.task_id)).all() == [tasks["party-analysis"].id]
+
+
+def test_a_self_assessment_a_week_after_its_phase_is_asked_about_not_taken_for_the_next_phases(engine, rostered):
+    """Found by `campaign rehearse --late 30`: seed002's phase-1 党组织自评 (due 04-20) sent on 04-27 was
+    credited to phase 2's 梳理问题 without asking; the phase-1 task stayed open for good."""
+    load_seed(engine, "seed002")
+    chat = Chat(engine)
+    scope = vocabulary()["forms"]["assessment_kinds"]["branch"]
+    chat.fill("zhang", "/自评", date(2012, 4, 27), title="党组织自评", scope=scope)
+    assert done(engine) == {("branch-self-assessment", "branch:1")}  # asked, and the late one chosen
+    chat.fill("zhang", "/自评", date(2012, 5, 10), scope=scope)  # then only 梳理问题 is open: no question
+    assert done(engine) == {("branch-self-assessment", "branch:1"), ("list-problems", "branch:1")}
