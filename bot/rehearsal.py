@@ -8,8 +8,9 @@ rating), or a week later for the late share. Every outbox row is stamped with th
 queued: that is the timeline. At each phase's end the ledger is read from
 bot.scheduler.obligations, the module the digest, the reminders and the escalations read.
 
-Task kinds nobody can do through a command yet (documents, a branch's 践诺) are not faked: the
-ledger shows them as having no command.
+A document (方案, 总结, 领导点评) is sent with /报送 as a text and accepted by the committee's
+/审核 N 通过 at once. Task kinds nobody can do through a command yet (a branch's 践诺) are not faked:
+the ledger shows them as having no command.
 """
 from __future__ import annotations
 
@@ -41,14 +42,15 @@ from bot.wecom.updates import parse_update
 from storage import polls as poll_store
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
-from storage.models import Branch, CampaignTask, ConversationState, Outbox, Person, Role, TaskDone
+from storage.models import (Branch, CampaignTask, ConversationState, DocumentSubmission, Outbox, Person, Rating, Role,
+                            TaskDone)
 
 LATE_DAYS = 7  # how late the late share is
 POLL_LEAD_DAYS = 3  # a poll is issued this many days before its due day, and closes that evening
 FORM_STEPS = 80  # a form not done after this many answers is reported, not looped on
 AFTER_END_DAYS = 8  # the escalation after the last due day (due + 1) and its grace
 NAGS = {"digest", "reminder", "escalation"}
-FILL, ISSUE_POLL, VOTE, RATE = "fill", "issue_poll", "vote", "rate"
+FILL, ISSUE_POLL, VOTE, RATE, DOCUMENT = "fill", "issue_poll", "vote", "rate", "document"
 _msg_ids = itertools.count(9_000_000_000_000_000_000)
 
 
@@ -57,8 +59,8 @@ def words() -> dict:
 
 
 def submittable(task: CampaignTask) -> bool:
-    """Kinds somebody can do in chat today. A branch's 践诺 and documents have no command yet."""
-    return task.kind in {"pledge", "self_assessment", "poll", "rating"} or (
+    """Kinds somebody can do in chat today. A branch's 践诺 has no command yet."""
+    return task.kind in {"pledge", "self_assessment", "poll", "rating", "document"} or (
         task.kind == "progress" and task.audience != "branches")
 
 
@@ -101,6 +103,10 @@ class Rehearsal:
     submissions: list[tuple[str, str]] = field(default_factory=list)
     # task_done at the end: (task key, subject)
     done: list[tuple[str, str]] = field(default_factory=list)
+    # /报送 submissions at the end: (task key, subject, status)
+    documents: list[tuple[str, str, str]] = field(default_factory=list)
+    # ratings at the end, every round kept: (task key, branch name, level, status)
+    ratings: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, order=True)
@@ -201,7 +207,8 @@ class Stage:
                     found += [Action(self._moment(day, 15), RATE, person.userid, task.key, f"branch:{b}")
                               for b in sorted(self.branches)]
                 else:
-                    found.append(Action(self._moment(day, 10), FILL, person.userid, task.key, subject))
+                    what = DOCUMENT if task.kind == "document" else FILL
+                    found.append(Action(self._moment(day, 10), what, person.userid, task.key, subject))
         return sorted(set(found))
 
     # -- the run ----------------------------------------------------------------------------------
@@ -220,7 +227,7 @@ class Stage:
             if day in phase_ends:
                 self.result.ledgers.append(self.ledger(phase_ends[day], day))
             day += timedelta(days=1)
-        self.result.done = self._done()
+        self.result.done, self.result.documents, self.result.ratings = self._done(), self._documents(), self._ratings()
         self.result.problems += [f"{what} ({len(days)}×, {days[0]:%Y-%m-%d}…{days[-1]:%Y-%m-%d})"
                                  for what, days in self.failures.items()]
         return self.result
@@ -248,6 +255,8 @@ class Stage:
             self.rate(action, task)
         elif action.what == ISSUE_POLL:
             self.fill(action, task, self._command(task), self._poll_answers(task, action))
+        elif action.what == DOCUMENT:
+            self.document(action, task)
         else:
             self.fill(action, task, self._command(task), self._assessment_answers(task))
 
@@ -265,15 +274,29 @@ class Stage:
         with Session(self.engine) as session:
             return session.get(ConversationState, userid) is not None
 
-    def fill(self, action: Action, task: CampaignTask, command: str, fixed: dict[str, str]) -> None:
+    def fill(self, action: Action, task: CampaignTask, command: str, fixed: dict[str, str]) -> str | None:
+        """The form's last reply once it is done; None (and a problem noted) when it could not be."""
         reply = self.say(action.userid, command)
         for _ in range(FORM_STEPS):
             if not self.in_form(action.userid):
                 self.result.submissions.append((task.key, action.subject))
-                return
+                return reply
             reply = self.say(action.userid, self._answer(reply, task.title, fixed))
         self.result.problems.append(f"{self.now:%Y-%m-%d} {task.title} {action.userid}: {reply}")
         self.say(action.userid, vocabulary()["forms"]["words"]["cancel"][0])
+        return None
+
+    def document(self, action: Action, task: CampaignTask) -> None:
+        """/报送 with a text, then the first committee member's /审核 N 通过 (the number the reply gives)."""
+        reply = self.fill(action, task, words()["commands"]["document"], {})
+        number = re.search(words()["questions"]["document_number"], reply or "")
+        if number is None:
+            if reply is not None:
+                self.result.problems.append(f"{self.now:%Y-%m-%d} {task.title} {action.userid}: {reply}")
+            return
+        reviewer = min(u for u, p in self.people.items() if p.role == Role.committee)
+        accept = vocabulary()["documents"]["accept"][0]
+        self.say(reviewer, f"{words()['commands']['review']} {number[1]} {accept}")
 
     @staticmethod
     def _answer(reply: str, title: str, fixed: dict[str, str]) -> str:
@@ -425,6 +448,18 @@ class Stage:
         keys = {t.id: t.key for t in self.tasks}
         with Session(self.engine) as session:
             return [(keys[d.task_id], d.subject) for d in session.scalars(select(TaskDone))]
+
+    def _documents(self) -> list[tuple[str, str, str]]:
+        keys = {t.id: t.key for t in self.tasks}
+        with Session(self.engine) as session:
+            return [(keys.get(d.task_id, ""), d.subject, d.status)
+                    for d in session.scalars(select(DocumentSubmission).order_by(DocumentSubmission.id))]
+
+    def _ratings(self) -> list[tuple[str, str, str, str]]:
+        keys = {t.id: t.key for t in self.tasks}
+        with Session(self.engine) as session:
+            return [(keys[r.task_id], self.branches[r.branch_id].name, r.level, r.status)
+                    for r in session.scalars(select(Rating).order_by(Rating.id))]
 
 
 def _plain(row):
