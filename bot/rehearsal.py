@@ -274,12 +274,14 @@ class Stage:
         with Session(self.engine) as session:
             return session.get(ConversationState, userid) is not None
 
-    def fill(self, action: Action, task: CampaignTask, command: str, fixed: dict[str, str]) -> str | None:
+    def fill(self, action: Action, task: CampaignTask, command: str, fixed: dict[str, str], *,
+             record: bool = True) -> str | None:
         """The form's last reply once it is done; None (and a problem noted) when it could not be."""
         reply = self.say(action.userid, command)
         for _ in range(FORM_STEPS):
             if not self.in_form(action.userid):
-                self.result.submissions.append((task.key, action.subject))
+                if record:
+                    self.result.submissions.append((task.key, action.subject))
                 return reply
             reply = self.say(action.userid, self._answer(reply, task.title, fixed))
         self.result.problems.append(f"{self.now:%Y-%m-%d} {task.title} {action.userid}: {reply}")
@@ -287,13 +289,15 @@ class Stage:
         return None
 
     def document(self, action: Action, task: CampaignTask) -> None:
-        """/报送 with a text, then the first committee member's /审核 N 通过 (the number the reply gives)."""
-        reply = self.fill(action, task, words()["commands"]["document"], {})
+        """/报送 with a text, then the first committee member's /审核 N 通过 (the number the reply gives).
+        A /报送 the bot refuses is a problem, not a submission."""
+        reply = self.fill(action, task, words()["commands"]["document"], {}, record=False)
         number = re.search(words()["questions"]["document_number"], reply or "")
         if number is None:
             if reply is not None:
                 self.result.problems.append(f"{self.now:%Y-%m-%d} {task.title} {action.userid}: {reply}")
             return
+        self.result.submissions.append((task.key, action.subject))
         reviewer = min(u for u, p in self.people.items() if p.role == Role.committee)
         accept = vocabulary()["documents"]["accept"][0]
         self.say(reviewer, f"{words()['commands']['review']} {number[1]} {accept}")
