@@ -254,3 +254,12 @@ def test_a_late_document_the_bot_escalates_can_still_be_sent():
     result = rehearsed("seed002", 30)
     owed = {(line.task_key, line.subject) for line in result.ledgers[-1].lines if line.kind == "document"}
     assert owed and {(key, subject) for key, subject, status in result.documents if status == "accepted"} == owed
+
+
+def test_the_date_check_would_catch_a_message_that_dropped_its_years():
+    """seed000 runs 2010-2012: its messages name tasks of other years with their year; without it the
+    check above finds them."""
+    named = _named_days(load_campaign_file(CAMPAIGNS / "seed000.yaml"))
+    found = [_misdated(re.sub(r"\d{4}年(?=\d{1,2}月)", "", m.text), m.moment.year, named)
+             for m in rehearsed("seed000").messages]
+    assert sum(map(bool, found)) > 10
