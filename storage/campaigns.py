@@ -139,6 +139,11 @@ def campaign_asking(session: Session, *, today: date, kind: str, audiences: set[
     return None
 
 
+# Days after a campaign's end in which what a party still owes can be sent late: the bot chases overdue
+# tasks for a week after they fall due (bot/scheduler/announcements.py), also a campaign's last ones.
+LATE_AFTER_END = 30
+
+
 @dataclass(frozen=True)
 class Window:
     """The days on which a submission can fulfil a task: from its phase's start, or from the day after
@@ -182,7 +187,7 @@ def tasks_to_credit(session: Session, *, today: date, kind: str, audiences: set[
     opened last, alone: a second submission revises the first.
     `only` narrows the tasks further (a poll of members is for the task that rates members), after
     their windows are drawn."""
-    for record in active_campaigns(session, today=today):
+    for record in active_campaigns(session, today=today, ended_within=LATE_AFTER_END if subject else 0):
         tasks = [t for t in tasks_of(session, campaign_ids=[record.id]) if _concerns(t, kind, audiences, branch_id)]
         drawn = [w for w in windows(record, tasks) if only is None or only(record, w.task)]
         current = [w for w in drawn if w.holds(today)]

@@ -172,3 +172,15 @@ def test_two_open_summaries_the_secretary_chooses_and_only_that_one_is_done(engi
     number = number_in(desk.send_media("zhang", "image", day, media_id="M", pic_url="https://x/1.jpg"))
     desk.say("sun", f"/审核 {number} 通过", day)
     assert done(engine) == {("branch-summary-2011", "branch:1")}
+
+
+def test_a_document_still_owed_after_the_campaign_ends_can_be_sent_late(engine, rostered):
+    """Found by `campaign rehearse --late 30`: seed002's 评估小结 is due on the campaign's last day; the bot
+    escalates it on 10-01, and a /报送 on 10-07 was refused with "没有要报送材料的任务"."""
+    load_seed(engine, "seed002")
+    desk, late = Desk(engine), date(2012, 10, 7)
+    desk.say("zhang", "/报送", late)
+    number = number_in(desk.say("zhang", "评估小结：整改任务已全部完成", late))
+    desk.say("sun", f"/审核 {number} 通过", late)
+    assert done(engine) == {(SUMMARY, "branch:1")}
+    assert "没有要报送材料的任务" in desk.say("zhao", "/报送", date(2012, 11, 30))  # two months on: over

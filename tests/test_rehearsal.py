@@ -246,11 +246,9 @@ def test_both_rating_rounds_are_kept_and_the_second_groups_post_shows_the_moveme
         assert posts and all(movement in post for post in posts)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with --late 30 on seed002, 第二党支部's 评估小结 (due 2012-09-30, the campaign's last day) is escalated "
-    "on 10-01 ('请提醒他们尽快补上'), but its /报送 on 10-07 is refused with '现在没有要报送材料的任务': "
-    "after the campaign's end a document the bot still asks for can no longer be sent"))
 def test_a_late_document_the_bot_escalates_can_still_be_sent():
+    """It found seed002's 评估小结 (due on the campaign's last day) escalated on 10-01 but refused on 10-07:
+    tests/test_documents.py::test_a_document_still_owed_after_the_campaign_ends_can_be_sent_late."""
     result = rehearsed("seed002", 30)
     owed = {(line.task_key, line.subject) for line in result.ledgers[-1].lines if line.kind == "document"}
     assert owed and {(key, subject) for key, subject, status in result.documents if status == "accepted"} == owed
