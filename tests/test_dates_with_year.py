@@ -115,7 +115,7 @@ SAMPLES = {
     "progress_member.j2": {"items": [(TASK, False)]},
     "rating_list.j2": {"plan": Obj(task=TASK, indicators=[]), "rows": []},
     "task_mark_list.j2": {"branch": Obj(name="一支部"), "tasks": [TASK], "asked": False},
-    "rating_detail.j2": {"plan": Obj(task=TASK, indicators=[], rules=Obj(rating_weights={})), "branch": Obj(name="一支部"),
+    "rating_detail.j2": {"plan": Obj(task=TASK, indicators=[], rules=Obj(rating_weights={}, applied_defaults=lambda *names: [])), "branch": Obj(name="一支部"),
                          "p": Obj(level=None, score=None, missing=[]), "note": None},
     "rating_no_campaign.j2": {"today": TODAY, "rounds": [Obj(title="定级", start=NEXT, end=date(2027, 2, 28))]},
     "task_choice_option.j2": {"task": TASK},

@@ -171,3 +171,13 @@ def test_a_round_dropped_from_the_file_takes_its_ratings_along(engine, seed002):
     with transaction(engine) as session:
         save_campaign(session, load_campaign_text(without), source_file="seed002")
     assert rounds(engine) == []
+
+
+def test_what_the_plan_leaves_open_is_named_as_the_campaigns_default_where_a_rating_uses_it(engine, two_rounds):
+    """seed002 states the four levels but not the weights, the level lines or the self-assessment points."""
+    card = chat_posts(engine)[0]
+    [detail] = say(engine, "/定级 第一党支部", PHASE_4)
+    for shown in (card, detail):
+        defaults = next(line for line in shown.splitlines() if line.startswith("方案未规定，本活动默认"))
+        assert "定级线" in defaults and "折合" in defaults and "占" in defaults
+        assert "定级分为" not in defaults  # stated by the plan: not a default
