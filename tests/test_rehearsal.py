@@ -104,10 +104,9 @@ def test_with_a_late_share_the_late_parties_are_escalated_and_stay_open_at_their
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "two left with --late 30 on seed002: a branch poll issued after its phase is credited to the current "
-    "phase's poll task (the poll form picks a current task before a late one without asking), and a late "
-    "/定级 confirmation records the branches' rows while the ledger counts 'committee' as the rating's party. "
-    "(A late 党组织自评 is now asked about: an earlier window's unfulfilled task is offered as late.)"))
+    "one left with --late 30 on seed002: a /定级 round confirmed after its window is not counted for it "
+    "(rating_plan looks only at the round whose window holds today, and the ledger's party for a rating is "
+    "'committee', done when every branch is confirmed). Late 党组织自评, polls and documents now count."))
 def test_a_late_submission_after_its_phase_fulfils_its_own_task():
     result = rehearsed("seed002", 30)
     assert set(result.submissions) - {(k, s) for k, s in result.done} == set()
