@@ -70,6 +70,13 @@ def branch_by_name(session: Session, *, name: str) -> Branch | None:
     return session.scalars(select(Branch).where(Branch.name == name)).first()
 
 
+def branch_named(every: list[Branch], name: str) -> Branch | None:
+    """Of these branches, the one by this name, or by a part of it that names one only (第一 → 第一党支部):
+    how the committee names a branch in /定级 and /标记."""
+    found = [b for b in every if b.name == name] or [b for b in every if name in b.name]
+    return found[0] if len(found) == 1 else None
+
+
 def branch_overview(session: Session) -> list[dict[str, Any]]:
     stmt = (select(Branch.name, Branch.chat_id, func.count(Person.userid))
             .join(Person, Person.branch_id == Branch.id, isouter=True)

@@ -24,15 +24,12 @@ router = Router()
 
 
 def find_branch(session: Session, name: str) -> Branch:
-    """By its name, or by a part of it that names one branch only (第一 → 第一党支部)."""
-    exact = people.branch_by_name(session, name=name)
-    if exact is not None:
-        return exact
+    """By its name or a part of it (storage.people.branch_named)."""
     every = people.branches(session)
-    found = [b for b in every if name in b.name]
-    if len(found) != 1:
+    found = people.branch_named(every, name)
+    if found is None:
         raise Invalid("rating_unknown_branch", name=name, names=[b.name for b in every])
-    return found[0]
+    return found
 
 
 def _one(ctx: Context, plan: Plan, branch: Branch, entered: dict | None = None) -> Current:

@@ -21,7 +21,7 @@ SHORTEST_REASON = 2
 def mark(ctx: Context) -> None:
     words = ctx.args.split(maxsplit=3)
     every = people.branches(ctx.session)
-    branch = _branch(every, words[0]) if words else None
+    branch = people.branch_named(every, words[0]) if words else None
     if branch is None:
         ctx.reply("task_mark_which_branch", name=words[0] if words else "", names=[b.name for b in every])
         return
@@ -35,12 +35,6 @@ def mark(ctx: Context) -> None:
     campaigns.mark_by_hand(ctx.session, task_id=task.id, subject=f"branch:{branch.id}", how=how, reason=reason,
                            by=ctx.person.userid)
     ctx.reply("task_mark_done", branch=branch, task=task, how=how, reason=reason)
-
-
-def _branch(every: list[Branch], name: str) -> Branch | None:
-    """By its name, or by a part of it that names one branch only (第一 → 第一党支部)."""
-    exact = [b for b in every if b.name == name] or [b for b in every if name in b.name]
-    return exact[0] if len(exact) == 1 else None
 
 
 def _open_tasks(ctx: Context, branch: Branch) -> list[CampaignTask]:
