@@ -42,11 +42,16 @@ def _as_date(value: date | str) -> date:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _written(day: date, *, with_year: bool) -> str:
+    """A date in vocabulary.toml's [dates] wording, with or without its year."""
+    wording = vocabulary()["dates"]["with_year" if with_year else "month_day"]
+    return wording.format(year=day.year, month=day.month, day=day.day)
+
+
 def chinese_date(value: date | str, today: date) -> str:
     """3月2日 in today's year, 2027年3月2日 in any other: how every date reads in messages."""
     day = _as_date(value)
-    month_day = f"{day.month}月{day.day}日"
-    return month_day if day.year == today.year else f"{day.year}年{month_day}"
+    return _written(day, with_year=day.year != today.year)
 
 
 def chinese_moment(value: datetime | str, today: date) -> str:
@@ -58,9 +63,10 @@ def chinese_moment(value: datetime | str, today: date) -> str:
 def chinese_span(first: date | str, last: date | str, today: date) -> str:
     """7月1日—7月31日; 2027年3月1日—4月30日 (one other year, named once); 2010年7月1日—2011年7月31日."""
     first, last = _as_date(first), _as_date(last)
+    span = vocabulary()["dates"]["span"]
     if first.year != last.year:
-        return f"{first.year}年{first.month}月{first.day}日—{last.year}年{last.month}月{last.day}日"
-    return f"{chinese_date(first, today)}—{last.month}月{last.day}日"
+        return span.format(first=_written(first, with_year=True), last=_written(last, with_year=True))
+    return span.format(first=chinese_date(first, today), last=_written(last, with_year=False))
 
 
 def _today_of(context: TemplateContext) -> date:
