@@ -26,18 +26,10 @@ def root_visible(handler: Callable[[EmulatorState, dict[str, Any]], web.Response
     return checked
 
 
-def _members(state: EmulatorState, userids: list[str]) -> list[str]:
-    """Each person once, spelled as the directory holds them."""
-    unique: dict[str, str] = {}
-    for userid in userids:
-        unique.setdefault(user_key(userid), state.spelling(userid))
-    return list(unique.values())
-
-
 @root_visible
 def appchat_create(state: EmulatorState, body: dict[str, Any]) -> web.Response:
     chatid = body.get("chatid") or secrets.token_hex(16)
-    members = _members(state, body.get("userlist") or [])
+    members = state.distinct(body.get("userlist") or [])
     owner = state.spelling(body.get("owner") or (members[0] if members else ""))
     if len(members) < 2 or len(members) > 2000 or not all(state.knows(m) for m in members):
         return reply(86216)
@@ -56,7 +48,7 @@ def appchat_update(state: EmulatorState, body: dict[str, Any]) -> web.Response:
         return reply(86003)
     removed = {user_key(u) for u in body.get("del_user_list") or []}
     kept = [m for m in chat.members if user_key(m) not in removed]
-    chat.members = _members(state, kept + list(body.get("add_user_list") or []))
+    chat.members = state.distinct(kept + list(body.get("add_user_list") or []))
     chat.owner = state.spelling(body.get("owner") or chat.owner)
     chat.name = str(body.get("name") or chat.name)[:50]
     for member in chat.members:

@@ -70,13 +70,10 @@ def _recipients(state: EmulatorState, body: dict[str, Any]) -> list[str] | None:
     """The people a message/send names, each once and spelled as the directory holds them."""
     if body.get("touser") == "@all":
         return [p.userid for p in state.people.values()]
-    users = [state.spelling(u) for u in str(body.get("touser", "")).split("|") if u]
+    users = [u for u in str(body.get("touser", "")).split("|") if u]
     parties = {p for p in str(body.get("toparty", "")).split("|") if p}
-    users += [p.userid for p in state.people.values() if str(p.department) in parties]
-    unique: dict[str, str] = {}
-    for userid in users:
-        unique.setdefault(user_key(userid), userid)
-    return list(unique.values()) if len(unique) <= 1000 else None
+    users = state.distinct(users + [p.userid for p in state.people.values() if str(p.department) in parties])
+    return users if len(users) <= 1000 else None
 
 
 def message_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:

@@ -145,6 +145,13 @@ class EmulatorState:
         person = self.person(userid)
         return person.userid if person else userid
 
+    def distinct(self, userids: list[str]) -> list[str]:
+        """Each person once, in the order first named, spelled as the directory holds them."""
+        unique: dict[str, str] = {}
+        for userid in userids:
+            unique.setdefault(user_key(userid), self.spelling(userid))
+        return list(unique.values())
+
     def visible(self, userid: str) -> bool:
         return user_key(userid) not in self.invisible_users
 
