@@ -152,14 +152,23 @@ def _roster_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _campaign_load(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.campaigns import CampaignFileError, load_campaign_file, save_campaign
-    from storage.db import transaction
+def _read_campaign(path: Path):
+    """The validated campaign file, or None after printing its problems (file:line: field: 问题)."""
+    from bot.campaigns import CampaignFileError, load_campaign_file
 
     try:
-        campaign = load_campaign_file(args.file)
+        return load_campaign_file(path)
     except CampaignFileError as exc:
         print(render("cli/campaign_invalid", problems=str(exc).splitlines()), file=sys.stderr)
+        return None
+
+
+def _campaign_load(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.campaigns import save_campaign
+    from storage.db import transaction
+
+    campaign = _read_campaign(args.file)
+    if campaign is None:
         return 1
     moved = campaign.rebase(args.start) if args.start else None
     if moved and moved.years is None:  # moved by days: say which 七一/年底/旬 dates no longer are
@@ -182,13 +191,10 @@ def _warn_unknown_holidays(settings: Settings, start: date, end: date) -> None:
 
 
 def _campaign_rehearse(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.campaigns import CampaignFileError, load_campaign_file
     from bot.rehearsal import rehearse, write_report
 
-    try:
-        campaign = load_campaign_file(args.file)
-    except CampaignFileError as exc:
-        print(render("cli/campaign_invalid", problems=str(exc).splitlines()), file=sys.stderr)
+    campaign = _read_campaign(args.file)
+    if campaign is None:
         return 1
     result = rehearse(campaign, settings, roster=args.roster, late_percent=args.late, start=args.start)
     write_report(result, args.out)

@@ -27,9 +27,10 @@ def add_parsers(commands: argparse._SubParsersAction, common: argparse.ArgumentP
 def status(engine, settings: Settings, _args: argparse.Namespace) -> int:
     now = time.time()
     with reading(engine) as session:
-        pause, queue = bot_state.pause(session), outbox.queue_counts(session, now=now)
+        pause = bot_state.pause(session)
+        queue = outbox.queue_counts(session, now=now, held_prefix=f"{setup_errors.HELD} ")
     error = setup_errors.classify(pause["errcode"]) if pause else None
-    held = [(setup_errors.classify(int(reason.split()[1].rstrip(":"))), count) for reason, count in queue["held"].items()]
+    held = [(setup_errors.classify(setup_errors.held_errcode(reason)), count) for reason, count in queue["held"].items()]
     since = datetime.fromtimestamp(pause["since"], ZoneInfo(settings.tz)).strftime("%Y-%m-%d %H:%M") if pause else ""
     print(render("cli/status", pause=pause, since=since, error=error, queue=queue, held=held,
                  oldest_minutes=round(queue["oldest_wait"] / 60)))

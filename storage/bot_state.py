@@ -18,9 +18,12 @@ def installation_id(session: Session) -> str:
     """Twelve hex digits drawn once per database. The platform refuses a card task_id the app has ever
     used (90236), so a second installation of the same app, or this one after a reset, must not
     repeat the first one's `poll-<id>-<batch>`."""
-    session.execute(insert_new(session, BotState, "key").values(
-        key=INSTALLATION, value={"id": secrets.token_hex(6)}, updated_at=time.time()))
-    return str(session.scalar(select(BotState.value).where(BotState.key == INSTALLATION))["id"])
+    stored = session.scalar(select(BotState.value).where(BotState.key == INSTALLATION))
+    if stored is None:  # once per database; every card tap reads it, so look before writing
+        session.execute(insert_new(session, BotState, "key").values(
+            key=INSTALLATION, value={"id": secrets.token_hex(6)}, updated_at=time.time()))
+        stored = session.scalar(select(BotState.value).where(BotState.key == INSTALLATION))
+    return str(stored["id"])
 
 
 def record_pause(session: Session, *, errcode: int, endpoint: str, now: float) -> bool:

@@ -239,13 +239,13 @@ def requeue_dead(session: Session, *, ids: Iterable[int] | None = None, now: flo
     return session.execute(stmt.execution_options(synchronize_session=False)).rowcount
 
 
-def queue_counts(session: Session, *, now: float) -> dict[str, Any]:
-    """What `xianfeng status` shows of the queue: pending, held by a setup error (per errcode), dead,
-    and how long the oldest pending row has waited."""
+def queue_counts(session: Session, *, now: float, held_prefix: str) -> dict[str, Any]:
+    """What `xianfeng status` shows of the queue: pending, held (pending rows whose last_error begins
+    with `held_prefix`: a setup error's, by reason), dead, and how long the oldest pending row has waited."""
     pending = session.execute(select(func.count(), func.min(Outbox.created_at))
                               .where(Outbox.status == OutboxStatus.pending)).one()
     held = session.execute(select(Outbox.last_error, func.count())
-                           .where(Outbox.status == OutboxStatus.pending, Outbox.last_error.like("setup %"))
+                           .where(Outbox.status == OutboxStatus.pending, Outbox.last_error.startswith(held_prefix))
                            .group_by(Outbox.last_error)).all()
     dead = session.scalar(select(func.count()).where(Outbox.status == OutboxStatus.dead))
     return {"pending": pending[0], "oldest_wait": now - pending[1] if pending[1] else 0.0,

@@ -111,3 +111,15 @@ async def test_a_message_held_for_days_becomes_a_dead_letter_that_can_be_sent_ag
     assert main(["outbox", "retry", "--all"]) == 0 and "1 条" in capsys.readouterr().out
     await eventually(lambda: emulator.texts("li") == ["三天前的消息"])
     assert main(["outbox", "dead"]) == 0 and "没有发送失败的消息" in capsys.readouterr().out
+
+
+async def test_a_pause_recorded_before_a_restart_is_probed_first_and_cleared_once_fixed(
+        emulator, emulator_url, engine, rostered, db_url, aiohttp_client, settings):
+    from bot.app import build_app
+
+    with transaction(engine) as session:  # the last run stopped while the IP was untrusted; it has been added
+        bot_state.record_pause(session, errcode=60020, endpoint="message/send", now=time.time())
+    _queue(engine)
+    await aiohttp_client(build_app(settings, engine))
+    await eventually(lambda: all(r.status == OutboxStatus.sent for r in _rows(engine)))
+    assert _paused(engine) is None

@@ -89,16 +89,18 @@ class Sender:
 
     async def run(self) -> None:
         try:
-            if await asyncio.to_thread(self._paused_before):
-                self.pause.error = setup_errors.classify(60020)  # any app-wide one: the first call is a probe
+            stored = await asyncio.to_thread(self._stored_pause)
+            if stored is not None and (error := setup_errors.classify(stored["errcode"])) is not None:
+                self.pause.start(error, stored["endpoint"])  # paused when we last ran: the first call is a probe
+                self.pause.next_probe = 0.0
             await self._loop()
         finally:
             await self._stop_in_flight()
             await self._outcomes.finish()
 
-    def _paused_before(self) -> bool:
+    def _stored_pause(self) -> dict[str, Any] | None:
         with reading(self._engine) as session:
-            return bot_state.pause(session) is not None
+            return bot_state.pause(session)
 
     async def _loop(self) -> None:
         token_failures = 0
@@ -233,7 +235,7 @@ class Sender:
             await self._outcomes.mark(row, mark, **kwargs)
 
     async def _setup_error(self, row: outbox.Claimed, error: SetupError) -> None:
-        reason = f"setup {error.errcode}: {error.english}"
+        reason = error.held_reason
         if error.scope == "app":
             await self._mark(row, outbox.mark_held, at=time.time(), error=reason)
             await self._pause_for(error, row.endpoint)

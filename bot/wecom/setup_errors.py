@@ -37,6 +37,21 @@ class SetupError:
     def log_line(self, endpoint: str) -> str:
         return f"{endpoint} answered {self.errcode} ({self.english}) / {self.what}：{self.fix}"
 
+    @property
+    def held_reason(self) -> str:
+        """What a held row's last_error says; held_errcode reads it back (`xianfeng status` groups by it)."""
+        return f"{HELD} {self.errcode}: {self.english}"
+
+
+HELD = "setup"
+
+
+def held_errcode(reason: str) -> int | None:
+    """The errcode of a row held by a setup error, from its last_error; None for any other error."""
+    kind, _, rest = reason.partition(" ")
+    code = rest.split(":", 1)[0]
+    return int(code) if kind == HELD and code.isdecimal() else None
+
 
 @functools.cache
 def _words() -> dict[str, dict[str, str]]:
