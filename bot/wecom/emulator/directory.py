@@ -39,7 +39,8 @@ def department_list(state: EmulatorState, _query: dict[str, Any]) -> web.Respons
 
 def agent_get(state: EmulatorState, query: dict[str, Any]) -> web.Response:
     """90227: the app's details; allow_partys is its visible range by department (1 is the root).
-    A corp app may read only the app its token belongs to."""
+    A corp app may read only the app its token belongs to (90227 权限说明: 企业仅可获取当前凭证对应的
+    应用); 90227 names no errcode for another agentid, so the emulator answers 40056 (invalid agentid)."""
     if str(query.get("agentid", "")) != str(state.agent_id):
         return reply(40056)
     parties = [1] if state.visible_root else sorted(d for d in state.departments if d != 1)

@@ -19,7 +19,8 @@ a misconfigured app meets on a real tenant; api.py and the handlers apply them:
   60011 (90245-90247: 应用的可见范围必须是根部门; 60011 is what appchat/create then answers,
   cnblogs.com/panjinzhao/p/12522627.html) and agent/get lists no department 1.
 - ``invisible_users``: people outside the app's visible range. message/send lists them in
-  invaliduser, and answers 81013 when nobody else is left (90236); user/get answers 60011.
+  invaliduser, and answers 81013 when nobody else is left (90236); user/get answers 60011 (PLATFORM.md:
+  60011 no privilege or user not in the app's range).
 """
 from __future__ import annotations
 
