@@ -82,10 +82,6 @@ def _days(entries: list, year: int) -> list[date]:
     return found
 
 
-def is_workday(day: date) -> bool:
-    return LIBRARY_ONLY.is_workday(day)
-
-
 def week_key(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
