@@ -172,6 +172,18 @@ async def never(check: Callable[[], Any], within: float, interval: float = 0.05)
         await asyncio.sleep(interval)
 
 
+def campaign_yaml(name: str, rest: str) -> str:
+    """A test's campaign file: `name`, the smallest standards (五带头 and 五个好, one item each), then
+    `rest` (its rules and phases, as YAML at the top level)."""
+    return f"""name: {name}
+source: tests
+standards: {{member: 五带头, branch: 五个好}}
+standard_sets:
+  五带头: {{items: [带头学习提高]}}
+  五个好: {{items: [领导班子好]}}
+{rest.lstrip(chr(10))}"""
+
+
 ROSTER_CSV = """userid,name,branch,role,有职
 zhang,张伟,第一党支部,支部书记,
 li,李娜,第一党支部,党员,是

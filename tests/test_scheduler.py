@@ -18,16 +18,10 @@ from bot.wecom.updates import parse_update
 from storage.campaigns import mark_done
 from storage.db import transaction
 from storage.models import Branch, CampaignTask, JobRun, Nudge, Outbox
-from tests.conftest import make_settings, text_xml
+from tests.conftest import campaign_yaml, make_settings, text_xml
 
 TZ = ZoneInfo("Asia/Shanghai")
-CAMPAIGN = """
-name: 测试活动
-source: tests
-standards: {member: 五带头, branch: 五个好}
-standard_sets:
-  五带头: {items: [带头学习提高]}
-  五个好: {items: [领导班子好]}
+CAMPAIGN = campaign_yaml("测试活动", """
 phases:
   - name: 公开承诺
     start: START
@@ -37,7 +31,7 @@ phases:
       - {id: post-pledge, title: 岗位承诺, kind: pledge, audience: post_holders, due: DUE}
       - {id: branch-plan, title: 支部承诺方案, kind: pledge, audience: branches, due: DUE}
       - {id: committee-review, title: 审核各支部方案, kind: document, audience: committee, due: DUE}
-"""
+""")
 
 
 def load(engine, start="2026-03-02", end="2026-04-30", due="2026-03-20"):

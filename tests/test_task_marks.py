@@ -7,15 +7,10 @@ from sqlmodel import Session, select
 from bot.scheduler.obligations import Obligations
 from storage import campaigns
 from storage.models import Branch, Person, TaskDone
+from tests.conftest import campaign_yaml
 from tests.test_polls import START, Town, populate
 
-BRANCH_PLAN_CAMPAIGN = """
-name: 标记测试
-source: tests
-standards: {member: 五带头, branch: 五个好}
-standard_sets:
-  五带头: {items: [带头学习提高]}
-  五个好: {items: [领导班子好]}
+BRANCH_PLAN_CAMPAIGN = campaign_yaml("标记测试", """
 phases:
   - name: 组织实施
     start: 2026-05-01
@@ -23,7 +18,7 @@ phases:
     tasks:
       - {id: branch-summary, title: 支部活动小结, kind: document, audience: branches, due: 2026-05-20}
       - {id: branch-poll, title: 党员群众评议本支部, kind: poll, audience: branches, voters: both, due: 2026-05-25}
-"""
+""")
 
 
 def _owed_by_secretary(engine) -> list[str]:

@@ -14,6 +14,7 @@ from bot.config import ConfigError, load_settings
 from bot.doctor import holidays_check
 from bot.scheduler.calendar import LIBRARY_ONLY, digest_day, load_calendar
 from bot.scheduler.digest import latest_digest_day
+from tests.conftest import campaign_yaml
 
 HOLIDAYS_2027 = """
 # 2027年部分节假日安排 (as the State Council would announce it; these days are made up for the test)
@@ -64,20 +65,14 @@ def test_a_malformed_file_stops_start_up_naming_the_setting_and_the_entry(tmp_pa
     assert raised.value.name == "XIANFENG_HOLIDAYS" and raised.value.problem == "holidays"
 
 
-CAMPAIGN_INTO_2027 = """
-name: 跨年活动
-source: tests
-standards: {member: 五带头, branch: 五个好}
-standard_sets:
-  五带头: {items: [带头学习提高]}
-  五个好: {items: [领导班子好]}
+CAMPAIGN_INTO_2027 = campaign_yaml("跨年活动", """
 phases:
   - name: 全年
     start: 2026-09-01
     end: 2027-06-30
     tasks:
       - {id: member-pledge, title: 党员公开承诺, kind: pledge, audience: members, due: 2026-09-30}
-"""
+""")
 
 
 def test_campaign_load_says_which_years_it_does_not_know(db_url, monkeypatch, capsys, tmp_path, holidays):
