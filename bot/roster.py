@@ -102,12 +102,12 @@ def _entry(number: int, cells: list[str], columns: dict[str, int], extras: dict[
         problems.append(Problem(number, "userid_empty"))
     elif not USERID.match(userid):
         problems.append(Problem(number, "userid_format", userid))
-    elif userid_key(userid) in seen:  # the platform's UserIDs are case-insensitive: LiMing is liming
-        row, spelt = seen[userid_key(userid)]
+    elif (key := userid_key(userid)) in seen:  # the platform's UserIDs are case-insensitive: LiMing is liming
+        row, spelt = seen[key]
         code = "userid_duplicate" if spelt == userid else "userid_case_duplicate"
         problems.append(Problem(number, code, f"{userid}|{row}|{spelt}"))
     else:
-        seen[userid_key(userid)] = (number, userid)
+        seen[key] = (number, userid)
     if not name:
         problems.append(Problem(number, "name_empty"))
     role = _role_words().get(role_text.lower())

@@ -105,8 +105,8 @@ def upsert_people(session: Session, entries: list[RosterEntry]) -> ImportSummary
         values = dict(name=entry.name, branch_id=branch_id, role=entry.role, attributes=entry.attributes)
         person = everyone.get(userid_key(entry.userid))
         if person is None:
-            everyone[userid_key(entry.userid)] = Person(userid=entry.userid, **values)
-            session.add(everyone[userid_key(entry.userid)])
+            person = everyone[userid_key(entry.userid)] = Person(userid=entry.userid, **values)
+            session.add(person)
             summary.created += 1
         elif any(getattr(person, k) != v for k, v in values.items()):
             for key, value in values.items():
