@@ -370,11 +370,11 @@ class Stage:
             found = []
             for row in rows:
                 category = _category(row.idem_key)
+                userids, chats = self._recipients(row)
                 stale = ()
                 if category in NAGS and not row.idem_key.startswith("poll:"):
                     ob = ob or Obligations(session, today=self.now.date(), ended_within=AFTER_END_DAYS)
-                    stale = self._stale(ob, row)
-                userids, chats = self._recipients(row)
+                    stale = self._stale(ob, row, self._concerned(ob, row.idem_key, userids, chats))
                 message = Message(self.now, category, self._roles(userids, chats),
                                   tuple(self.people[u].name for u in userids if u in self.people) + chats,
                                   _text(row.payload), stale)
@@ -394,33 +394,30 @@ class Stage:
         roles = {labels.get(self.people[u].role, self.people[u].role) for u in userids if u in self.people}
         return tuple(sorted(roles)) + ((words()["headers"]["chat"],) if chats else ())
 
-    def _stale(self, ob: Obligations, row: Outbox) -> tuple[str, ...]:
+    def _stale(self, ob: Obligations, row: Outbox, concerned: list) -> tuple[str, ...]:
         """Tasks the message names that nobody it concerns still owes, or whose phase has not begun."""
         text, named = _text(row.payload), []
         for title in self.by_title:
             if title in text:
                 named.append(title)
                 text = text.replace(title, "\x00")
-        concerned = self._concerned(ob, row)
-        visible = {t.id: t for t in ob.tasks}
         h = words()["headers"]
         stale = []
         for title in named:
-            same = [visible[t.id] for t in self.tasks if t.title == title and t.id in visible]
+            same = [t for t in ob.tasks if t.title == title]  # ob.tasks: those whose phase has begun
             if not same:
                 stale.append(f"{title}（{h['stale_not_started']}）")
             elif not any(ob.owed(t, p) for t in same for p in concerned):
                 stale.append(f"{title}（{h['stale_done']}）")
         return tuple(stale)
 
-    def _concerned(self, ob: Obligations, row: Outbox) -> list:
+    def _concerned(self, ob: Obligations, idem_key: str, userids: list[str], chats: tuple[str, ...]) -> list:
         """A digest concerns its reader; a group post its branch; a secretary's escalation the branch;
         the committee's all branches."""
-        userids, chats = self._recipients(row)
         if chats:
             ids = {b.id for b in self.branches.values() if b.name in chats}
             return [p for p in ob.people if p.branch_id in ids]
-        key = _base_key(row.idem_key)
+        key = _base_key(idem_key)
         if key.startswith("overdue:") and key.endswith(":committee"):
             return list(ob.people)
         if key.startswith("overdue:"):
