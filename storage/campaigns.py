@@ -129,12 +129,12 @@ def mark_by_hand(session: Session, *, task_id: int, subject: str, how: str, reas
     return True
 
 
-def campaign_asking(session: Session, *, today: date, kind: str, audiences: set[str] | None = None,
-                    branch_id: int | None = None) -> CampaignRecord | None:
+def campaign_asking(session: Session, *, today: date, kind: str, audiences: set[str] | None = None
+                    ) -> CampaignRecord | None:
     """The first running campaign with a task of this kind (for one of these audiences), in any phase:
     what a member's pledge belongs to when it is read later (/践诺), not what a submission credits."""
     for record in active_campaigns(session, today=today):
-        if any(_concerns(t, kind, audiences, branch_id) for t in tasks_of(session, campaign_ids=[record.id])):
+        if any(_concerns(t, kind, audiences, None) for t in tasks_of(session, campaign_ids=[record.id])):
             return record
     return None
 
