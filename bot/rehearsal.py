@@ -227,7 +227,7 @@ class Stage:
             if day in phase_ends:
                 self.result.ledgers.append(self.ledger(phase_ends[day], day))
             day += timedelta(days=1)
-        self.result.done, self.result.documents, self.result.ratings = self._done(), self._documents(), self._ratings()
+        self.read_back()
         self.result.problems += [f"{what} ({len(days)}×, {days[0]:%Y-%m-%d}…{days[-1]:%Y-%m-%d})"
                                  for what, days in self.failures.items()]
         return self.result
@@ -445,22 +445,15 @@ class Stage:
             return vocabulary()["roles"]["committee"]
         return self.people[subject].name
 
-    def _done(self) -> list[tuple[str, str]]:
+    def read_back(self) -> None:
+        """What the database holds at the end: task_done, /报送 submissions, every rating round."""
         keys = {t.id: t.key for t in self.tasks}
         with Session(self.engine) as session:
-            return [(keys[d.task_id], d.subject) for d in session.scalars(select(TaskDone))]
-
-    def _documents(self) -> list[tuple[str, str, str]]:
-        keys = {t.id: t.key for t in self.tasks}
-        with Session(self.engine) as session:
-            return [(keys.get(d.task_id, ""), d.subject, d.status)
-                    for d in session.scalars(select(DocumentSubmission).order_by(DocumentSubmission.id))]
-
-    def _ratings(self) -> list[tuple[str, str, str, str]]:
-        keys = {t.id: t.key for t in self.tasks}
-        with Session(self.engine) as session:
-            return [(keys[r.task_id], self.branches[r.branch_id].name, r.level, r.status)
-                    for r in session.scalars(select(Rating).order_by(Rating.id))]
+            self.result.done = [(keys[d.task_id], d.subject) for d in session.scalars(select(TaskDone))]
+            self.result.documents = [(keys.get(d.task_id, ""), d.subject, d.status) for d in
+                                     session.scalars(select(DocumentSubmission).order_by(DocumentSubmission.id))]
+            self.result.ratings = [(keys[r.task_id], self.branches[r.branch_id].name, r.level, r.status)
+                                   for r in session.scalars(select(Rating).order_by(Rating.id))]
 
 
 def _plain(row):
