@@ -80,6 +80,9 @@ class BaseForm:
 
 FORMS: dict[str, Form] = {}
 
+MEMBER_AUDIENCES = frozenset({"members", "post_holders"})  # the tasks a member does for themself
+BRANCHES = frozenset({"branches"})  # the tasks a secretary does for the branch
+
 
 def task_choices(ctx: Context, kind: str, audiences: frozenset[str] | None = None, *, branch_id: int | None = None,
                  subject: str | None = None) -> tuple[CampaignRecord, list[CampaignTask]] | None:
@@ -89,7 +92,7 @@ def task_choices(ctx: Context, kind: str, audiences: frozenset[str] | None = Non
     several times per answer."""
     branch_id = ctx.person.branch_id if branch_id is None else branch_id
     if subject is None:
-        subject = f"branch:{branch_id}" if audiences == frozenset({"branches"}) else ctx.person.userid
+        subject = f"branch:{branch_id}" if audiences == BRANCHES else ctx.person.userid
     key = f"task_choices:{kind}:{sorted(audiences) if audiences else '*'}:{branch_id}:{subject}"
     return ctx.once(key, lambda: campaigns.tasks_to_credit(ctx.session, today=ctx.today, kind=kind, audiences=audiences,
                                                            branch_id=branch_id, subject=subject))

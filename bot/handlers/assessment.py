@@ -18,13 +18,9 @@ from storage.models import CampaignRecord, CampaignTask, Role, SelfAssessment
 router = Router()
 
 
-MEMBER_AUDIENCES = frozenset({"members", "post_holders"})
-BRANCHES = frozenset({"branches"})
-
-
 def _audiences(ctx: Context, kind: str) -> frozenset[str]:
     """Whose self-assessment tasks this one answers: the branch's (党组织自评, 五星) or the person's own."""
-    return BRANCHES if kind != "member" else MEMBER_AUDIENCES & audiences(ctx.person)
+    return forms.BRANCHES if kind != "member" else forms.MEMBER_AUDIENCES & audiences(ctx.person)
 
 
 def _choices(ctx: Context, kind: str) -> tuple[CampaignRecord, list[CampaignTask]] | None:

@@ -15,14 +15,12 @@ from storage.models import CampaignRecord, CampaignTask, Pledge, Role
 from storage.people import branch_of
 from storage.pledges import add_pledge
 
-BRANCHES = frozenset({"branches"})
-
 
 def branch_pledge_task(ctx: Context, answers: dict[str, Any] | None = None
                        ) -> tuple[CampaignRecord, CampaignTask] | None:
     """The branch's pledge task whose window holds today (a 整改方案 the bot added is one too), as
     chosen when two are open."""
-    return forms.campaign_task(ctx, "pledge", BRANCHES, answers)
+    return forms.campaign_task(ctx, "pledge", forms.BRANCHES, answers)
 
 
 def _parts(ctx: Context, answers: dict[str, Any]) -> list[tuple[str, str]]:
@@ -35,7 +33,7 @@ class BranchPledge(forms.BaseForm):
     name = "branch_pledge"
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
-        steps = forms.task_step(forms.task_choices(ctx, "pledge", BRANCHES))
+        steps = forms.task_step(forms.task_choices(ctx, "pledge", forms.BRANCHES))
         steps += [Step(key, "branch_part", kind="date" if key == "deadline" else "text", data={"part": label})
                   for key, label in _parts(ctx, answers)]
         preview = lambda: render("branch_pledge_preview", items=self.items(ctx, answers))  # noqa: E731

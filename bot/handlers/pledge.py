@@ -20,7 +20,6 @@ from storage.models import CampaignRecord, CampaignTask, Pledge, Role
 from storage.pledges import add_pledge, latest_pledge, others_items
 
 router = Router()
-MEMBER_AUDIENCES = frozenset({"members", "post_holders"})
 
 
 def _own_audiences(ctx: Context) -> list[frozenset[str]]:
@@ -45,7 +44,7 @@ def pledge_campaign(ctx: Context) -> CampaignRecord | None:
     pledge in any phase (where a pledge made earlier is reported on with /践诺)."""
     found = pledge_choices(ctx)
     return found[0] if found else ctx.once("pledge_campaign", lambda: campaigns.campaign_asking(
-        ctx.session, today=ctx.today, kind="pledge", audiences=set(MEMBER_AUDIENCES & audiences(ctx.person))))
+        ctx.session, today=ctx.today, kind="pledge", audiences=set(forms.MEMBER_AUDIENCES & audiences(ctx.person))))
 
 
 def my_pledge(ctx: Context) -> Pledge | None:

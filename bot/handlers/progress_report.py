@@ -7,7 +7,7 @@ from typing import Any
 from bot import forms
 from bot.answers import Invalid
 from bot.forms import Step
-from bot.handlers.pledge import MEMBER_AUDIENCES, my_pledge
+from bot.handlers.pledge import my_pledge
 from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
 from storage import campaigns
@@ -51,7 +51,7 @@ def _credit(ctx: Context, campaign_id: int) -> None:
     """The one progress task of this person whose window holds today (the earliest due when two are
     open: a report is not asked which), in the pledge's campaign; none in another phase."""
     found = campaigns.find_task(ctx.session, today=ctx.today, kind="progress",
-                                audiences=set(MEMBER_AUDIENCES & audiences(ctx.person)),
+                                audiences=set(forms.MEMBER_AUDIENCES & audiences(ctx.person)),
                                 branch_id=ctx.person.branch_id, subject=ctx.person.userid)
     if found is not None and found[0].id == campaign_id:
         campaigns.mark_done(ctx.session, task_id=found[1].id, subject=ctx.person.userid)
