@@ -63,7 +63,7 @@ def _asks_party_analysis(ctx: Context, answers: dict[str, Any]) -> bool:
     """Whether the task this self-assessment fulfils asks for a 党性分析 too (seed000's of 2011 does,
     its 对标定位 of 2012 does not)."""
     found = assessment_task(ctx, answers)
-    return found is not None and "党性分析" in found[1].title
+    return found is not None and vocabulary()["forms"]["party_analysis"] in found[1].title
 
 
 def assessment_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
