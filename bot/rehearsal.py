@@ -31,6 +31,7 @@ from sqlmodel import Session
 from bot.campaigns import Campaign, save_campaign
 from bot.config import Settings
 from bot.dispatch import Dispatcher
+from bot.forms import MEMBER_AUDIENCES
 from bot.handlers import ROUTERS
 from bot.roster import import_roster
 from bot.scheduler.calendar import clock
@@ -59,9 +60,10 @@ def words() -> dict:
 
 
 def submittable(task: CampaignTask) -> bool:
-    """Kinds somebody can do in chat today. A branch's 践诺 has no command yet."""
+    """Kinds somebody can do in chat today. /践诺 credits a member's own progress only: a branch's
+    (or a 书记's, the 党委's) 践诺 has no command yet."""
     return task.kind in {"pledge", "self_assessment", "poll", "rating", "document"} or (
-        task.kind == "progress" and task.audience != "branches")
+        task.kind == "progress" and task.audience in MEMBER_AUDIENCES)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from bot.rehearsal import LATE_DAYS, Rehearsal, rehearse, submittable, timeline_
 from tests.test_campaign_files import CAMPAIGNS, FILES
 
 
-
 @cache
 def rehearsed(name: str, late: int = 0) -> Rehearsal:
     return rehearse(load_campaign_file(CAMPAIGNS / f"{name}.yaml"), Settings(), late_percent=late)
@@ -118,6 +117,9 @@ def test_submittable_kinds():
     def task(kind, audience):
         return CampaignTask(kind=kind, audience=audience)
     assert submittable(task("progress", "members")) and not submittable(task("progress", "branches"))
+    # /践诺 credits only a member's own progress (bot.forms.MEMBER_AUDIENCES), not a 书记's or the 党委's
+    assert submittable(task("progress", "post_holders")) and not submittable(task("progress", "secretaries"))
+    assert not submittable(task("progress", "committee"))
     assert submittable(task("rating", "committee")) and submittable(task("document", "branches"))
     assert submittable(task("document", "committee"))
 
