@@ -38,6 +38,8 @@ import aiohttp
 from bot.config import ConfigError, Settings, load_settings
 from bot.scheduler.calendar import load_calendar
 from bot.texts import render
+from bot.wecom import setup_errors
+from bot.wecom.api import TransientError, request_json
 
 AES_KEY_ALPHABET = re.compile(r"^[A-Za-z0-9]*$")  # 加解密方案说明: 从a-z, A-Z, 0-9共62个字符中选取
 CORP_ID = re.compile(r"^[A-Za-z0-9]+$")
@@ -115,13 +117,15 @@ class Platform:
         return params if api == "gettoken" else {"access_token": self.token, **params}
 
     async def _call(self, method: str, api: str, **kwargs: Any) -> dict[str, Any]:
+        """The bot's own request (bot.wecom.api.request_json), without its token cache and pacing: doctor
+        runs before there is a database, and reports gettoken's errcode and errmsg as they came."""
         try:
-            async with self.http.request(method, f"{self.settings.api_base}/{api}", timeout=self.timeout,
-                                         **kwargs) as resp:
-                body = await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            # Not str(exc): aiohttp puts the URL, with the secret or the token, into its messages.
-            raise Unreachable(type(exc).__name__) from None
+            status, body = await request_json(self.http, method, f"{self.settings.api_base}/{api}",
+                                              timeout=self.timeout, endpoint=api, **kwargs)
+        except TransientError as exc:
+            raise Unreachable(str(exc)) from None
+        if status != 200:
+            raise Unreachable(f"HTTP {status}")
         if not isinstance(body, dict):
             raise Unreachable("not a JSON object")
         return body
@@ -132,7 +136,8 @@ def refusal(answer: dict[str, Any], **outcomes: str) -> tuple[str, dict[str, Any
     errcode, errmsg = int(answer.get("errcode", -1)), str(answer.get("errmsg", ""))
     outcome = outcomes.get(f"e{errcode}") or REFUSALS.get(errcode, "errcode")
     found = FROM_IP.search(errmsg)
-    return outcome, {"errcode": errcode, "errmsg": errmsg, "from_ip": found.group(1) if found else ""}
+    return outcome, {"errcode": errcode, "errmsg": errmsg, "from_ip": found.group(1) if found else "",
+                     "setup": setup_errors.classify(errcode)}  # the sender's words, for what doctor has none
 
 
 async def token_check(platform: Platform) -> Check:

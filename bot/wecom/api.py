@@ -34,6 +34,18 @@ class ApiError(Exception):
         self.errcode, self.errmsg = errcode, errmsg
 
 
+async def request_json(http: aiohttp.ClientSession, method: str, url: str, *, timeout: aiohttp.ClientTimeout,
+                       endpoint: str, **kwargs: Any) -> tuple[int, Any]:
+    """(HTTP status, the body read as JSON when the status is 200). A timeout, a dropped connection or an
+    unreadable body is a TransientError naming the exception's type only: aiohttp puts the URL, with the
+    secret or the token in it, into its messages. Shared by the client and `xianfeng doctor`."""
+    try:
+        async with http.request(method, url, timeout=timeout, **kwargs) as resp:
+            return resp.status, (await resp.json(content_type=None) if resp.status == 200 else None)
+    except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
+        raise TransientError(f"{type(exc).__name__} calling {endpoint}") from None
+
+
 class TokenRefused(TransientError):
     """gettoken answered an errcode: usually a wrong corp id or secret, or an untrusted server IP
     (bot.wecom.setup_errors), never the fault of a message, so nothing is claimed or dead-lettered."""
@@ -128,17 +140,12 @@ class WeComClient:
     async def _request(self, method: str, endpoint: str, *, deadline: float | None = None,
                        **kwargs: Any) -> dict[str, Any]:
         await self.limiter.acquire(endpoint, deadline)
-        url = f"{self._settings.api_base}/{endpoint}"
-        try:
-            async with self._http.request(method, url, timeout=self._timeout, **kwargs) as resp:
-                if resp.status >= 500 or resp.status == 429:
-                    raise TransientError(f"HTTP {resp.status} from {endpoint}")
-                if resp.status != 200:
-                    raise ApiError(-resp.status, f"HTTP {resp.status} from {endpoint}")
-                body = await resp.json(content_type=None)
-        except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            # Not str(exc): aiohttp puts the URL, with the secret or token in it, into its messages.
-            raise TransientError(f"{type(exc).__name__} calling {endpoint}") from None
+        status, body = await request_json(self._http, method, f"{self._settings.api_base}/{endpoint}",
+                                          timeout=self._timeout, endpoint=endpoint, **kwargs)
+        if status >= 500 or status == 429:
+            raise TransientError(f"HTTP {status} from {endpoint}")
+        if status != 200:
+            raise ApiError(-status, f"HTTP {status} from {endpoint}")
         self._note_limits(endpoint, body)
         return body
 
