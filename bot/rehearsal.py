@@ -31,7 +31,7 @@ from sqlmodel import Session
 from bot.campaigns import Campaign, save_campaign
 from bot.config import Settings
 from bot.dispatch import Dispatcher
-from bot.forms import MEMBER_AUDIENCES
+from bot.forms import BRANCHES, MEMBER_AUDIENCES
 from bot.handlers import ROUTERS
 from bot.roster import import_roster
 from bot.scheduler.calendar import clock
@@ -60,10 +60,13 @@ def words() -> dict:
 
 
 def submittable(task: CampaignTask) -> bool:
-    """Kinds somebody can do in chat today. /践诺 credits a member's own progress only: a branch's
-    (or a 书记's, the 党委's) 践诺 has no command yet."""
-    return task.kind in {"pledge", "self_assessment", "poll", "rating", "document"} or (
-        task.kind == "progress" and task.audience in MEMBER_AUDIENCES)
+    """Tasks somebody can do in chat today: /承诺 and /自评 credit a member's own or the branch's,
+    /践诺 a member's own only (a branch's 践诺 has no command yet); a task for other audiences has none."""
+    if task.kind in ("pledge", "self_assessment"):
+        return task.audience in MEMBER_AUDIENCES | BRANCHES
+    if task.kind == "progress":
+        return task.audience in MEMBER_AUDIENCES
+    return task.kind in {"poll", "rating", "document"}
 
 
 @dataclass(frozen=True)

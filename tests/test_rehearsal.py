@@ -120,6 +120,10 @@ def test_submittable_kinds():
     # /践诺 credits only a member's own progress (bot.forms.MEMBER_AUDIENCES), not a 书记's or the 党委's
     assert submittable(task("progress", "post_holders")) and not submittable(task("progress", "secretaries"))
     assert not submittable(task("progress", "committee"))
+    # /承诺 and /自评 likewise credit a member's own task or the branch's, nobody else's
+    for kind in ("pledge", "self_assessment"):
+        assert submittable(task(kind, "members")) and submittable(task(kind, "branches"))
+        assert not submittable(task(kind, "secretaries")) and not submittable(task(kind, "masses"))
     assert submittable(task("rating", "committee")) and submittable(task("document", "branches"))
     assert submittable(task("document", "committee"))
 
