@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from bot.wecom.emulator.messages import CHAT_MSGTYPES, content_problem, reply
+from bot.wecom.emulator.messages import CHAT_MSGTYPES, content_problem, reply, shown
 from bot.wecom.emulator.state import Chat, EmulatorState, user_key
 
 CHATID = re.compile(r"^[0-9A-Za-z]{1,32}$")
@@ -64,7 +64,7 @@ def appchat_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:
     problem = content_problem(body, CHAT_MSGTYPES, state.media_expires, state.clock())
     if problem:
         return reply(problem)
-    state.post_to_chat(chat, "app", body["msgtype"], body[body["msgtype"]])
+    state.post_to_chat(chat, "app", body["msgtype"], shown(body))
     return reply(0)
 
 
