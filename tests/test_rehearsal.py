@@ -14,9 +14,15 @@ from functools import cache
 import pytest
 from openpyxl import load_workbook
 
-from bot.campaigns import load_campaign_file
+from sqlmodel import select
+
+from bot.campaigns import load_campaign_file, save_campaign
 from bot.config import Settings
-from bot.rehearsal import LATE_DAYS, Rehearsal, rehearse, submittable, timeline_rows, words, write_report
+from bot.rehearsal import LATE_DAYS, Rehearsal, Stage, rehearse, submittable, timeline_rows, words, write_report
+from bot.wecom import messages
+from storage import campaigns
+from storage.db import transaction
+from storage.models import CampaignTask
 from tests.test_campaign_files import CAMPAIGNS, FILES
 
 
@@ -266,3 +272,22 @@ def test_the_date_check_would_catch_a_message_that_dropped_its_years():
     found = [_misdated(re.sub(r"\d{4}年(?=\d{1,2}月)", "", m.text), m.moment.year, named)
              for m in rehearsed("seed000").messages]
     assert sum(map(bool, found)) > 10
+
+
+def test_the_stale_check_flags_a_digest_naming_a_task_done_or_not_yet_started(engine, rostered):
+    """The check the rehearsals pass can fail: a digest, queued by hand, naming seed002's phase-4 poll in
+    March (not started) and the 党组织自评 that the reader's branch has done."""
+    campaign = load_campaign_file(CAMPAIGNS / "seed002.yaml")
+    with transaction(engine) as session:
+        save_campaign(session, campaign, source_file="test")
+        tasks = {t.key: t for t in session.scalars(select(CampaignTask))}
+        campaigns.mark_done(session, task_id=tasks["branch-self-assessment"].id, subject="branch:1")
+        titles = (tasks["three-level-poll"].title, tasks["branch-self-assessment"].title)
+    stage = Stage(engine, Settings(), campaign, 0)
+    stage.now = datetime(2012, 3, 12, 9, 7, tzinfo=stage.tz)
+    with transaction(engine) as session:
+        messages.to_each(session, [("digest:2012-03-12:zhang", "zhang", "本周待办：\n" + "\n".join(titles))])
+    [(message, _row)] = [found for found in stage.collect() if found[0].category == "digest"]
+    flagged = words()["headers"]
+    assert set(message.stale) == {f"{titles[0]}（{flagged['stale_not_started']}）",
+                                  f"{titles[1]}（{flagged['stale_done']}）"}
