@@ -1,7 +1,8 @@
 """Closing a poll, exactly once (the row is locked and its status checked in the closing
 transaction, and every message it queues has a key of its own): count, store the result, post it
 with its chart to the branch group, and apply the campaign's rules: only the consequences its file
-defines (below its line a 整改方案 task, where it sets rectify_days), its defaults named as such."""
+defines (below its line a 整改方案 task for the branch, or for the member a 民主评议党员 rated, where
+it sets rectify_days), its defaults named as such."""
 from __future__ import annotations
 
 import time
@@ -30,8 +31,12 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
     session.add(poll)
     store.reshuffle(session, poll_id=poll.id, keep=result["published"])
     closed_on = datetime.fromtimestamp(poll.closed_at, ZoneInfo(tz)).date()
-    if "rectify" in result["consequences"] and poll.rates != "members" and record is not None:
-        _rectify_task(session, poll=poll, record=record, today=closed_on, days=rules.rectify_days)
+    rated = poll.subject_userid if poll.rates == "members" else None
+    if "rectify" in result["consequences"] and record is not None and (poll.rates != "members" or rated):
+        task = _rectify_task(session, poll=poll, record=record, today=closed_on, days=rules.rectify_days, userid=rated)
+        if rated:
+            messages.to_person(session, key=f"poll:{poll.id}:rectify", userid=rated,
+                               text=render("poll_rectify_member", poll=poll, task=task, r=result))
     _publish(session, poll)
     return poll
 
@@ -85,12 +90,17 @@ def chart(poll: Poll) -> bytes:
                      footer=render("poll_formula", r=r, result=True))
 
 
-def _rectify_task(session: Session, *, poll: Poll, record: CampaignRecord, today: date, days: int) -> None:
-    """Below the line the branch must make a 整改方案: a task for that branch alone (/承诺 支部 writes it),
-    due `days` (rules.rectify_days) after the result."""
+def _rectify_task(session: Session, *, poll: Poll, record: CampaignRecord, today: date, days: int,
+                  userid: str | None = None) -> CampaignTask:
+    """Below the line a 整改方案 is owed, due `days` (rules.rectify_days) after the result: by the
+    branch (/承诺 支部 writes it), or, when the poll rated one member (民主评议党员), by that member
+    alone (/承诺)."""
     due = max(min(today + timedelta(days=days), record.end), today)
     phase = next((i for i, p in enumerate(record.content["phases"]) if date.fromisoformat(p["start"]) <= today
                   <= date.fromisoformat(p["end"])), len(record.content["phases"]) - 1)
-    session.add(CampaignTask(campaign_id=record.id, key=f"rectify-poll-{poll.id}", phase_index=phase,
-                             title=render("poll_rectify_title", poll=poll), kind="pledge", audience="branches",
-                             due=due, remind_days=[3, 1], branch_id=poll.branch_id))
+    task = CampaignTask(campaign_id=record.id, key=f"rectify-poll-{poll.id}", phase_index=phase,
+                        title=render("poll_rectify_title", poll=poll), kind="pledge",
+                        audience="members" if userid else "branches", due=due, remind_days=[3, 1],
+                        branch_id=poll.branch_id, userid=userid)
+    session.add(task)
+    return task

@@ -400,7 +400,7 @@ class Stage:
         return tuple(sorted(roles)) + ((words()["headers"]["chat"],) if chats else ())
 
     def _stale(self, ob: Obligations, row: Outbox, concerned: list) -> tuple[str, ...]:
-        """Tasks the message names that nobody it concerns still owes, or whose phase has not begun."""
+        """Tasks the message names that nobody it concerns still owes, or whose window has not opened."""
         text, named = _text(row.payload), []
         for title in self.by_title:
             if title in text:
@@ -409,7 +409,7 @@ class Stage:
         h = words()["headers"]
         stale = []
         for title in named:
-            same = [t for t in ob.tasks if t.title == title]  # ob.tasks: those whose phase has begun
+            same = [t for t in ob.tasks if t.title == title]  # ob.tasks: those whose window has opened
             if not same:
                 stale.append(f"{title}（{h['stale_not_started']}）")
             elif not any(ob.owed(t, p) for t in same for p in concerned):

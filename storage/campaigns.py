@@ -171,9 +171,12 @@ def windows(record: CampaignRecord, tasks: list[CampaignTask]) -> list[Window]:
     return found
 
 
-def _concerns(task: CampaignTask, kind: str, audiences: set[str] | None, branch_id: int | None) -> bool:
-    """Of this kind and audience; a task the bot added for another branch never concerns this one."""
-    return task.kind == kind and (audiences is None or task.audience in audiences) and task.branch_id in (None, branch_id)
+def _concerns(task: CampaignTask, kind: str, audiences: set[str] | None, branch_id: int | None,
+              subject: str | None = None) -> bool:
+    """Of this kind and audience; a task the bot added for another branch, or for another person,
+    never concerns this one."""
+    return task.kind == kind and (audiences is None or task.audience in audiences) \
+        and task.branch_id in (None, branch_id) and task.userid in (None, subject)
 
 
 def tasks_to_credit(session: Session, *, today: date, kind: str, audiences: set[str] | None = None,
@@ -188,7 +191,8 @@ def tasks_to_credit(session: Session, *, today: date, kind: str, audiences: set[
     `only` narrows the tasks further (a poll of members is for the task that rates members), after
     their windows are drawn."""
     for record in active_campaigns(session, today=today, ended_within=LATE_AFTER_END if subject else 0):
-        tasks = [t for t in tasks_of(session, campaign_ids=[record.id]) if _concerns(t, kind, audiences, branch_id)]
+        tasks = [t for t in tasks_of(session, campaign_ids=[record.id])
+                 if _concerns(t, kind, audiences, branch_id, subject)]
         drawn = [w for w in windows(record, tasks) if only is None or only(record, w.task)]
         current = [w for w in drawn if w.holds(today)]
         # A task of an earlier window that this party never fulfilled is still theirs to do (late): offered
@@ -208,8 +212,8 @@ def find_task(session: Session, *, today: date, kind: str, audiences: set[str] |
               branch_id: int | None = None, subject: str | None = None
               ) -> tuple[CampaignRecord, CampaignTask] | None:
     """The one task a submission made today fulfils where nobody can be asked which: the first of
-    tasks_to_credit, a current one before a late one (a task the bot added for this branch, a 整改方案,
-    before either)."""
+    tasks_to_credit, a current one before a late one (a task the bot added for this branch or person,
+    a 整改方案, before either)."""
     found = tasks_to_credit(session, today=today, kind=kind, audiences=audiences, branch_id=branch_id, subject=subject)
     if found is None:
         return None

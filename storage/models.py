@@ -165,6 +165,9 @@ class CampaignTask(SQLModel, table=True):
     # Set on tasks the bot adds for one branch (a 整改方案 after a poll below the line); campaign
     # file tasks are for every branch and have none.
     branch_id: Optional[int] = Field(default=None, foreign_key="branch.id")
+    # Set, with branch_id, on a task the bot adds for one person: a member's 整改方案 after their
+    # 民主评议党员 fell below the campaign's line.
+    userid: Optional[str] = Field(default=None, max_length=64)
 
 
 class TaskDone(SQLModel, table=True):

@@ -225,3 +225,44 @@ def test_every_rule_has_words_for_its_default():
         said = _environment().from_string(PROBE).render(pairs=[[name, value]]).strip()
         assert said.startswith(f"{DEFAULT_NOTE}：") and name not in said and "None" not in said, said
 
+
+
+def test_a_member_rated_below_seed000s_line_owes_their_own_rectification(engine, tmp_path):
+    """民主评议党员 below the line: the member rated, and nobody else, owes a 整改提升方案 (finding 8:
+    members were told "需制定整改方案" and no task was created); they are told so privately, the
+    digest lists it, and their next /承诺 is for it."""
+    from bot.scheduler.obligations import Obligations
+    from storage.campaigns import tasks_to_credit
+    from storage.models import Person
+
+    populate(engine, tmp_path, campaign=campaign_with_rules_of("seed000"))
+    town = Town(engine)
+    for answer in ["/评议", "3", "党员1", "2", "党员和群众", "5月15日", "跳过"]:  # 民主评议党员, 好较好一般差
+        town.say("sec", answer)
+    assert "已发出" in town.say("sec", "1")[0]
+    with Session(engine) as session:
+        from storage.models import Poll
+        poll = session.scalars(select(Poll)).one()
+    assert poll.subject_userid == "m1"
+    for voter in ["m2", "m3", "m4", "m5", "q1", "q2"]:
+        town.tap(voter, poll.id, "4")  # 差
+    town.say("sec", f"/评议 结束 {poll.id}")
+    [task] = rectify_tasks(engine)
+    assert (task.userid, task.audience, task.kind) == ("m1", "members", "pledge")
+    assert task.due == date(2026, 5, 11) + timedelta(days=15)
+    told = [t for t in town.texts("m1") if "整改提升方案" in t]
+    assert len(told) == 1 and "5月26日前" in told[0] and "/承诺" in told[0]
+    result = town.rows(f"poll:{poll.id}:result")[0].payload["markdown"]["content"]
+    assert "本人需在 15 天内制定整改提升方案" in result
+    with Session(engine) as session:
+        people = {p.userid: p for p in session.scalars(select(Person))}
+        ob = Obligations(session, today=date(2026, 5, 20))
+        assert task.id in {o.task.id for o in ob.open_for(people["m1"])}
+        assert task.id not in {o.task.id for o in ob.open_for(people["m2"])}
+        assert task.id not in {o.task.id for o in ob.open_for(people["sec"])}
+        mine = tasks_to_credit(session, today=date(2026, 5, 20), kind="pledge", audiences={"members"},
+                               branch_id=people["m1"].branch_id, subject="m1")
+        theirs = tasks_to_credit(session, today=date(2026, 5, 20), kind="pledge", audiences={"members"},
+                                 branch_id=people["m2"].branch_id, subject="m2")
+    assert mine is not None and task.id in {t.id for t in mine[1]}
+    assert theirs is None or task.id not in {t.id for t in theirs[1]}

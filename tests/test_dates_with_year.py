@@ -97,6 +97,8 @@ SAMPLES = {
     "poll_card_desc.j2": {"poll": POLL, "deadline": NEXT_MOMENT},
     "phase_end.j2": {"phase": PHASE, "late": True},
     "task_reminder.j2": {"task": TASK, "days_left": 3, "late": True, "planned": NEXT},
+    "task_opens.j2": {"task": TASK, "late": True, "planned": NEXT},
+    "poll_rectify_member.j2": {"poll": POLL, "task": TASK, "r": Obj(rate=0.6, rules=Obj(lose=0.8))},
     "digest.j2": {"person": {"name": "李"}, "owed": [Obj(task=TASK, overdue=False)], "polls": []},
     "overdue_committee.j2": {"task": TASK, "rows": []},
     "form_step.j2": {"step": Obj(prompt="poll_deadline", kind="date", optional=False), "previous": NEXT.isoformat(),

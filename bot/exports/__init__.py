@@ -1,5 +1,5 @@
-"""`xianfeng export pledges|self-assessments|ratings|polls|documents --campaign NAME --out FILE.xlsx`:
-records for the 党建档案, one module per kind of sheet (records, results, documents), sharing book.py."""
+"""`xianfeng export pledges|self-assessments|ratings|polls|documents|ledger --campaign NAME --out FILE.xlsx`:
+records for the 党建档案, one module per kind of sheet (records, results, documents, ledger), sharing book.py."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.exports.ledger import ledger_book
 from bot.exports.records import by_branch
 from bot.exports.results import TABLES
 from bot.texts import vocabulary
@@ -24,7 +25,8 @@ def export(session: Session, *, what: str, campaign: str, out: Path, tz: str = "
     unassigned = vocabulary()["export"]["unassigned"]  # what every table calls a row of no (known) branch
     branches = defaultdict(lambda: unassigned, {b.id: b.name for b in people.branches(session)})
     zone = ZoneInfo(tz)
-    book = TABLES[what](session, record, branches, zone) if what in TABLES \
+    tables = {**TABLES, "ledger": ledger_book}
+    book = tables[what](session, record, branches, zone) if what in tables \
         else by_branch(session, what, record, branches, zone)
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)

@@ -1,5 +1,6 @@
-"""Group announcements: phase start, task reminders N days before a deadline, phase end, and the
-escalation after a deadline. Each run looks at every event that is due and still relevant and
+"""Group announcements: phase start (the tasks open from that day), a task opening later in its phase
+(seed001's polls each own half a year of one long phase), task reminders N days before a deadline,
+phase end, and the escalation after a deadline. Each run looks at every event that is due and still relevant and
 queues it under a key of its own, so a run repeated, late, or on two workers sends it once; an
 event missed while the bot was down goes out late, saying when it was meant for."""
 from __future__ import annotations
@@ -25,7 +26,7 @@ ESCALATION_GRACE = timedelta(days=7)
 @dataclass(frozen=True)
 class Event:
     key: str
-    kind: str  # phase_start, phase_end, reminder, overdue
+    kind: str  # phase_start, task_opens, phase_end, reminder, overdue
     planned: datetime
     campaign: CampaignRecord
     phase_index: int
@@ -39,7 +40,9 @@ def _at(day: date, settings: Settings, tz) -> datetime:
 
 
 def due_events(records: list[CampaignRecord], tasks: list[CampaignTask], settings: Settings,
-               now: datetime) -> Iterator[Event]:
+               now: datetime, opens: dict[int, date] | None = None) -> Iterator[Event]:
+    """`opens`: each task's first day (Obligations.opens); a task opening after its phase's start is
+    announced that day, while it is still to be done."""
     tz = now.tzinfo
     for record in records:
         for index, phase in enumerate(record.content["phases"]):
@@ -52,6 +55,10 @@ def due_events(records: list[CampaignRecord], tasks: list[CampaignTask], setting
     for task in tasks:
         record = by_id[task.campaign_id]
         phase = record.content["phases"][task.phase_index]
+        first = (opens or {}).get(task.id)
+        if first is not None and first > date.fromisoformat(phase["start"]) and task.branch_id is None \
+                and _at(first, settings, tz) <= now and now.date() <= task.due:
+            yield Event(f"{task.id}:opens", "task_opens", _at(first, settings, tz), record, task.phase_index, phase, task)
         for days in task.remind_days:
             planned = _at(task.due - timedelta(days=days), settings, tz)
             if planned <= now and now.date() <= task.due and task.due - timedelta(days=days) >= date.fromisoformat(phase["start"]):
@@ -83,6 +90,10 @@ def announce(session: Session, event: Event, ob: Obligations, now: datetime) -> 
         text = render("phase_start", tasks=tasks, **common)
     elif event.kind == "phase_end":
         text = render("phase_end", **common)
+    elif event.kind == "task_opens":
+        if event.task.audience not in GROUP_AUDIENCES:
+            return
+        text = render("task_opens", task=event.task, **common)
     else:
         if event.task.audience not in GROUP_AUDIENCES:
             return
@@ -115,7 +126,8 @@ def run_announcements(session: Session, settings: Settings, now: datetime) -> in
     if is_quiet(now, settings.quiet_hours):
         return 0  # the next run after the quiet hours sends what is due
     ob = Obligations(session, today=now.date(), ended_within=ESCALATION_GRACE.days + 1)
-    events = list(due_events(list(ob.campaigns.values()), ob.tasks, settings, now))
+    events = list(due_events(list(ob.campaigns.values()), ob.tasks, settings, now,
+                             opens={t.id: ob.opens(t) for t in ob.tasks}))
     for event in events:
         announce(session, event, ob, now)
     return len(events)

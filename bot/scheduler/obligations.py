@@ -1,7 +1,11 @@
-"""Who owes what in the active campaigns, from a handful of set queries whatever the head count.
+"""The ledger: who owes what in the active campaigns, from a handful of set queries whatever the
+head count. The digest, reminders, escalations, /进度, /标记 and `xianfeng export ledger` all read it.
 
-A task is visible from the start of its phase. Person tasks are done per person (subject =
-userid); branch tasks per branch (subject = "branch:<id>") and owed by the branch's secretaries.
+A task is owed from the day its window opens (storage.campaigns.windows: its phase's start, or the day
+after the previous task of its kind and audience in that phase fell due), so seed001's 2012 polls are
+not owed in 2010. Person tasks are done per person (subject = userid); branch tasks per branch
+(subject = "branch:<id>") and owed by the branch's secretaries; a task the bot added for one branch
+or one person (a 整改方案) only by them. A task is closed by one task_done row, which says what closed it.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from storage import campaigns
-from storage.models import Branch, CampaignTask, Person, Role
+from storage.models import Branch, CampaignRecord, CampaignTask, Person, Role
 
 TRUTHY = {"是", "有", "有职", "yes", "true", "1", "y"}
 PERSONAL = {"members", "post_holders", "secretaries", "committee", "masses"}
@@ -44,12 +48,15 @@ def audiences(person: Person) -> set[str]:
 
 
 def subject_for(task: CampaignTask, person: Person) -> str | None:
-    return _subject(task.audience, task.kind, task.branch_id, person)
+    return _subject(task.audience, task.kind, task.branch_id, task.userid, person)
 
 
-def _subject(audience: str, kind: str, only_branch: int | None, person: Person) -> str | None:
+def _subject(audience: str, kind: str, only_branch: int | None, only_person: str | None, person: Person
+             ) -> str | None:
     if only_branch is not None and only_branch != person.branch_id:
         return None  # a task the bot added for another branch
+    if only_person is not None and only_person != person.userid:
+        return None  # a task the bot added for another person (their 整改方案)
     if audience == "branches":
         return f"branch:{person.branch_id}" if person.branch_id else None
     if kind == "rating":
@@ -59,18 +66,25 @@ def _subject(audience: str, kind: str, only_branch: int | None, person: Person) 
 
 class Obligations:
     def __init__(self, session: Session, *, today: date, ended_within: int = 0,
-                 people: Iterable[Person] | None = None):
+                 people: Iterable[Person] | None = None, records: list[CampaignRecord] | None = None):
+        """The running campaigns' ledger as of `today`, or these campaigns' (an export of one that ended)."""
         self.today = today
-        records = campaigns.active_campaigns(session, today=today, ended_within=ended_within)
+        if records is None:
+            records = campaigns.active_campaigns(session, today=today, ended_within=ended_within)
         self.campaigns = {r.id: r for r in records}
-        self.tasks = [t for t in campaigns.tasks_of(session, campaign_ids=list(self.campaigns))
-                      if self.phase_start(t) <= today]
+        self.windows: dict[int, campaigns.Window] = {}
+        for record in records:
+            self.windows.update((w.task.id, w) for w in campaigns.windows(
+                record, campaigns.tasks_of(session, campaign_ids=[record.id])))
+        # every task of the active campaigns by due date; `tasks` those whose window has opened
+        self.all_tasks = campaigns.tasks_of(session, campaign_ids=list(self.campaigns))
+        self.tasks = [t for t in self.all_tasks if self.opens(t) <= today]
         self.done = campaigns.done_subjects(session, task_ids=[t.id for t in self.tasks])
         # Plain rows, not ORM objects: read-only here, and a tenth of the cost for 100,000 people.
         self.people = list(people) if people is not None else list(session.execute(select(*PERSON_COLUMNS)))
         self.branches = {b.id: b for b in session.scalars(select(Branch))}
-        self._plain = [(t, t.audience, t.kind, t.branch_id, Owed(t, self.campaigns[t.campaign_id].name,
-                                                                  self._phase(t)["name"], t.due < today))
+        self._plain = [(t, t.audience, t.kind, t.branch_id, t.userid,
+                        Owed(t, self.campaigns[t.campaign_id].name, self._phase(t)["name"], t.due < today))
                        for t in self.tasks]
         self.by_branch: dict[int | None, list[Person]] = {}
         for person in self.people:
@@ -79,8 +93,9 @@ class Obligations:
     def _phase(self, task: CampaignTask) -> dict:
         return self.campaigns[task.campaign_id].content["phases"][task.phase_index]
 
-    def phase_start(self, task: CampaignTask) -> date:
-        return date.fromisoformat(self._phase(task)["start"])
+    def opens(self, task: CampaignTask) -> date:
+        """The first day a submission can fulfil it, and so the first day it is owed."""
+        return self.windows[task.id].opens
 
     def owed(self, task: CampaignTask, person: Person, mine: set[str] | None = None) -> bool:
         subject = subject_for(task, person)
@@ -90,9 +105,9 @@ class Obligations:
     def open_for(self, person: Person) -> list[Owed]:
         """Called once per person by the digest: task attributes are read once, in _plain."""
         mine, found = audiences(person), []
-        for task, audience, kind, only, owed in self._plain:
+        for task, audience, kind, only, only_person, owed in self._plain:
             if audience in mine:
-                subject = _subject(audience, kind, only, person)
+                subject = _subject(audience, kind, only, only_person, person)
                 if subject is not None and (task.id, subject) not in self.done:
                     found.append(owed)
         return found
@@ -101,6 +116,16 @@ class Obligations:
         """Every visible task this person has a part in, with whether it is done."""
         mine = audiences(person)
         return [(t, not self.owed(t, person)) for t in self.tasks if t.audience in mine]
+
+    def parties(self, task: CampaignTask) -> list[tuple[str, Person]]:
+        """Each party that owes the task, as (subject, the person who answers for it): a person; a
+        branch, answered by its first secretary; the committee as one, for a rating round."""
+        seen: dict[str, Person] = {}
+        for person in sorted(self.people, key=lambda p: (p.role != Role.secretary, p.userid)):
+            subject = subject_for(task, person) if task.audience in audiences(person) else None
+            if subject is not None and subject not in seen:
+                seen[subject] = person
+        return list(seen.items())
 
     def branch_status(self, task: CampaignTask, branch_id: int) -> tuple[int, list[Person]]:
         """(how many of the branch's people it concerns, who of them still owe it)."""
