@@ -94,6 +94,19 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
+# WeChat Work's markdown (90236) reads # headings, **bold**, [links](url), `code`, > quotes,
+# <font color> and <@userid> mentions, and documents no escape: a member's text placed in a markdown
+# message has those marks replaced by their full-width look-alikes, which it shows as typed and never
+# reads as formatting (issue 18: "[点我领奖](http://evil.example/x)" was a link in the official result).
+_MARKDOWN_LOOKALIKES = str.maketrans({"#": "＃", "*": "＊", "[": "［", "]": "］", "`": "｀", ">": "＞", "<": "＜",
+                                      "@": "＠"})
+
+
+def markdown_plain(value: Any) -> str:
+    """Text a person typed, safe to place in a markdown message: shown, never formatting."""
+    return str(value).translate(_MARKDOWN_LOOKALIKES) if value is not None else ""
+
+
 @cache
 def _environment() -> Environment:
     # auto_reload off: templates ship with the package and do not change under a running bot, so
@@ -107,6 +120,7 @@ def _environment() -> Environment:
     env.filters["span"] = _span_filter
     env.globals["words"] = vocabulary  # templates name things as vocabulary.toml does, e.g. words()["audiences"]
     env.filters["pct"] = percent
+    env.filters["plain"] = markdown_plain  # members' words inside a markdown message
     return env
 
 
