@@ -48,7 +48,7 @@ def test_a_typed_vote_mid_form_is_recorded_and_the_question_asked_again(engine, 
     question = at_the_gap_question(town, "m1")
     before = answers(engine, "m1")
     thanks, again = town.say("m1", f"{poll.id}-1 支部工作很扎实")
-    assert "已收到你对" in thanks and "和意见" in thanks
+    assert "已收到你对" in thanks  # the same thanks with or without a comment (issue 18)
     assert again == question
     assert voted(engine, poll.id, "m1") and ballots(engine) == 1
     assert answers(engine, "m1") == before

@@ -1,6 +1,6 @@
 """/评议: a secretary (or the committee, for any branch) issues an anonymous poll — the guided form,
 or one line for experienced users (/评议 支部满意度 截止 12月5日 18:00); /评议 情况 shows turnout and
-who has not voted (never partial results); /评议 结束 closes a poll early."""
+who has not voted (never partial results); /评议 结束 closes a poll early (its issuer, or the committee)."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -47,9 +47,20 @@ def _visible(ctx: Context) -> list[Poll]:
     return store.open_polls(ctx.session, branch_id=branch_id)
 
 
+def _endable(ctx: Context) -> list[Poll]:
+    """Open polls this person may end: any for the committee, else those they issued (a secretary
+    cannot end a poll the committee issued about their own branch)."""
+    polls = _visible(ctx)
+    return polls if ctx.person.role == Role.committee else [p for p in polls if p.issuer == ctx.person.userid]
+
+
 def end(ctx: Context, number: str) -> None:
-    candidates = _visible(ctx)
+    candidates = _endable(ctx)
     chosen = [p for p in candidates if str(p.id) == number] if number else candidates
+    others = [p for p in _visible(ctx) if p not in candidates and (not number or str(p.id) == number)]
+    if not chosen and others:
+        ctx.reply("poll_end_not_yours", polls=others)
+        return
     if len(chosen) != 1:
         ctx.reply("poll_end_which", polls=candidates, asked=number)
         return
@@ -86,9 +97,11 @@ def _quick_spec(ctx: Context) -> PollSpec:
 
 
 def _quick_branch(ctx: Context, tokens: list[str]) -> Branch:
-    if ctx.person.role != Role.committee:
-        return ctx.session.get(Branch, ctx.person.branch_id)
     named = ctx.session.scalars(select(Branch).where(Branch.name.in_(tokens))).first()
+    if ctx.person.role != Role.committee:
+        if named is not None and named.id != ctx.person.branch_id:  # said, not silently replaced by their own
+            raise Invalid("poll_other_branch", branch=named.name)
+        return ctx.session.get(Branch, ctx.person.branch_id)
     if named is None:
         raise Invalid("poll_quick_branch")
     return named

@@ -145,6 +145,13 @@ class PollForm(forms.BaseForm):
             raise Invalid("invalid_past")
         if step.key == "members":
             self._members(ctx, answers, value)
+        if step.key == "voters":  # the form waits here: another choice of voters may be enough
+            branch = self._branch(ctx, answers)
+            excluded = self._members(ctx, answers, answers["members"]) if answers.get("members") else [None]
+            for person in excluded:
+                spec = PollSpec(branch=branch, rates="", scale="", voters=_key("voters", value), deadline=ctx.now,
+                                description="", subject_person=person)
+                too_few(ctx, spec, poll_found(ctx, answers, _key("rates", answers["rates"])), raise_it=True)
 
     def _members(self, ctx: Context, answers: dict[str, Any], text: str) -> list[Person]:
         by_name = {p.name: p for p in branch_members(ctx, self._branch(ctx, answers).id)}
@@ -177,15 +184,32 @@ def issue_all(ctx: Context, specs: list[PollSpec], answers: dict[str, Any] | Non
     """Issue the polls; the task they fulfil is the one chosen in the form's `answers`, or (the
     one-line /评议, which cannot ask) the earliest due of those open for their kind."""
     issued = []
-    if specs and not store.eligible(ctx.session, branch_id=specs[0].branch.id, voters=specs[0].voters):
-        ctx.reply("poll_no_voters", branch=specs[0].branch.name, voters=vocabulary()["poll"]["voters"][specs[0].voters])
-        return
+    for spec in specs:
+        if too_few(ctx, spec, poll_found(ctx, answers, spec.rates)):
+            return
     for n, spec in enumerate(specs):
         poll, eligible = issue(ctx.session, spec=spec, issuer=ctx.person, tz=str(ctx.now.tzinfo),
                                key=f"poll:{ctx.update.dedup_key}:{n}", found=poll_found(ctx, answers, spec.rates),
                                now=float(ctx.update.create_time))
         issued.append((poll, eligible))
     ctx.reply("poll_issued", issued=issued, deadline=specs[0].deadline if specs else None)
+
+
+def too_few(ctx: Context, spec: PollSpec, found: tuple[CampaignRecord, CampaignTask | None] | None, *,
+            raise_it: bool = False) -> bool:
+    """A poll whose eligible voters are fewer than its campaign's minimum of valid ballots could never
+    publish a result: it is refused at issue, saying why (issue 18: three voters under a threshold of
+    five were sent cards and told nothing). Replies (or, in the form, raises) and says True then."""
+    exclude = spec.subject_person.userid if spec.subject_person else None
+    count = len(store.eligible(ctx.session, branch_id=spec.branch.id, voters=spec.voters, exclude=exclude))
+    least = rules_of(found[0] if found else None).min_ballots
+    if count >= least:
+        return False
+    data = dict(branch=spec.branch.name, voters=vocabulary()["poll"]["voters"][spec.voters], count=count, least=least)
+    if raise_it:
+        raise Invalid("poll_too_few_voters", **data)
+    ctx.reply("poll_no_voters", **data)
+    return True
 
 
 POLL_FORM = forms.register(PollForm())

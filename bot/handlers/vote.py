@@ -90,7 +90,7 @@ def _record(ctx: Context, poll: Poll, choice: str, comment: str | None) -> None:
         ctx.reply("vote_ineligible" if claimed == "ineligible" else "vote_already", poll=poll)
         return
     store.add_ballot(ctx.session, poll_id=poll.id, choice=choice, comment=comment)
-    ctx.reply("vote_thanks", poll=poll, commented=comment is not None)
+    ctx.reply("vote_thanks", poll=poll)
     _mark_card(ctx.session, ctx.update, ctx.person.userid)
 
 
