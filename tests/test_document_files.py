@@ -152,7 +152,7 @@ async def test_a_file_and_an_image_sent_through_the_platform_are_kept_byte_ident
     received = lambda kind: [e for e in emulator.screen("sun")[before:] if e.sender == "app" and e.msgtype == kind]  # noqa: E731
     assert await eventually(lambda: received("file"), timeout=15)
     assert emulator.media[received("file")[0].body["media_id"]][1] == DOCX
-    assert emulator.media_names[received("file")[0].body["media_id"]] == "活动方案（第一党支部）.docx"
+    assert received("file")[0].body["filename"] == "活动方案（第一党支部）.docx"  # as the phone shows it
     shown = [t for t in emulator.texts("sun") if "第1号" in t][-1]
     assert "活动方案（第一党支部）.docx" in shown and "随后发给你" in shown
     await emulator.say("sun", "/审核 2")
