@@ -25,7 +25,7 @@ from bot import document_files
 from bot.app import build_app
 from bot.campaigns import load_campaign_file, save_campaign
 from bot.document_files import DocumentFetcher
-from bot.exports import export
+from bot.cli import main
 from bot.wecom.api import ApiError, WeComClient
 from bot.wecom.emulator import Fault
 from bot.wecom.emulator.callbacks import media_message
@@ -215,7 +215,7 @@ async def test_a_file_past_what_one_download_returns_is_not_kept_and_the_secreta
 
 
 async def test_the_export_writes_the_kept_files_beside_the_workbook_and_lists_them(
-        settings, engine, emulator, plan, tmp_path):
+        settings, engine, emulator, plan, tmp_path, db_url, monkeypatch, capsys):
     desk, fetching = Desk(engine, emulator), Fetching(settings, engine)
     the_file = desk.send("zhang", "file", DOCX, filename="方案/终稿.docx", content_type="application/octet-stream")
     the_image = desk.send("zhao", "image", PNG, content_type="image/png")
@@ -228,9 +228,11 @@ async def test_the_export_writes_the_kept_files_beside_the_workbook_and_lists_th
     await fetching.run()
 
     out = tmp_path / "archive" / "报送材料.xlsx"
-    with transaction(engine) as session:
-        assert export(session, what="documents", campaign=plan, out=out) == 4
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert main(["export", "documents", "--campaign", plan, "--out", str(out)]) == 0
     folder = tmp_path / "archive" / "报送材料_文件"
+    said = capsys.readouterr().out
+    assert "已导出 4 行" in said and str(folder) in said
     sheet = load_workbook(out).active
     header = [c.value for c in sheet[1]]
     listed = {r["编号"]: r for r in (dict(zip(header, [c.value for c in row])) for row in sheet.iter_rows(min_row=2))}
