@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from openpyxl import load_workbook
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from bot import document_files
@@ -285,3 +285,23 @@ async def test_the_emulator_answers_media_get_as_the_platform_documents_it(setti
             await client.download(media_id, max_bytes=1 << 20)
         assert expired.value.errcode == 40007
 
+
+
+def test_the_upgrade_fetches_what_is_still_on_the_platform_and_marks_older_media_lost(engine, db_url, emulator, plan):
+    """Submissions made before 0018 kept only a MediaId: within its three days it is fetched, after
+    them the record says the file was lost (a text has no file)."""
+    from alembic import command
+
+    from storage.migrate import alembic_config, upgrade
+
+    desk = Desk(engine, emulator)
+    recent = desk.send("zhang", "file", DOCX, filename="新.docx", content_type="application/octet-stream")
+    old = desk.send("zhao", "image", PNG, content_type="image/png")
+    desk.type("zhang", "/报送")
+    written = int(re.search(r"第(\d+)号", desk.type("zhang", "本支部方案全文……"))[1])
+    command.downgrade(alembic_config(db_url), "0015")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE document_submission SET submitted_at = submitted_at - 4 * 86400 WHERE id = :id"),
+                     {"id": old})
+    upgrade(db_url)
+    assert [submission(engine, n).file_status for n in (recent, old, written)] == ["fetching", "lost", None]
