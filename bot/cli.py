@@ -250,8 +250,11 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     if count < 0:
         print(render("cli/export_no_campaign", campaign=args.campaign), file=sys.stderr)
         return 1
+    from bot.exports.documents import files_folder
+
+    files = files_folder(args.out) if args.action == "documents" else None
     print(render("cli/exported" if args.action in ("pledges", "self-assessments") else "cli/exported_table",
-                 count=count, out=args.out))
+                 count=count, out=args.out, files=files if files and files.exists() else None))
     return 0
 
 

@@ -3,19 +3,27 @@
 A submission waits (pending) until a committee member accepts it, which fulfils its task for its
 subject (a branch, "branch:<id>", or a person), or returns it with a comment. Decisions take the row
 for update and act only on a pending one, so two committee members deciding at once decide once.
+
+An image's or a file's bytes are fetched behind the callback (bot/document_files.py): a submission of
+media is `fetching` until its file is kept (document_file), or lost (the platform no longer has it) or
+too large; the submission itself stays whatever becomes of its file.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from storage import campaigns
-from storage.models import CampaignTask, DocumentSubmission, Person, Role
+from storage.db import insert_new
+from storage.models import CampaignTask, DocumentFile, DocumentSubmission, Person, Role
 
 PENDING, ACCEPTED, RETURNED = "pending", "accepted", "returned"
+FETCHING, KEPT, LOST, TOO_LARGE = "fetching", "kept", "lost", "too_large"  # DocumentSubmission.file_status
+MEDIA_KINDS = ("image", "file")
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,8 @@ def submit(session: Session, *, task: CampaignTask, subject: str, person: Person
                              branch_id=person.branch_id, userid=person.userid, kind=content.kind, text=content.text,
                              media_id=content.media_id, pic_url=content.pic_url, file_name=content.file_name,
                              submitted_at=at)
+    if content.kind in MEDIA_KINDS and content.media_id:
+        row.file_status, row.fetch_due_at = FETCHING, time.time()  # fetched at once, behind the reply
     session.add(row)
     session.flush()  # its id is the number the committee answers with
     return row
@@ -71,3 +81,78 @@ def of_campaign(session: Session, *, campaign_id: int) -> list[DocumentSubmissio
 def reviewers(session: Session) -> list[str]:
     """Who is told that a submission waits: the committee."""
     return list(session.scalars(select(Person.userid).where(Person.role == Role.committee).order_by(Person.userid)))
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """A submission whose file is to be fetched now, as claimed (the claim counted this attempt)."""
+
+    id: int
+    media_id: str
+    kind: str
+    file_name: str | None
+    userid: str
+    submitted_at: float
+    attempts: int
+
+
+def any_fetch_due(session: Session, *, now: float) -> bool:
+    stmt = select(DocumentSubmission.id).where(DocumentSubmission.file_status == FETCHING,
+                                               DocumentSubmission.fetch_due_at <= now).limit(1)
+    return session.scalar(stmt) is not None
+
+
+def claim_fetches(session: Session, *, now: float, limit: int, lease: float) -> list[Fetch]:
+    """Submissions whose file is due to be fetched, leased for `lease` seconds (SKIP LOCKED on
+    PostgreSQL, so two workers never fetch the same one; a crash leaves it for after the lease)."""
+    stmt = select(DocumentSubmission).where(DocumentSubmission.file_status == FETCHING,
+                                            DocumentSubmission.fetch_due_at <= now) \
+        .order_by(DocumentSubmission.fetch_due_at, DocumentSubmission.id).limit(limit) \
+        .with_for_update(skip_locked=True)
+    claimed = []
+    for row in session.scalars(stmt):
+        row.fetch_due_at, row.fetch_attempts = now + lease, row.fetch_attempts + 1
+        session.add(row)
+        claimed.append(Fetch(row.id, row.media_id, row.kind, row.file_name, row.userid, row.submitted_at,
+                             row.fetch_attempts))
+    return claimed
+
+
+def keep_file(session: Session, *, submission_id: int, filename: str, content_type: str, data: bytes,
+              now: float) -> None:
+    """The fetched bytes, with their name, type, size and sha256; the submission's file is kept."""
+    session.execute(insert_new(session, DocumentFile, "submission_id").values(
+        submission_id=submission_id, filename=filename, content_type=content_type, size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(), fetched_at=now, data=data))
+    session.execute(update(DocumentSubmission).where(DocumentSubmission.id == submission_id)
+                    .values(file_status=KEPT, fetch_due_at=None, fetch_error=None))
+
+
+def fetch_failed(session: Session, *, submission_id: int, error: str, retry_at: float) -> None:
+    session.execute(update(DocumentSubmission).where(DocumentSubmission.id == submission_id,
+                                                     DocumentSubmission.file_status == FETCHING)
+                    .values(fetch_due_at=retry_at, fetch_error=error[:500]))
+
+
+def give_up_fetch(session: Session, *, submission_id: int, status: str, error: str) -> DocumentSubmission | None:
+    """The file cannot be had (LOST or TOO_LARGE); the submission stays, saying so. None when another
+    worker already settled it."""
+    row = session.get(DocumentSubmission, submission_id, with_for_update=True)
+    if row is None or row.file_status != FETCHING:
+        return None
+    row.file_status, row.fetch_due_at, row.fetch_error = status, None, error[:500]
+    session.add(row)
+    return row
+
+
+def file_info(session: Session, *, submission_ids: list[int]) -> dict[int, tuple[str, str, int, str]]:
+    """submission id -> (filename, content type, size, sha256), without the bytes."""
+    if not submission_ids:
+        return {}
+    stmt = select(DocumentFile.submission_id, DocumentFile.filename, DocumentFile.content_type, DocumentFile.size,
+                  DocumentFile.sha256).where(DocumentFile.submission_id.in_(submission_ids))
+    return {sid: (name, ctype, size, digest) for sid, name, ctype, size, digest in session.execute(stmt)}
+
+
+def file_data(session: Session, *, submission_id: int) -> bytes | None:
+    return session.scalar(select(DocumentFile.data).where(DocumentFile.submission_id == submission_id))

@@ -369,3 +369,25 @@ class DocumentSubmission(SQLModel, table=True):
     comment: Optional[str] = Field(default=None, sa_column=Column(Text))
     submitted_at: float = Field(default_factory=time.time)
     reviewed_at: Optional[float] = None
+    # An image's or a file's bytes, fetched with media/get behind the callback (bot/document_files.py):
+    # fetching (due at fetch_due_at) | kept (in document_file) | lost (its MediaId expired or was refused;
+    # the submitter was asked to send it again) | too_large (past what one media/get returns); None for a text.
+    file_status: Optional[str] = Field(default=None, max_length=16, index=True)
+    fetch_due_at: Optional[float] = None
+    fetch_attempts: int = 0
+    fetch_error: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class DocumentFile(SQLModel, table=True):
+    """The bytes of a submission's image or file, kept in the database (not a data directory): every
+    worker of a PostgreSQL deployment reads the same ones, a database backup holds the 党建档案 whole,
+    and a file is at most MAX_BYTES (20 MB, what one media/get returns and media/upload takes back)."""
+
+    __tablename__ = "document_file"
+    submission_id: int = Field(foreign_key="document_submission.id", primary_key=True, ondelete="CASCADE")
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=128)
+    size: int
+    sha256: str = Field(max_length=64)
+    fetched_at: float
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

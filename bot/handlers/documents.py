@@ -4,7 +4,9 @@ comment. Both sides are told in Chinese; the submission is kept and listed by `x
 
 An image or a file arrives as its own callback (MsgType image: PicUrl and MediaId; file: MediaId), so
 the dispatcher offers media to `take_media`, which answers an open /报送 form with it. Handlers do
-no network I/O: what the callback carried is stored, the bytes are not fetched here.
+no network I/O: what the callback carried is stored, and bot/document_files.py fetches the bytes
+behind the reply (media/get) and keeps them. `/审核 N` shows one submission and sends its file to the
+reviewer from what was kept.
 """
 from __future__ import annotations
 
@@ -116,6 +118,10 @@ def submit_document(ctx: Context) -> None:
 
 
 _DECISION = re.compile(r"#?\s*(\d+)\s*(\S+)\s*(.*)", re.S)
+_SHOW = re.compile(r"#?\s*(\d+)\s*")
+# Re-sent as an image when media/upload takes it as one (JPG or PNG; 10 MB in PLATFORM.md, 2 MB in older
+# texts: the stricter), else as a file (up to 20 MB, which a kept file never exceeds).
+IMAGE_TYPES, IMAGE_LIMIT = ("image/jpeg", "image/png"), 2 << 20
 
 
 def _verdict(word: str) -> bool | None:
@@ -129,6 +135,10 @@ def review(ctx: Context) -> None:
     if not ctx.args:
         rows = documents.pending(ctx.session)
         ctx.reply("document_pending", docs=[(row, _who(ctx, row), submitted_on(row, ctx.now.tzinfo)) for row in rows])
+        return
+    shown = _SHOW.fullmatch(ctx.args)
+    if shown:
+        show(ctx, int(shown[1]))
         return
     match = _DECISION.fullmatch(ctx.args)
     accept = _verdict(match[2]) if match else None
@@ -146,6 +156,23 @@ def review(ctx: Context) -> None:
         return
     _tell_submitter(ctx, row)
     ctx.reply("document_decided", doc=row, who=_who(ctx, row))
+
+
+def show(ctx: Context, number: int) -> None:
+    """/审核 N: the submission in full, and its file or image sent to the reviewer (from what the bot
+    kept: the MediaId the secretary's message carried is gone after three days)."""
+    row = ctx.session.get(DocumentSubmission, number)
+    if row is None:
+        ctx.reply("document_no_such", number=number)
+        return
+    info = documents.file_info(ctx.session, submission_ids=[row.id]).get(row.id)
+    ctx.reply("document_shown", doc=row, who=_who(ctx, row), day=submitted_on(row, ctx.now.tzinfo),
+              file=info)
+    if info is not None:
+        _, content_type, size, _ = info
+        as_image = row.kind == "image" and content_type in IMAGE_TYPES and size <= IMAGE_LIMIT
+        messages.document_to_person(ctx.session, key=f"reply:{ctx.update.dedup_key}:document:{row.id}",
+                                    userid=ctx.person.userid, submission_id=row.id, as_image=as_image)
 
 
 def _tell_submitter(ctx: Context, row: DocumentSubmission) -> None:

@@ -9,8 +9,10 @@ Neither the secret nor the token is ever logged.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import aiohttp
@@ -46,6 +48,19 @@ async def request_json(http: aiohttp.ClientSession, method: str, url: str, *, ti
         raise TransientError(f"{type(exc).__name__} calling {endpoint}") from None
 
 
+@dataclass(frozen=True)
+class Media:
+    """What media/get returned: the bytes, their Content-Type and the Content-Disposition file name."""
+
+    data: bytes
+    content_type: str
+    filename: str | None
+
+
+class MediaTooLarge(Exception):
+    """media/get would return more than the caller keeps (one request returns at most 20 MB: 96486)."""
+
+
 class TokenRefused(TransientError):
     """gettoken answered an errcode: usually a wrong corp id or secret, or an untrusted server IP
     (bot.wecom.setup_errors), never the fault of a message, so nothing is claimed or dead-lettered."""
@@ -75,7 +90,9 @@ class WeComClient:
                      deadline: float | None = None) -> str:
         """media/upload (multipart, field "media"): the media_id, valid for three days."""
         def send(token: str) -> Awaitable[dict[str, Any]]:
-            form = aiohttp.FormData()  # a fresh form each time: aiohttp will not send one twice
+            # A fresh form each time: aiohttp will not send one twice. The file name goes as UTF-8, as a
+            # browser sends it: quoted (aiohttp's default) the platform would show a Chinese name as %E6%B4….
+            form = aiohttp.FormData(quote_fields=False)
             form.add_field("media", data, filename=filename, content_type=content_type)
             return self._request("POST", "media/upload", params={"access_token": token, "type": kind}, data=form,
                                  deadline=deadline)
@@ -83,6 +100,47 @@ class WeComClient:
         if not body.get("media_id"):
             raise TransientError("media/upload answered without a media_id")
         return str(body["media_id"])
+
+    async def download(self, media_id: str, *, max_bytes: int) -> Media:
+        """media/get (90254): the media a person sent, as an ordinary HTTP download (Content-Type,
+        Content-Disposition: attachment; filename=…), or a JSON errcode (40007: invalid media_id, which
+        includes one past its three days). A stalled download times out; a steady slow one does not."""
+        token = await self.token()
+        got = await self._get_media(token, media_id, max_bytes)
+        if isinstance(got, dict) and got.get("errcode") in TOKEN_ERRORS:
+            token = await self.refresh(stale=token)
+            got = await self._get_media(token, media_id, max_bytes)
+        if isinstance(got, dict):
+            raise ApiError(int(got.get("errcode") or -1), str(got.get("errmsg", "")))
+        return got
+
+    async def _get_media(self, token: str, media_id: str, max_bytes: int) -> Media | dict[str, Any]:
+        endpoint = "media/get"
+        await self.limiter.acquire(endpoint)
+        timeout = aiohttp.ClientTimeout(connect=self._timeout.total, sock_read=self._timeout.total)
+        try:
+            async with self._http.get(f"{self._settings.api_base}/{endpoint}", timeout=timeout,
+                                      params={"access_token": token, "media_id": media_id}) as resp:
+                if resp.status >= 500 or resp.status == 429:
+                    raise TransientError(f"HTTP {resp.status} from {endpoint}")
+                if resp.status != 200:
+                    raise ApiError(-resp.status, f"HTTP {resp.status} from {endpoint}")
+                disposition = resp.content_disposition
+                if disposition is None:  # not a download: the errcode answer, in JSON
+                    body = json.loads(await resp.content.read(1 << 16) or b"{}")
+                    self._note_limits(endpoint, body)
+                    return body if isinstance(body, dict) else {"errcode": -1}
+                if (resp.content_length or 0) > max_bytes:
+                    raise MediaTooLarge(f"{resp.content_length} bytes")
+                data = await resp.content.read(max_bytes + 1)
+                while len(data) <= max_bytes and not resp.content.at_eof():
+                    data += await resp.content.read(max_bytes + 1 - len(data))
+                if len(data) > max_bytes:
+                    raise MediaTooLarge(f"more than {max_bytes} bytes")
+                self._limit_hits = 0
+                return Media(data, resp.content_type or "application/octet-stream", disposition.filename)
+        except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise TransientError(f"{type(exc).__name__} calling {endpoint}") from None
 
     async def _with_token(self, send: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         """Send with the current token; on a token error refresh once and send again."""

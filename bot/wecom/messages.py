@@ -71,3 +71,12 @@ def update_chat(session: Session, *, key: str, chat_id: str, owner: str | None,
     payload = {"chatid": chat_id, "add_user_list": add, "del_user_list": remove,
                **({"owner": owner} if owner else {})}
     outbox.enqueue(session, key=key, endpoint="appchat/update", payload=payload, channel=f"chat:{chat_id}")
+
+
+def document_to_person(session: Session, *, key: str, userid: str, submission_id: int, as_image: bool) -> None:
+    """A /报送 file (or image) kept in document_file, to one person (a reviewer), after the replies queued
+    to them before it; uploaded with media/upload when the row leaves, like a chart."""
+    kind = "image" if as_image else "file"
+    outbox.enqueue(session, key=key, endpoint="message/send",
+                   payload={"touser": userid, "msgtype": kind, kind: {"document": submission_id}},
+                   recipients=[userid], channel=f"user:{userid}", priority=outbox.REPLY)

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.wecom.api import ApiError, WeComClient
 from storage import outbox
 from storage.db import transaction
-from storage.models import MediaBlob
+from storage.models import DocumentFile, MediaBlob
 
 MEDIA_MSGTYPES = {"image", "file"}  # message types that carry a media_id, queued as a blob key
 # The platform drops a message whose whole request equals one it received within that request's
@@ -39,20 +39,24 @@ def with_defaults(row: outbox.Claimed, settings: Settings) -> dict[str, Any]:
 
 
 async def with_media(client: WeComClient, engine: Engine, payload: dict[str, Any], deadline: float) -> dict[str, Any]:
-    """An image queued as {"blob": key} is uploaded now and sent as {"media_id": ...}: at send time,
+    """An image or a file queued as {"blob": key} or {"document": id} is uploaded now and sent as {"media_id": ...}: at send time,
     because media ids expire after three days. Upload errors are retried or dead-lettered like sends."""
     kind = payload.get("msgtype")
     content = payload.get(kind) if kind in MEDIA_MSGTYPES else None
-    if not isinstance(content, dict) or "blob" not in content:
+    if not isinstance(content, dict) or not {"blob", "document"} & content.keys():
         return payload
-    blob = await asyncio.to_thread(_load_blob, engine, content["blob"])
+    blob = await asyncio.to_thread(_load_blob, engine, content)
     if blob is None:  # nothing to upload, now or later: a dead letter, not a retry
-        raise ApiError(40007, f"media blob {content['blob']!r} is missing")
+        raise ApiError(40007, f"media {content!r} is missing")
     media_id = await client.upload(kind, filename=blob.filename, content_type=blob.content_type,
                                    data=blob.data, deadline=deadline)
     return {**payload, kind: {"media_id": media_id}}
 
 
-def _load_blob(engine: Engine, key: str) -> MediaBlob | None:
+def _load_blob(engine: Engine, content: dict[str, Any]) -> MediaBlob | DocumentFile | None:
+    """{"blob": key}: bytes queued with the message (a chart); {"document": id}: a /报送 file kept in
+    document_file, re-sent to a reviewer without copying its bytes into the outbox."""
     with transaction(engine) as session:  # expire_on_commit=False: still readable afterwards
-        return session.get(MediaBlob, key)
+        if "document" in content:
+            return session.get(DocumentFile, int(content["document"]))
+        return session.get(MediaBlob, content.get("blob"))

@@ -51,6 +51,8 @@ class EmulatorApi:
             return reply(refused)
         if api == "media/upload":
             return await directory.media_upload(self.state, request)
+        if api == "media/get":
+            return directory.media_get(self.state, body)
         handler = self._routes.get(api)
         return handler(body) if handler else reply(40035)
 

@@ -1,15 +1,16 @@
-"""The address book (user/get, user/list, department/list), the app's own settings (agent/get) and
-media/upload. UserIDs are matched whatever their case; people outside the app's visible range are
+"""The address book (user/get, user/list, department/list), the app's own settings (agent/get),
+media/upload and media/get. UserIDs are matched whatever their case; people outside the app's visible range are
 refused with 60011 (no privilege)."""
 from __future__ import annotations
 
-import secrets
+import mimetypes
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from bot.wecom.emulator.messages import reply
-from bot.wecom.emulator.state import MEDIA_TTL, EmulatorState
+from bot.wecom.emulator.state import EmulatorState
 
 MEDIA_LIMITS = {"image": 10 << 20, "voice": 2 << 20, "video": 10 << 20, "file": 20 << 20}
 
@@ -59,7 +60,22 @@ async def media_upload(state: EmulatorState, request: web.Request) -> web.Respon
     data = await part.read()
     if not 5 <= len(data) <= MEDIA_LIMITS[kind]:
         return reply(40006)
-    media_id, now = secrets.token_urlsafe(24), state.clock()
-    state.media[media_id] = (part.headers.get("Content-Type", "application/octet-stream"), data)
-    state.media_expires[media_id] = now + MEDIA_TTL
-    return reply(0, type=kind, media_id=media_id, created_at=str(int(now)))
+    media_id = state.keep_media(data, content_type=part.headers.get("Content-Type", "application/octet-stream"),
+                                filename=part.filename or "")
+    return reply(0, type=kind, media_id=media_id, created_at=str(int(state.clock())))
+
+
+def media_get(state: EmulatorState, query: dict[str, Any]) -> web.Response:
+    """90254 (获取临时素材): the media as an ordinary HTTP download, Content-Type and Content-Disposition
+    (attachment; filename=…, the name it was uploaded or sent with, else MEDIA_ID plus an extension as
+    the document's example shows); an unknown media_id, or one past its three days, is JSON 40007.
+    Range requests (96486) are not played: the bot never asks for more than one request returns."""
+    media_id = str(query.get("media_id", ""))
+    if media_id not in state.media or state.media_expires.get(media_id, 0.0) <= state.clock():
+        return reply(40007)
+    content_type, data = state.media[media_id]
+    name = state.media_names.get(media_id) or media_id + (mimetypes.guess_extension(content_type) or "")
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return web.Response(body=data, content_type=content_type.split(";")[0],
+                        headers={"Content-Disposition": disposition, "Cache-Control": "no-cache, must-revalidate"})

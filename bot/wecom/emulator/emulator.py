@@ -59,6 +59,19 @@ class WeComEmulator(EmulatorState):
         self.post(userid, userid, "text", {"content": text})
         return await self._bot().deliver(callbacks.text_message(self.corp_id, self.agent_id, userid, text))
 
+    async def send_media(self, userid: str, kind: str, data: bytes, *, filename: str = "",
+                         content_type: str = "application/octet-stream") -> tuple[str, Delivery]:
+        """A person sends the app an image or a file: the platform keeps it as temporary media (three
+        days, like an upload) and the callback names its MediaId (an image's PicUrl too; a file's name).
+        Returns the media_id and how the callback went."""
+        userid = self.spelling(userid)
+        media_id = self.keep_media(data, content_type=content_type, filename=filename)
+        self.post(userid, userid, kind, {"media_id": media_id, **({"filename": filename} if filename else {})})
+        pic_url = f"https://wework.emulator.invalid/pic/{media_id}" if kind == "image" else ""
+        xml = callbacks.media_message(self.corp_id, self.agent_id, userid, kind, media_id, pic_url=pic_url,
+                                      file_name=filename if kind == "file" else "")
+        return media_id, await self._bot().deliver(xml)
+
     async def enter(self, userid: str) -> Delivery:
         userid = self.spelling(userid)
         return await self._bot().deliver(callbacks.event(self.corp_id, self.agent_id, userid, "enter_agent"))

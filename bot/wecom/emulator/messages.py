@@ -104,6 +104,8 @@ def message_send(state: EmulatorState, body: dict[str, Any]) -> web.Response:
         return reply(81013, invaliduser="|".join(users))
     if not _duplicate(state, body, now):
         kind, content = body["msgtype"], shown(body)
+        if kind == "file":  # a phone shows a file by the name it was uploaded with
+            content = {**content, "filename": state.media_names.get(content.get("media_id"), "")}
         for userid in valid:
             if _within_member_limits(state, userid, now):
                 state.post(userid, "app", kind, content, task_id=card.get("task_id", ""))

@@ -28,6 +28,7 @@ import asyncio
 import base64
 import dataclasses
 import itertools
+import secrets
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ class EmulatorState:
         self.chats: dict[str, Chat] = {}
         self.media: dict[str, tuple[str, bytes]] = {}  # media_id -> (content type, bytes)
         self.media_expires: dict[str, float] = {}  # media_id -> when the API stops accepting it
+        self.media_names: dict[str, str] = {}  # media_id -> the file name it was uploaded or sent with
         self.task_ids: set[str] = set()
         self.response_codes: dict[str, tuple[str, list[str]]] = {}  # code -> (task_id, userids it may update)
         self.response_code_expires: dict[str, float] = {}  # code -> when it stops working
@@ -155,6 +157,16 @@ class EmulatorState:
 
     def visible(self, userid: str) -> bool:
         return user_key(userid) not in self.invisible_users
+
+    # -- media --------------------------------------------------------------------------------
+    def keep_media(self, data: bytes, *, content_type: str, filename: str = "") -> str:
+        """Media uploaded by the app or sent by a person: a new media_id, valid for three days."""
+        media_id = secrets.token_urlsafe(24)
+        self.media[media_id] = (content_type, data)
+        self.media_expires[media_id] = self.clock() + MEDIA_TTL
+        if filename:
+            self.media_names[media_id] = filename
+        return media_id
 
     # -- screens ----------------------------------------------------------------------------
     def post(self, userid: str, sender: str, msgtype: str, body: dict[str, Any], task_id: str = "") -> Entry:
@@ -204,7 +216,7 @@ class EmulatorState:
                 "chats": {c: dataclasses.asdict(chat) for c, chat in self.chats.items()},
                 "task_ids": sorted(self.task_ids),
                 "media": {m: [kind, base64.b64encode(data).decode()] for m, (kind, data) in self.media.items()},
-                "media_expires": self.media_expires}
+                "media_expires": self.media_expires, "media_names": self.media_names}
 
     def restore(self, saved: dict[str, Any]) -> None:
         for userid, entries in saved.get("inbox", {}).items():
@@ -215,6 +227,7 @@ class EmulatorState:
         # A snapshot from before media expired: its images get three days from now.
         self.media_expires.update({m: self.clock() + MEDIA_TTL for m in saved.get("media", {})})
         self.media_expires.update(saved.get("media_expires", {}))
+        self.media_names.update(saved.get("media_names", {}))
         ids = [e.id for es in self.inbox.values() for e in es] + \
               [m["id"] for chat in self.chats.values() for m in chat.messages]
         self._ids = itertools.count(max(ids, default=0) + 1)

@@ -3,7 +3,7 @@ fell below the campaign's line (seed000: "评议满意率达不到80%的…党�
 Branch tasks the bot adds already carry branch_id; this one carries both.
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-02 17:30:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ import sqlmodel
 
 
 revision = '0019'
-down_revision = '0015'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
