@@ -1,4 +1,4 @@
-"""`xianfeng export pledges|self-assessments|ratings|polls|documents --campaign NAME --out FILE.xlsx`:
+"""`xianfeng export pledges|self-assessments|ratings|polls|documents|comments --campaign NAME --out FILE.xlsx`:
 records for the 党建档案, one module per kind of sheet (records, results, documents), sharing book.py."""
 from __future__ import annotations
 
