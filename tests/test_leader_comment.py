@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.campaigns import CampaignFileError, load_campaign_text
 from bot.exports import export
 from bot.scheduler.obligations import Obligations
 from storage.db import transaction
 from storage.models import Branch, LeaderComment, Person
+from tests.conftest import campaign_yaml
 from tests.test_task_credit import TZ, Chat, done, load_seed, rows
 
 IN_2010H2 = date(2010, 12, 20)  # inside review-2010h2's window only
@@ -141,3 +144,20 @@ def test_the_comment_is_dated_in_its_own_moment(engine, rostered):
     [row] = comments(engine)
     assert datetime.fromtimestamp(row.written_at, TZ).date() == IN_2010H2
     assert datetime.fromtimestamp(row.written_at, TZ).time() >= time(10, 0)
+
+
+def test_a_comment_task_is_the_committees_only():
+    """Nobody but the committee has a command for 领导点评: a file asking it of branches is refused at load."""
+    text = campaign_yaml("点评测试", """
+phases:
+  - name: 组织实施
+    start: 2026-05-01
+    end: 2026-06-30
+    tasks:
+      - {id: review, title: 领导点评, kind: comment, audience: branches, due: 2026-06-30}
+""")
+    with pytest.raises(CampaignFileError, match="review") as problem:
+        load_campaign_text(text)
+    assert "只能是 committee" in str(problem.value)
+    assert load_campaign_text(text.replace("audience: branches", "audience: committee")).phases[0].tasks[0].kind == \
+        "comment"
