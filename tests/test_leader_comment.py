@@ -161,3 +161,11 @@ phases:
     assert "只能是 committee" in str(problem.value)
     assert load_campaign_text(text.replace("audience: branches", "audience: committee")).phases[0].tasks[0].kind == \
         "comment"
+
+
+def test_help_names_the_commands_for_those_who_may_use_them(engine, rostered):
+    load_seed(engine, "seed001")
+    chat = Chat(engine)
+    committee, secretary, member = (chat.say(u, "帮助", IN_2010H2) for u in ("sun", "zhang", "li"))
+    assert "/点评　领导点评（党委）" in committee and "/点评" not in secretary and "/点评" not in member
+    assert "/践诺 支部" in secretary  # the /践诺 line says how a secretary reports for the branch
