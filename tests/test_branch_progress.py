@@ -118,7 +118,8 @@ def _checkins(engine, cfg, day: date) -> None:  # noqa: F811 - cfg is the fixtur
     run_job("checkins", engine, cfg, datetime.combine(day, time(9, 7), TZ))
 
 
-def test_the_checkin_shows_branch_reports_and_asks_the_secretary_of_a_silent_branch(engine, rostered, cfg):  # noqa: F811
+def test_the_checkin_shows_branch_reports_and_asks_the_secretary_of_a_silent_branch(engine, rostered,
+                                                                                   cfg):  # noqa: F811
     load_seed(engine, "seed002")
     chat = Chat(engine)
     branch_pledge(chat, "zhang", IN_RECTIFICATION, **{"需要整改的主要问题": "青年教师听课评课不经常"})

@@ -67,8 +67,9 @@ class CommentForm(forms.BaseForm):
 
     def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
         options = tuple(b.name for b in _branches(ctx)) + (_all_words()[0],)
+        chosen = forms.chosen_task(_found(ctx), answers)  # None once the window closed: submit() says so
         preview = lambda: render("comment_preview", branches=_targets(ctx, answers["branch"]),  # noqa: E731
-                                 text=answers["text"], task=forms.chosen_task(_found(ctx), answers)[1])
+                                 text=answers["text"], task=chosen[1] if chosen else None)
         return forms.task_step(_found(ctx)) + [
             Step("branch", "comment_branch", kind="choice", options=options),
             CommentStep("text", "comment_text"),
