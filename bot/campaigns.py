@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.texts import vocabulary
 
-TaskKind = Literal["pledge", "progress", "self_assessment", "poll", "rating", "document"]
+TaskKind = Literal["pledge", "progress", "self_assessment", "poll", "rating", "document", "comment"]
 Audience = Literal["members", "post_holders", "secretaries", "branches", "committee", "masses"]
 _PERIODS = {"上旬": (1, 10), "中旬": (11, 20), "下旬": (21, None)}
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})(?:-(\d{1,2}|上旬|中旬|下旬))?$")
@@ -298,6 +298,10 @@ class Campaign(_Strict):
         unknown = [t.id for p in self.phases for t in p.tasks if t.kind == "poll" and t.scale not in self.rules.scales]
         if unknown:
             raise ValueError(problem("poll_scale_unknown", ids="、".join(unknown)))
+        not_committee = [t.id for p in self.phases for t in p.tasks
+                         if t.kind == "comment" and t.audience != "committee"]
+        if not_committee:  # 领导点评 is the committee's (/点评); nobody else has a command for it
+            raise ValueError(problem("comment_not_committee", ids="、".join(not_committee)))
         lines = self.rules.star_lines_missing() if "stars" in self.standards else []
         if lines:
             raise ValueError(problem("star_rules_missing", names="、".join(lines)))

@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--now", help='run as of this local time, "YYYY-MM-DD HH:MM"')
 
     export = commands.add_parser("export", parents=[common], help="records as .xlsx")
-    export.add_argument("action", choices=["pledges", "self-assessments", "ratings", "polls", "documents", "ledger"])
+    export.add_argument("action", choices=["pledges", "self-assessments", "ratings", "polls", "documents",
+                                           "comments", "ledger"])
     export.add_argument("--campaign", required=True)
     export.add_argument("--out", type=Path, required=True)
 
@@ -270,7 +271,7 @@ COMMANDS = {("status", None): _outbox_command("status"), ("outbox", "dead"): _ou
             ("outbox", "retry"): _outbox_command("retry"),
             ("export", "pledges"): _export, ("export", "self-assessments"): _export,
             ("export", "ratings"): _export, ("export", "polls"): _export, ("export", "documents"): _export,
-            ("export", "ledger"): _export,
+            ("export", "comments"): _export, ("export", "ledger"): _export,
             ("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
             ("campaign", "rehearse"): _campaign_rehearse,
             ("jobs", "list"): _jobs_list, ("jobs", "run"): _jobs_run,

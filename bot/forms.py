@@ -172,9 +172,11 @@ def start_if(ctx: Context, form: Form, found: object, otherwise: str, previous: 
         start(ctx, form, previous)
 
 
-def start(ctx: Context, form: Form, previous: dict[str, Any] | None = None) -> None:
-    """Begin a form (with `previous` answers to keep when editing); the same form already begun
-    (or parked) resumes instead of starting over."""
+def start(ctx: Context, form: Form, previous: dict[str, Any] | None = None,
+          answers: dict[str, Any] | None = None) -> None:
+    """Begin a form (with `previous` answers to keep when editing, and `answers` already given in the
+    command's line, e.g. /点评 第一支部); the same form already begun (or parked) resumes instead of
+    starting over."""
     state = current_state(ctx.session, ctx.person.userid)
     if state is not None and state.form == form.name:
         resume(ctx, state)
@@ -184,9 +186,9 @@ def start(ctx: Context, form: Form, previous: dict[str, Any] | None = None) -> N
         return
     state = state or ConversationState(userid=ctx.person.userid, form=form.name, data={})
     state.form, state.updated_at = form.name, time.time()
-    state.data = {"answers": {}, "previous": dict(previous or {})}
+    state.data = {"answers": dict(answers or {}), "previous": dict(previous or {})}
     ctx.session.add(state)
-    ask(ctx, form, {}, previous=state.data["previous"])
+    ask(ctx, form, state.data["answers"], previous=state.data["previous"])
 
 
 def set_parked(state: ConversationState, parked: bool) -> None:

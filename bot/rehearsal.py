@@ -8,9 +8,10 @@ rating), or a week later for the late share. Every outbox row is stamped with th
 queued: that is the timeline. At each phase's end the ledger is read from
 bot.scheduler.obligations, the module the digest, the reminders and the escalations read.
 
-A document (方案, 总结, 领导点评) is sent with /报送 as a text and accepted by the committee's
-/审核 N 通过 at once. Task kinds nobody can do through a command yet (a branch's 践诺) are not faked:
-the ledger shows them as having no command.
+A document (方案, 总结) is sent with /报送 as a text and accepted by the committee's /审核 N 通过 at
+once; a 领导点评 is one /点评 全部 line by a committee member; a branch's 践诺 is /践诺 支部 by its
+secretary. A task nobody can do through a command (a pledge for 群众, say) is not faked: the ledger
+shows it as having no command.
 """
 from __future__ import annotations
 
@@ -43,15 +44,15 @@ from bot.wecom.updates import parse_update
 from storage import polls as poll_store
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
-from storage.models import (Branch, CampaignTask, ConversationState, DocumentSubmission, Outbox, Person, Rating, Role,
-                            TaskDone)
+from storage.models import (Branch, CampaignTask, ConversationState, DocumentSubmission, LeaderComment, Outbox, Person,
+                            Rating, Role, TaskDone)
 
 LATE_DAYS = 7  # how late the late share is
 POLL_LEAD_DAYS = 3  # a poll is issued this many days before its due day, and closes that evening
 FORM_STEPS = 80  # a form not done after this many answers is reported, not looped on
 AFTER_END_DAYS = 8  # the escalation after the last due day (due + 1) and its grace
 NAGS = {"digest", "reminder", "escalation"}
-FILL, ISSUE_POLL, VOTE, RATE, DOCUMENT = "fill", "issue_poll", "vote", "rate", "document"
+FILL, ISSUE_POLL, VOTE, RATE, DOCUMENT, COMMENT = "fill", "issue_poll", "vote", "rate", "document", "comment"
 _msg_ids = itertools.count(9_000_000_000_000_000_000)
 
 
@@ -60,12 +61,12 @@ def words() -> dict:
 
 
 def submittable(task: CampaignTask) -> bool:
-    """Tasks somebody can do in chat today: /承诺 and /自评 credit a member's own or the branch's,
-    /践诺 a member's own only (a branch's 践诺 has no command yet); a task for other audiences has none."""
-    if task.kind in ("pledge", "self_assessment"):
+    """Tasks somebody can do in chat today: /承诺, /自评 and /践诺 (/践诺 支部) credit a member's own or
+    the branch's; /点评 the committee's 领导点评; a task for other audiences has none."""
+    if task.kind in ("pledge", "self_assessment", "progress"):
         return task.audience in MEMBER_AUDIENCES | BRANCHES
-    if task.kind == "progress":
-        return task.audience in MEMBER_AUDIENCES
+    if task.kind == "comment":
+        return task.audience == "committee"
     return task.kind in {"poll", "rating", "document"}
 
 
@@ -112,6 +113,8 @@ class Rehearsal:
     documents: list[tuple[str, str, str]] = field(default_factory=list)
     # ratings at the end, every round kept: (task key, branch name, level, status)
     ratings: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # 领导点评 at the end: (task key, branch name, author's userid)
+    comments: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, order=True)
@@ -212,7 +215,7 @@ class Stage:
                     found += [Action(self._moment(day, 15), RATE, person.userid, task.key, f"branch:{b}")
                               for b in sorted(self.branches)]
                 else:
-                    what = DOCUMENT if task.kind == "document" else FILL
+                    what = {"document": DOCUMENT, "comment": COMMENT}.get(task.kind, FILL)
                     found.append(Action(self._moment(day, 10), what, person.userid, task.key, subject))
         return sorted(set(found))
 
@@ -262,6 +265,8 @@ class Stage:
             self.fill(action, task, self._command(task), self._poll_answers(task, action))
         elif action.what == DOCUMENT:
             self.document(action, task)
+        elif action.what == COMMENT:
+            self.comment(action, task)
         else:
             self.fill(action, task, self._command(task), self._assessment_answers(task))
 
@@ -307,6 +312,16 @@ class Stage:
         accept = vocabulary()["documents"]["accept"][0]
         self.say(reviewer, f"{words()['commands']['review']} {number[1]} {accept}")
 
+    def comment(self, action: Action, task: CampaignTask) -> None:
+        """/点评 全部 with a text in one line: every branch's comment at once. One the bot does not save is a
+        problem, not a submission."""
+        c, a = words()["commands"], words()["answers"]
+        reply = self.say(action.userid, f"{c['comment']} {vocabulary()['comment']['all'][0]} {a['comment']}")
+        if words()["questions"]["comment_saved"] in reply:
+            self.result.submissions.append((task.key, action.subject))
+        else:
+            self.result.problems.append(f"{self.now:%Y-%m-%d} {task.title} {action.userid}: {reply}")
+
     @staticmethod
     def _answer(reply: str, title: str, fixed: dict[str, str]) -> str:
         q, a = words()["questions"], words()["answers"]
@@ -327,8 +342,8 @@ class Stage:
         c = words()["commands"]
         if task.kind == "poll":
             return c["poll"]
-        if task.kind == "pledge":
-            return c["branch_pledge"] if task.audience == "branches" else c["pledge"]
+        if task.kind in ("pledge", "progress") and task.audience == "branches":
+            return c[f"branch_{task.kind}"]
         return c[task.kind]
 
     def _assessment_answers(self, task: CampaignTask) -> dict[str, str]:
@@ -451,7 +466,7 @@ class Stage:
         return self.people[subject].name
 
     def read_back(self) -> None:
-        """What the database holds at the end: task_done, /报送 submissions, every rating round."""
+        """What the database holds at the end: task_done, /报送 submissions, every rating round, every 点评."""
         keys = {t.id: t.key for t in self.tasks}
         with Session(self.engine) as session:
             self.result.done = [(keys[d.task_id], d.subject) for d in session.scalars(select(TaskDone))]
@@ -459,6 +474,8 @@ class Stage:
                                      session.scalars(select(DocumentSubmission).order_by(DocumentSubmission.id))]
             self.result.ratings = [(keys[r.task_id], self.branches[r.branch_id].name, r.level, r.status)
                                    for r in session.scalars(select(Rating).order_by(Rating.id))]
+            self.result.comments = [(keys.get(c.task_id, ""), self.branches[c.branch_id].name, c.userid)
+                                    for c in session.scalars(select(LeaderComment).order_by(LeaderComment.id))]
 
 
 def _plain(row):
@@ -481,7 +498,8 @@ def _category(key: str) -> str:
             return "reminder"
         return "result" if key.endswith((":result", ":chart", ":issuer")) else "announcement"
     return {"overdue": "escalation", "digest": "digest", "checkin": "reminder", "checkins": "result",
-            "pledge": "result", "rating": "result", "appchat": "setup"}.get(head, "reply")
+            "pledge": "result", "rating": "result", "comment": "result", "branch_progress": "result",
+            "appchat": "setup"}.get(head, "reply")
 
 
 def _text(payload: dict) -> str:

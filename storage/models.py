@@ -261,6 +261,9 @@ class PledgeProgress(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     percent: Optional[int] = None
     reported_at: float = Field(default_factory=time.time)
+    # Who reported: any secretary of the branch may report on the branch's pledge (/践诺 支部), so the
+    # pledge's author is not always the reporter. None on reports made before 0016 (the pledge's author).
+    userid: Optional[str] = Field(default=None, max_length=64)
 
 
 class Poll(SQLModel, table=True):
@@ -391,3 +394,20 @@ class DocumentFile(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     fetched_at: float
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LeaderComment(SQLModel, table=True):
+    """A 领导点评 (`kind: comment` task): a committee member's comment on one branch, posted to the
+    branch's group. "全部" writes the same text to every branch, one row each. The task is the
+    committee's, done once every branch has a comment for it (storage.comments)."""
+
+    __tablename__ = "leader_comment"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    # None once the campaign file dropped the task; its title stays for the export.
+    task_id: Optional[int] = Field(default=None, foreign_key="campaign_task.id", index=True, ondelete="SET NULL")
+    task_title: str = Field(max_length=200)
+    branch_id: int = Field(foreign_key="branch.id", index=True)
+    userid: str = Field(foreign_key="person.userid", max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    written_at: float = Field(default_factory=time.time)

@@ -209,12 +209,12 @@ def _submit(chat: Chat, task: CampaignTask, rates: str) -> None:
     elif task.kind == "self_assessment":
         chat.fill(party, "/自评", task.due, title=task.title, scope=scopes["branch" if branch else "member"])
     else:
-        chat.fill(party, "/践诺", task.due, title=task.title)
+        chat.fill(party, "/践诺 支部" if branch else "/践诺", task.due, title=task.title)
 
 
 def _submittable(task: CampaignTask) -> bool:
-    """Kinds a person submits in chat. A branch's 践诺 has no command yet (issue 17, finding 3)."""
-    return task.kind in {"pledge", "self_assessment", "poll"} or (task.kind == "progress" and task.audience != "branches")
+    """Kinds a person or a branch submits in chat (a branch's 践诺 with /践诺 支部)."""
+    return task.kind in {"pledge", "self_assessment", "poll", "progress"}
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -1,6 +1,7 @@
-"""`xianfeng export pledges|self-assessments|ratings|polls|documents|ledger --campaign NAME --out FILE.xlsx`:
-records for the 党建档案, one module per kind of sheet (records, results, documents, ledger), sharing book.py.
-`documents` also writes the files kept from /报送 into a folder beside the workbook."""
+"""`xianfeng export pledges|self-assessments|ratings|polls|documents|comments|ledger --campaign NAME
+--out FILE.xlsx`: records for the 党建档案, one module per kind of sheet (records, results, documents,
+comments, ledger), sharing book.py. `documents` also writes the files kept from /报送 into a folder
+beside the workbook."""
 from __future__ import annotations
 
 from collections import defaultdict

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
+from bot.exports.comments import comments_book
 from bot.exports.documents import documents_book
 from bot.exports.book import names_of, when, workbook
 from bot.ratings import History, Inputs, propose
@@ -95,4 +96,4 @@ def polls_book(session: Session, record: CampaignRecord, branches: dict[int, str
 
 
 TABLES: dict[str, Callable[[Session, CampaignRecord, dict[int, str], ZoneInfo], Workbook]] = \
-    {"ratings": ratings_book, "polls": polls_book, "documents": documents_book}
+    {"ratings": ratings_book, "polls": polls_book, "documents": documents_book, "comments": comments_book}

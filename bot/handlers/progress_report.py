@@ -1,4 +1,7 @@
-"""/践诺: report on one item of my pledge — what was done, and (optionally) how far along."""
+"""/践诺: report on one item of my pledge — what was done, and (optionally) how far along.
+/践诺 支部: a secretary reports, for the branch, on an item of the branch's pledge (四定一承诺, a 整改方案):
+published to the branch group at once ("定期将承诺事项的落实情况向师生公开"), and crediting the branch's
+progress task whose window holds today (asked which when two are open)."""
 from __future__ import annotations
 
 import re
@@ -10,8 +13,12 @@ from bot.forms import Step
 from bot.handlers.pledge import my_pledge
 from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
+from bot.texts import render, vocabulary
+from bot.wecom import messages
 from storage import campaigns
-from storage.models import PledgeProgress, Role
+from storage.models import CampaignTask, Pledge, PledgeProgress, Role
+from storage.people import branch_of
+from storage.pledges import latest_pledge
 
 router = Router()
 
@@ -38,13 +45,19 @@ class ProgressForm(forms.BaseForm):
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
         pledge = my_pledge(ctx)
-        labels = [_label(item) for item in pledge.items]
-        percent = int(re.sub(r"\D", "", answers["percent"])) if answers.get("percent") else None
-        ctx.session.add(PledgeProgress(pledge_id=pledge.id, item=labels.index(answers["item"]),
-                                       text=answers["text"], percent=percent,
-                                       reported_at=float(ctx.update.create_time)))
+        _record(ctx, pledge, answers)
         _credit(ctx, pledge.campaign_id)
         ctx.reply("progress_saved")
+
+
+def _record(ctx: Context, pledge: Pledge, answers: dict[str, Any]) -> PledgeProgress:
+    labels = [_label(item) for item in pledge.items]
+    percent = int(re.sub(r"\D", "", answers["percent"])) if answers.get("percent") else None
+    progress = PledgeProgress(pledge_id=pledge.id, item=labels.index(answers["item"]), text=answers["text"],
+                              percent=percent, reported_at=float(ctx.update.create_time), userid=ctx.person.userid)
+    ctx.session.add(progress)
+    ctx.session.flush()  # its id keys the group post of a branch's report
+    return progress
 
 
 def _credit(ctx: Context, campaign_id: int) -> None:
@@ -60,6 +73,70 @@ def _credit(ctx: Context, campaign_id: int) -> None:
 PROGRESS = forms.register(ProgressForm())
 
 
+# -- /践诺 支部 -------------------------------------------------------------------------------------
+def _branch_tasks(ctx: Context):
+    """The branch's progress tasks a report made today may fulfil (storage.campaigns.tasks_to_credit)."""
+    return forms.task_choices(ctx, "progress", forms.BRANCHES)
+
+
+def branch_pledge(ctx: Context, answers: dict[str, Any] | None = None) -> Pledge | None:
+    """The branch's latest pledge (any of its pledge tasks: 2012's 四定一承诺 after 2010's 公开承诺, a
+    整改方案) in the campaign of the progress task reported for, else in the running campaign that asks
+    branches for a pledge (a report when no progress task is open is kept and published, not credited)."""
+    chosen = forms.chosen_task(_branch_tasks(ctx), answers or {})
+    record = chosen[0] if chosen else ctx.once("branch_pledge_campaign", lambda: campaigns.campaign_asking(
+        ctx.session, today=ctx.today, kind="pledge", audiences=set(forms.BRANCHES)))
+    if record is None:
+        return None
+    return ctx.once(f"branch_pledge:{record.id}", lambda: latest_pledge(
+        ctx.session, campaign_id=record.id, kind="branch", branch_id=ctx.person.branch_id))
+
+
+class BranchProgressForm(ProgressForm):
+    name = "branch_progress"
+
+    def steps(self, ctx: Context, answers: dict[str, Any]) -> list[Step]:
+        pledge = branch_pledge(ctx, answers)
+        labels = tuple(_label(item) for item in (pledge.items if pledge else []))
+        return forms.task_step(_branch_tasks(ctx)) + [
+            Step("item", "branch_progress_item", kind="choice", options=labels),
+            Step("text", "branch_progress_text"),
+            Step("percent", "progress_percent", optional=True)]
+
+    def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
+        pledge = branch_pledge(ctx, answers)
+        if pledge is None:  # the campaign ended while the form was open
+            ctx.reply("branch_progress_no_pledge")
+            return
+        progress = _record(ctx, pledge, answers)
+        chosen = forms.chosen_task(_branch_tasks(ctx), answers)
+        task = chosen[1] if chosen and chosen[0].id == pledge.campaign_id else None
+        if task is not None:
+            campaigns.mark_done(ctx.session, task_id=task.id, subject=f"branch:{ctx.person.branch_id}")
+        branch = branch_of(ctx.session, ctx.person)
+        if branch and branch.chat_id:
+            pledged_for = ctx.session.get(CampaignTask, pledge.task_id) if pledge.task_id else None
+            messages.to_chat(ctx.session, key=f"branch_progress:{progress.id}", chat_id=branch.chat_id,
+                             text=render("branch_progress_published", branch=branch.name, progress=progress,
+                                         item=pledge.items[progress.item], pledge_title=pledged_for.title
+                                         if pledged_for else "", reporter=ctx.person.name))
+        ctx.reply("branch_progress_saved", published=bool(branch and branch.chat_id), task=task)
+
+
+BRANCH_PROGRESS = forms.register(BranchProgressForm())
+
+
+def _begin_branch(ctx: Context) -> None:
+    """Only a secretary of a branch reports for it; the branch needs a pledge to report on."""
+    if ctx.person.role != Role.secretary or not ctx.person.branch_id:
+        ctx.reply("not_allowed", command="/践诺 支部", roles=[vocabulary()["roles"][Role.secretary]])
+    else:
+        forms.start_if(ctx, BRANCH_PROGRESS, branch_pledge(ctx), "branch_progress_no_pledge")
+
+
 @router.command("/践诺", roles=[Role.member, Role.secretary])
 def report_progress(ctx: Context) -> None:
-    forms.start_if(ctx, PROGRESS, my_pledge(ctx), "progress_no_pledge")
+    if "支部" in ctx.args:
+        _begin_branch(ctx)
+    else:
+        forms.start_if(ctx, PROGRESS, my_pledge(ctx), "progress_no_pledge")

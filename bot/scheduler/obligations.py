@@ -59,8 +59,10 @@ def _subject(audience: str, kind: str, only_branch: int | None, only_person: str
         return None  # a task the bot added for another person (their 整改方案)
     if audience == "branches":
         return f"branch:{person.branch_id}" if person.branch_id else None
-    if kind == "rating":
-        return "committee"  # the committee rates as one: done when every branch's rating is confirmed
+    if kind in ("rating", "comment"):
+        # The committee rates and comments as one: done when every branch's rating is confirmed, or
+        # every branch has its 领导点评 (storage.comments).
+        return "committee"
     return person.userid
 
 
