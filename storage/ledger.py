@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session
 
-from storage.models import DocumentSubmission, Pledge, Poll, Rating, SelfAssessment
+from storage.models import DocumentSubmission, LeaderComment, Pledge, Poll, Rating, SelfAssessment
 
 
 @dataclass(frozen=True)
 class Evidence:
-    kind: str  # pledge | self_assessment | poll | document | rating
+    kind: str  # pledge | self_assessment | poll | document | rating | comment
     record_id: int
     version: int = 1
 
@@ -45,4 +45,8 @@ def evidence(session: Session, *, campaign_id: int) -> dict[tuple[int, str], Evi
                                .order_by(Rating.id)):
         found[(row.task_id, f"branch:{row.branch_id}")] = Evidence("rating", row.id)
         found.setdefault((row.task_id, "committee"), Evidence("rating", row.id))
+    for row in session.scalars(select(LeaderComment).where(LeaderComment.campaign_id == campaign_id,
+                                                           LeaderComment.task_id.is_not(None))
+                               .order_by(LeaderComment.id)):
+        found[(row.task_id, "committee")] = Evidence("comment", row.id)  # the last branch's completes it
     return found

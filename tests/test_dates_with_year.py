@@ -98,6 +98,8 @@ SAMPLES = {
     "phase_end.j2": {"phase": PHASE, "late": True},
     "task_reminder.j2": {"task": TASK, "days_left": 3, "late": True, "planned": NEXT},
     "task_opens.j2": {"task": TASK, "late": True, "planned": NEXT},
+    "document_shown.j2": {"doc": Obj(id=1, status="accepted", kind="text", text="小结", task_title="小结", comment=None),
+                          "who": "李", "day": NEXT},
     "poll_rectify_member.j2": {"poll": POLL, "task": TASK, "r": Obj(rate=0.6, rules=Obj(lose=0.8))},
     "digest.j2": {"person": {"name": "李"}, "owed": [Obj(task=TASK, overdue=False)], "polls": []},
     "overdue_committee.j2": {"task": TASK, "rows": []},

@@ -3,7 +3,8 @@ window holds the day it is made, never a task of another phase and never more th
 
 Everything is driven through the dispatcher (feed_update) at a given local time: the update's
 CreateTime is "today". The roster is conftest's: zhang (secretary of 第一党支部), li (党员, 有职),
-wang (群众), zhao (secretary of 第二党支部), qian (党员 there), sun (党委).
+wang (群众), zhao (secretary of 第二党支部), qian (党员 there), sun (党委); and three more 群众 in
+第一党支部, so its polls have the five voters a result needs (a poll that could not publish is refused).
 """
 from __future__ import annotations
 
@@ -24,12 +25,19 @@ from bot.texts import vocabulary
 from bot.wecom.updates import parse_update
 from storage.db import transaction
 from storage.models import CampaignTask, ConversationState, Outbox, Person, Pledge, Poll, SelfAssessment, TaskDone
-from tests.conftest import make_settings, text_xml
+from tests.conftest import ROSTER_CSV, make_settings, text_xml
 from tests.test_campaign_files import CAMPAIGNS, FILES
 
 TZ = ZoneInfo("Asia/Shanghai")
 PARTY = {"members": "qian", "post_holders": "li", "branches": "zhang"}  # who submits for each audience
 SUBJECT = {"qian": "qian", "li": "li", "zhang": "branch:1"}
+
+
+@pytest.fixture
+def roster_file(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text(ROSTER_CSV + "".join(f"mass{i},群众{i},第一党支部,群众,\n" for i in range(1, 4)), encoding="utf-8")
+    return path
 
 
 @pytest.fixture
