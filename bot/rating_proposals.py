@@ -31,8 +31,10 @@ class Plan:
 
 
 def rating_plan(session: Session, *, today: date) -> Plan | None:
-    """The rating task whose window holds today, in its running campaign."""
-    found = campaigns.find_task(session, today=today, kind="rating")
+    """The rating round the committee works on today: the one whose window holds today, or else one
+    whose window has passed (within LATE_AFTER_END) with branches still to confirm, so a late round is
+    finished and counted for its own task; once every round is confirmed, the latest (to revise it)."""
+    found = campaigns.find_task(session, today=today, kind="rating", subject="committee")
     if found is None:
         return None
     record, task = found

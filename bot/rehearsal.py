@@ -211,13 +211,17 @@ class Stage:
                     found.append(Action(self._moment(day, 11), VOTE))
                     continue
                 day = task.due + timedelta(days=LATE_DAYS) if late else task.due
-                if task.kind == "rating":
-                    found += [Action(self._moment(day, 15), RATE, person.userid, task.key, f"branch:{b}")
-                              for b in sorted(self.branches)]
+                if task.kind == "rating":  # a late branch's inputs come late: the committee rates it after them
+                    found += [Action(self._moment(self._rating_day(task, b, day), 15), RATE, person.userid, task.key,
+                                     f"branch:{b}") for b in sorted(self.branches)]
                 else:
                     what = {"document": DOCUMENT, "comment": COMMENT}.get(task.kind, FILL)
                     found.append(Action(self._moment(day, 10), what, person.userid, task.key, subject))
         return sorted(set(found))
+
+    def _rating_day(self, task: CampaignTask, branch_id: int, day: date) -> date:
+        late = f"branch:{branch_id}" in self.late
+        return max(day, task.due + timedelta(days=max(LATE_DAYS, POLL_LEAD_DAYS) + 1)) if late else day
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> Rehearsal:

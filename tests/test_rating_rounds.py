@@ -105,11 +105,24 @@ def test_a_new_round_starts_from_its_own_proposal(engine, seed002):
 
 
 def test_between_the_rounds_the_committee_is_told_when_it_can_rate(engine, seed002):
+    from storage.campaigns import mark_done
+
+    with transaction(engine) as session:  # every branch of the first round confirmed
+        classify = session.scalars(select(CampaignTask).where(CampaignTask.key == "classify")).one()
+        mark_done(session, task_id=classify.id, subject="committee")
     [reply] = say(engine, "/定级", BETWEEN)
     assert "今天（5月10日）不在分类定级的时间里" in reply
     assert "局党委分类定级：3月1日—4月20日" in reply
     assert "局党委评估各支部（总支）开展基层组织建设年情况：8月21日—9月30日" in reply
     assert rounds(engine) == []
+
+
+def test_a_round_not_finished_in_its_window_is_finished_late_and_counted_for_itself(engine, seed002):
+    """The first round's window is over and nobody was confirmed: /定级 still works on it (finding 7 and the
+    rehearsal with --late 30: a late confirmation was counted for no round)."""
+    [reply] = say(engine, "/定级", BETWEEN)
+    assert "本轮：局党委分类定级（4月20日前）" in reply and "不在分类定级的时间里" not in reply
+    assert rounds(engine) == [("classify", "", "proposed")]
 
 
 def test_the_export_lists_every_round_with_its_history(engine, two_rounds, db_url, monkeypatch, tmp_path):

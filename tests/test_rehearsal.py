@@ -126,10 +126,6 @@ def test_with_a_late_share_the_late_parties_are_escalated_and_stay_open_at_their
     assert any(line.state == open_word and line.kind != "document" for line in first.lines)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "one left with --late 30 on seed002: a /定级 round confirmed after its window is not counted for it "
-    "(rating_plan looks only at the round whose window holds today, and the ledger's party for a rating is "
-    "'committee', done when every branch is confirmed). Late 党组织自评, polls and documents now count."))
 def test_a_late_submission_after_its_phase_fulfils_its_own_task():
     result = rehearsed("seed002", 30)
     assert set(result.submissions) - {(k, s) for k, s in result.done} == set()
