@@ -1,0 +1,86 @@
+"""红旗's 95 % is 群众's satisfaction (issue 17, finding 8): where a campaign rule reads 群众's own rate
+(seed004's red_flag_voters: masses), a branch poll counts members' and 群众's ballots apart. The ballot
+keeps its voter group (member or masses, never who) only while the poll is open; a group under the
+poll's min_ballots is not published apart. Through the bot, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.scheduler.jobs import run_job
+from storage.models import Ballot, Poll
+from tests.conftest import make_settings
+from tests.test_campaign_rules import campaign_with_rules_of
+from tests.test_polls import START, Town, issued_poll, populate
+
+# seed004's rules, with 3 ballots enough to publish (the test branch has four 群众)
+SEED004_MIN3 = campaign_with_rules_of("seed004", **{"min_ballots: {value: 5, default: true}":
+                                                    "min_ballots: {value: 3, default: true}"})
+
+
+def vote(engine, tmp_path, campaign: str, choices: dict[str, str]) -> tuple[Town, Poll]:
+    populate(engine, tmp_path, campaign=campaign)
+    town = Town(engine)
+    poll = issued_poll(town)
+    for voter, option in choices.items():
+        town.tap(voter, poll.id, option)
+    return town, poll
+
+
+def ballots(engine) -> list[Ballot]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Ballot)))
+
+
+def close(town: Town, poll: Poll) -> tuple[str, dict]:
+    town.say("sec", "/评议 结束")
+    with Session(town.engine) as session:
+        result = session.get(Poll, poll.id).result
+    return town.rows(f"poll:{poll.id}:result")[0].payload["markdown"]["content"], result
+
+
+# members: two of five 不满意; 群众: all four 满意 → the whole poll 7/9 (77.8 %), 群众 alone 4/4 (100 %)
+MIXED = {"m1": "1", "m2": "1", "m3": "1", "m4": "3", "m5": "3", "q1": "1", "q2": "1", "q3": "2", "q4": "1"}
+
+
+def test_the_red_flag_reads_the_masses_ballots_apart(engine, tmp_path):
+    town, poll = vote(engine, tmp_path, SEED004_MIN3, MIXED)
+    groups = sorted(b.voter_group for b in ballots(engine))
+    assert groups == ["masses"] * 4 + ["member"] * 5  # while open: the group, and nothing of who
+    text, result = close(town, poll)
+    assert result["rate"] == 7 / 9 and result["groups"]["masses"]["rate"] == 1.0
+    assert result["groups"]["member"]["rate"] == 3 / 5 and result["groups"]["masses"]["counts"] == \
+        {"满意": 3, "基本满意": 1, "不满意": 0}
+    assert result["consequences"] == ["red_flag"]  # 群众 at 100 % meet 95 %; the whole poll meets no line
+    assert "群众：满意率 4 ÷ 4 = 100.0%" in text and "党员：满意率 3 ÷ 5 = 60.0%" in text
+    assert "群众满意率达到 95.0%：符合红旗党组织“群众对党组织满意度”的要求" in text
+    assert {b.voter_group for b in ballots(engine)} == {None} and len(ballots(engine)) == 9  # counted: group gone
+
+
+def test_a_group_under_the_ballot_threshold_is_not_published_apart(engine, tmp_path):
+    few_masses = {"m1": "1", "m2": "1", "m3": "1", "m4": "1", "q1": "3", "q2": "1"}
+    town, poll = vote(engine, tmp_path, SEED004_MIN3, few_masses)
+    text, result = close(town, poll)
+    assert result["published"] and result["groups"]["masses"] == {
+        "published": False, "valid": None, "counts": {}, "rate": None, "satisfied_votes": None}
+    assert result["groups"]["member"]["rate"] == 1.0 and "red_flag" not in result["consequences"]
+    assert "群众：有效票不足 3 张，为保护匿名不单独公布" in text and "这次群众票数不足，不能据此判定" in text
+    assert "50" not in text  # 群众's 1 of 2 is nowhere
+
+
+def test_a_campaign_without_such_a_rule_keeps_no_group(engine, tmp_path):
+    """seed002 has no 红旗: its ballots never carry a group and its result counts them together."""
+    town, poll = vote(engine, tmp_path, campaign_with_rules_of("seed002"), MIXED)
+    assert {b.voter_group for b in ballots(engine)} == {None}
+    text, result = close(town, poll)
+    assert "groups" not in result and "群众：" not in text
+
+
+def test_the_open_polls_reshuffle_keeps_the_groups(engine, tmp_path):
+    """PostgreSQL rewrites an open poll's ballots every minute (storage.polls.reshuffle): the groups stay
+    until the poll closes."""
+    town, poll = vote(engine, tmp_path, SEED004_MIN3, MIXED)
+    run_job("polls", engine, make_settings("sqlite://", "http://127.0.0.1:9"), START.replace(minute=5))
+    assert sorted(b.voter_group for b in ballots(engine)) == ["masses"] * 4 + ["member"] * 5
+    _text, result = close(town, poll)
+    assert result["groups"]["masses"]["rate"] == 1.0
