@@ -67,6 +67,11 @@ def _asks_party_analysis(ctx: Context, answers: dict[str, Any]) -> bool:
 
 
 def assessment_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
+    """Each standard's answer with 差距 and 措施; a 五星 claim carries its evidence instead, which the
+    committee reads when it confirms the star (bot/handlers/rating.py)."""
+    if _kind(answers) == "stars":
+        return [{"standard": name, "rating": answers.get(f"r{i}"), "evidence": answers.get(f"e{i}")}
+                for i, name in enumerate(_standards(ctx, answers)) if answers.get(f"r{i}")]
     return [{"standard": name, "rating": answers.get(f"r{i}"), "gap": answers.get(f"g{i}"),
              "measure": answers.get(f"m{i}")} for i, name in enumerate(_standards(ctx, answers)) if answers.get(f"r{i}")]
 
@@ -81,9 +86,10 @@ class SelfAssessmentForm(forms.BaseForm):
         if "scope" in answers or ctx.person.role != Role.secretary:
             steps += forms.task_step(_choices(ctx, kind))
         for i, name in enumerate(_standards(ctx, answers)):
-            words = {"standard": name, "branch": kind != "member"}
-            steps += [Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words),
-                      Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
+            words = {"standard": name, "branch": kind != "member", "stars": kind == "stars"}
+            steps.append(Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words))
+            steps += [Step(f"e{i}", "assess_evidence", data=words)] if kind == "stars" else \
+                [Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
         if kind == "member" and _asks_party_analysis(ctx, answers):
             steps.append(Step("analysis", "assess_analysis"))
         preview = lambda: render("assessment_preview", items=assessment_items(ctx, answers),  # noqa: E731
