@@ -72,12 +72,15 @@ def counts_apart(rules: Any, *, voters: str, rates: str) -> bool:
 def group_results(groups: dict[str, dict[str, int]], options: list[str], satisfied: list[str],
                   min_ballots: int) -> dict[str, dict[str, Any]]:
     """Each group's counts and 满意率, published only when the group alone has min_ballots valid ballots
-    (a small group's rate next to who voted would come close to a vote)."""
+    (a small group's rate next to who voted would come close to a vote), and only when no other group
+    with ballots falls short: the whole poll's counts minus one group's are the other's."""
+    tallies = {group: tally(options, [c for c, n in groups.get(group, {}).items() for _ in range(n)])
+               for group in GROUPS}
+    enough = not any(0 < sum(counts.values()) < min_ballots for counts in tallies.values())
     found = {}
-    for group in GROUPS:
-        counts = tally(options, [c for c, n in groups.get(group, {}).items() for _ in range(n)])
+    for group, counts in tallies.items():
         valid = sum(counts.values())
-        published = valid >= min_ballots
+        published = enough and valid >= min_ballots
         found[group] = {"published": published, "valid": valid if published else None,
                         "counts": counts if published else {},
                         "rate": satisfaction(counts, satisfied) if published else None,

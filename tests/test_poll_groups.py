@@ -58,14 +58,25 @@ def test_the_red_flag_reads_the_masses_ballots_apart(engine, tmp_path):
 
 
 def test_a_group_under_the_ballot_threshold_is_not_published_apart(engine, tmp_path):
+    """Nor is the other group: the whole poll's counts minus the members' would be 群众's."""
     few_masses = {"m1": "1", "m2": "1", "m3": "1", "m4": "1", "q1": "3", "q2": "1"}
     town, poll = vote(engine, tmp_path, SEED004_MIN3, few_masses)
     text, result = close(town, poll)
-    assert result["published"] and result["groups"]["masses"] == {
-        "published": False, "valid": None, "counts": {}, "rate": None, "satisfied_votes": None}
-    assert result["groups"]["member"]["rate"] == 1.0 and "red_flag" not in result["consequences"]
-    assert "群众：有效票不足 3 张，为保护匿名不单独公布" in text and "这次群众票数不足，不能据此判定" in text
-    assert "50" not in text  # 群众's 1 of 2 is nowhere
+    unpublished = {"published": False, "valid": None, "counts": {}, "rate": None, "satisfied_votes": None}
+    assert result["published"] and result["groups"] == {"masses": unpublished, "member": unpublished}
+    assert "red_flag" not in result["consequences"]
+    assert "群众：为保护匿名不单独公布" in text and "党员：为保护匿名不单独公布" in text
+    assert "这次群众票数不足，不能据此判定" in text and "4 ÷ 4" not in text and "50" not in text
+
+
+def test_groups_only_one_of_which_voted_publish_it():
+    """A group without ballots hides nothing: the other group's counts are the whole poll's."""
+    from bot.polls import group_results
+
+    found = group_results({"member": {"满意": 5}}, ["满意", "不满意"], ["满意"], 5)
+    assert found["member"]["rate"] == 1.0 and found["masses"]["published"] is False
+    found = group_results({"member": {"满意": 5}, "masses": {"不满意": 1}}, ["满意", "不满意"], ["满意"], 5)
+    assert not found["member"]["published"] and not found["masses"]["published"]
 
 
 def test_a_campaign_without_such_a_rule_keeps_no_group(engine, tmp_path):
