@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
@@ -137,9 +136,10 @@ class Evidence:
 
 def _evidence(session: Session, plan: Plan) -> Evidence:
     cid = plan.record.id
-    names = {p.userid: p.name for p in session.scalars(select(Person))}
-    entered = {bid: {"rate": row.rate, "entry": _entry(row, names)}
-               for bid, row in participation.latest(session, campaign_id=cid).items()}
+    latest = participation.latest(session, campaign_id=cid)
+    by = {row.entered_by for row in latest.values()}
+    names = {p.userid: p.name for p in session.scalars(select(Person).where(Person.userid.in_(by)))} if by else {}
+    entered = {bid: {"rate": row.rate, "entry": _entry(row, names)} for bid, row in latest.items()}
     leadership, leadership_closed = ratings.latest_branch_polls(session, campaign_id=cid, rates="leadership")
     return Evidence(ratings.latest_assessments(session, campaign_id=cid, kind="branch"),
                     ratings.latest_assessments(session, campaign_id=cid, kind="stars"),

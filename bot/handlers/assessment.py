@@ -8,6 +8,7 @@ from typing import Any
 
 from bot import forms
 from bot.answers import Invalid
+from bot.campaigns import rules_of
 from bot.forms import Step, confirm_step
 from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
@@ -76,6 +77,12 @@ def assessment_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, st
              "measure": answers.get(f"m{i}")} for i, name in enumerate(_standards(ctx, answers)) if answers.get(f"r{i}")]
 
 
+def _claims(ctx: Context) -> dict[str, Any]:
+    """For a 五星 self-assessment: which answers claim a star, and whether that is this campaign's default."""
+    rules = rules_of(assessment_campaign(ctx))
+    return {"ratings": rules.star_self_ratings, "defaults": rules.applied_defaults("star_self_ratings")}
+
+
 class SelfAssessmentForm(forms.BaseForm):
     name = "self_assessment"
 
@@ -86,7 +93,7 @@ class SelfAssessmentForm(forms.BaseForm):
         if "scope" in answers or ctx.person.role != Role.secretary:
             steps += forms.task_step(_choices(ctx, kind))
         for i, name in enumerate(_standards(ctx, answers)):
-            words = {"standard": name, "branch": kind != "member", "stars": kind == "stars"}
+            words = {"standard": name, "branch": kind != "member", "claims": _claims(ctx) if kind == "stars" and i == 0 else None}
             steps.append(Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words))
             steps += [Step(f"e{i}", "assess_evidence", data=words)] if kind == "stars" else \
                 [Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
