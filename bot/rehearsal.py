@@ -492,8 +492,8 @@ class Stage:
             every = list(session.scalars(select(Rating).order_by(Rating.id)))
             self.result.ratings = [(keys[r.task_id], self.branches[r.branch_id].name, r.level, r.status) for r in every]
             self.result.stars = [(keys[r.task_id], self.branches[r.branch_id].name, tuple(r.stars),
-                                  {star: d.get("decision", "") for star, d in r.inputs.get("star_decisions", {}).items()})
-                                 for r in every]
+                                  {star: made.get("decision", "")
+                                   for star, made in r.inputs.get("star_decisions", {}).items()}) for r in every]
             self.result.participation = [(self.branches[e.branch_id].name, e.rate) for e in
                                          session.scalars(select(BranchParticipation).order_by(BranchParticipation.id))]
 

@@ -93,7 +93,8 @@ class SelfAssessmentForm(forms.BaseForm):
         if "scope" in answers or ctx.person.role != Role.secretary:
             steps += forms.task_step(_choices(ctx, kind))
         for i, name in enumerate(_standards(ctx, answers)):
-            words = {"standard": name, "branch": kind != "member", "claims": _claims(ctx) if kind == "stars" and i == 0 else None}
+            claims = _claims(ctx) if kind == "stars" and i == 0 else None  # said once, at the first star
+            words = {"standard": name, "branch": kind != "member", "claims": claims}
             steps.append(Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words))
             steps += [Step(f"e{i}", "assess_evidence", data=words)] if kind == "stars" else \
                 [Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
