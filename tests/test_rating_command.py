@@ -458,3 +458,16 @@ def test_export_times_are_in_the_configured_time_zone(engine, first, db_url, mon
     out = tmp_path / "polls.xlsx"
     assert main(["export", "polls", "--campaign", "定级测试", "--out", str(out)]) == 0
     assert list(load_workbook(out)["评议"].iter_rows(values_only=True))[1][4] == shown
+
+
+def test_a_campaign_without_stars_says_nothing_of_them(engine, rostered):
+    text = CAMPAIGN.replace("stars: 五星}", "}").replace(
+        "rules: {star_satisfaction_min: 0.90, star_participation_min: 0.90, red_flag_min: 0.95}", "rules: {}")
+    with transaction(engine) as session:
+        save_campaign(session, load_campaign_text(text), source_file="test")
+    sun = Phone(engine, "sun")
+    [reply] = sun.say("/定级 第一党支部 很好")
+    assert "没看懂“很好”" in reply and "星" not in reply
+    [reply] = sun.say("/定级 第一党支部 星 班子建设 确认")
+    assert "没有五星指标，不用逐项确认星" in reply
+    assert "不需要录入" in Phone(engine, "zhang").say("/参与率 90%")[0]

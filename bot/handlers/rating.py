@@ -144,7 +144,7 @@ def rate(ctx: Context) -> None:
             _star(ctx, plan, branch, request)
             return
     except Invalid as exc:
-        ctx.reply(exc.template, **exc.data)
+        ctx.reply(exc.template, **{"stars": bool(plan.indicators), **exc.data})
         return
     if request.action == "list":
         _list(ctx, plan)
