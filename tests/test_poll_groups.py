@@ -95,3 +95,30 @@ def test_the_open_polls_reshuffle_keeps_the_groups(engine, tmp_path):
     assert sorted(b.voter_group for b in ballots(engine)) == ["masses"] * 4 + ["member"] * 5
     _text, result = close(town, poll)
     assert result["groups"]["masses"]["rate"] == 1.0
+
+
+def test_a_poll_only_群众_vote_in_is_their_rate(engine, tmp_path):
+    """No groups to count apart: the whole poll is 群众's, and its result says so for the 红旗."""
+    from bot.poll_close import close_poll
+    from storage import polls as store
+    from storage.db import transaction
+    from storage.models import Branch, CampaignRecord
+
+    populate(engine, tmp_path, campaign=SEED004_MIN3)
+    with transaction(engine) as session:
+        branch = session.scalars(select(Branch).where(Branch.name == "第一党支部")).one()
+        record_id = session.scalars(select(CampaignRecord.id)).one()
+        voters = store.eligible(session, branch_id=branch.id, voters="masses")
+        made = store.create(session, voters=voters, poll=Poll(
+            campaign_id=record_id, branch_id=branch.id, issuer="sec", rates="branch", subject="群众满意度",
+            scale="满意度", options=["满意", "基本满意", "不满意"], satisfied=["满意", "基本满意"], voters="masses",
+            deadline=1.7e9, min_ballots=3))
+        for userid in voters:
+            store.claim_vote(session, poll_id=made.id, userid=userid)
+            store.add_ballot(session, poll_id=made.id, choice="满意")
+    with transaction(engine) as session:
+        closed = close_poll(session, poll_id=made.id, tz="Asia/Shanghai")
+        assert "groups" not in closed.result and closed.result["consequences"] == ["star", "red_flag"]
+    town = Town(engine)
+    text = town.rows(f"poll:{made.id}:result")[0].payload["markdown"]["content"]
+    assert "群众满意率达到 95.0%：符合红旗党组织“群众对党组织满意度”的要求" in text
