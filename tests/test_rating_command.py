@@ -226,6 +226,16 @@ def test_each_star_is_confirmed_by_the_committee_one_by_one_with_its_evidence(en
     rating = ratings(engine)["第一党支部"]
     assert rating.status == "confirmed" and rating.stars == ["班子建设", "工作制度", "保障机制", "作用发挥"]
     assert rating.inputs["star_decisions"]["工作业绩"]["comment"] == "年度考核材料未见"
+    from zoneinfo import ZoneInfo
+
+    from bot.exports.results import ratings_book
+
+    names = {branch_id(engine, "第一党支部"): "第一党支部"}
+    with Session(engine) as session:  # the export's last column: each star's decision, by whom, with the comment
+        book = ratings_book(session, session.get(type(campaign), campaign.id), names, ZoneInfo("Asia/Shanghai"))
+    row = list(book.active.iter_rows(values_only=True))[1]
+    assert row[-1] == ("班子建设：已确认（孙丽：班子团结，测评优秀）；工作业绩：未确认（孙丽：年度考核材料未见）；"
+                       "工作制度：已确认（孙丽）；保障机制：已确认（孙丽）；作用发挥：已确认（孙丽）")
     [card] = chat_posts(engine)
     assert "五星：4/5" in card and "未计入“工作业绩”：局党委未确认（年度考核材料未见）" in card
     reply = "\n".join(sun.say("/定级 第一党支部 星 工作业绩 确认"))
