@@ -128,7 +128,10 @@ class Scale(_Strict):
         return self
 
 
-_RULE_FORM = {"value", "source_text", "default"}  # a rule written with its provenance
+_RULE_FORM = {"value", "source_text", "default"}
+# The line each 五星 condition is held to (the 领导班子's 满意度 has the same line as the branch's).
+CONDITION_LINES = {"satisfaction": "star_satisfaction_min", "leadership": "star_satisfaction_min",
+                   "participation": "star_participation_min"}  # a rule written with its provenance
 
 
 def _rule_form(value: Any) -> bool:
@@ -152,6 +155,8 @@ class Rules(_Strict):
     star_satisfaction_min: float | None = Field(None, ge=0, le=1)
     star_participation_min: float | None = Field(None, ge=0, le=1)
     red_flag_min: float | None = Field(None, ge=0, le=1)
+    # Whose 满意度 red_flag_min reads: "masses" (群众's ballots only, counted apart in the poll); none: every ballot.
+    red_flag_voters: Literal["masses"] | None = None
     min_ballots: int = Field(5, ge=3)
     rating_levels: list[str] = ["强", "较强", "一般", "薄弱"]
     rating_weights: dict[Literal["self_assessment", "masses", "superior"], float] = \
@@ -161,11 +166,14 @@ class Rules(_Strict):
 
     # 党组织自评 answers as points out of 100, for 分类定级's self-assessment input.
     self_assessment_points: dict[str, float] = {"好": 100, "较好": 85, "一般": 70, "差": 50}
-    # 五星: an indicator counts when the branch's 五星 self-assessment gives it one of these answers
-    # and it meets its conditions here (seed 004: 班子建设 群众满意度 ≥ 90%; 作用发挥 also 党员参与率 ≥ 90%).
+    # 五星: a branch claims an indicator when its 五星 self-assessment gives it one of these answers; it
+    # counts once the committee confirms it and it meets its conditions here: "satisfaction" (the branch
+    # poll's 满意率), "participation" (党员参与率 in 三会一课, as the secretary entered it), "leadership"
+    # (the 满意率 of a poll rating the 领导班子/书记). Seed 004: 班子建设 书记的群众满意度 ≥ 90%; 作用发挥
+    # 满意度 and 党员参与率 ≥ 90%.
     star_self_ratings: list[str] = Field(["好"], min_length=1)
-    star_conditions: dict[str, list[Literal["satisfaction", "participation"]]] = \
-        {"班子建设": ["satisfaction"], "作用发挥": ["satisfaction", "participation"]}
+    star_conditions: dict[str, list[Literal["satisfaction", "participation", "leadership"]]] = \
+        {"班子建设": ["leadership"], "作用发挥": ["satisfaction", "participation"]}
 
     # Provenance: rule → the plan's words stating it; rules the plan leaves open (this campaign's defaults).
     source_texts: dict[str, str] = {}
@@ -229,9 +237,13 @@ class Rules(_Strict):
         """(rule, value) for those of these rules that are defaults, for message_templates/rule_defaults.j2."""
         return [(name, getattr(self, name)) for name in names if self.is_default(name)]
 
+    def condition_line(self, condition: str) -> float | None:
+        """The line a star condition is held to."""
+        return getattr(self, CONDITION_LINES[condition])
+
     def star_lines_missing(self) -> list[str]:
         """The lines 五星 and 红旗 need (by star_conditions) that this campaign leaves unset."""
-        needed = {"red_flag_min"} | {f"star_{c}_min" for conds in self.star_conditions.values() for c in conds}
+        needed = {"red_flag_min"} | {CONDITION_LINES[c] for conds in self.star_conditions.values() for c in conds}
         return sorted(name for name in needed if getattr(self, name) is None)
 
     @model_validator(mode="after")

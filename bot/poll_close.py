@@ -48,10 +48,16 @@ def _result(session: Session, poll: Poll, rules: Rules, *, planned: bool) -> dic
     result = polls.result(counts={o: counted.get(o, 0) for o in poll.options}, satisfied=poll.satisfied,
                           min_ballots=poll.min_ballots, comments=store.comments(session, poll_id=poll.id),
                           **store.turnout(session, poll_id=poll.id))
-    result["consequences"] = polls.consequences(result["rate"], rules)
+    if polls.counts_apart(rules, voters=poll.voters, rates=poll.rates):
+        result["groups"] = polls.group_results(store.group_counts(session, poll_id=poll.id), poll.options,
+                                               poll.satisfied, poll.min_ballots) if result["published"] else {}
+    masses = (result.get("groups") or {}).get("masses") or {}
+    masses_rate = result["rate"] if poll.voters == "masses" else masses.get("rate")
+    result["consequences"] = polls.consequences(result["rate"], rules, masses_rate)
     result["formula"] = render("poll_formula", r=result) if result["published"] else ""
     result["rules"] = {"lose": rules.lose_eligibility_below, "star": rules.star_satisfaction_min,
-                       "red_flag": rules.red_flag_min, "rectify_days": rules.rectify_days}
+                       "red_flag": rules.red_flag_min, "rectify_days": rules.rectify_days,
+                       "red_flag_voters": rules.red_flag_voters}
     result["defaults"] = _applied_defaults(poll, rules, result) if planned else []
     return result
 

@@ -55,10 +55,44 @@ def result(*, counts: dict[str, int], satisfied: list[str], min_ballots: int, el
             "member_turnout": member_voted / member_eligible if member_eligible else None, **shown}
 
 
-def consequences(rate: float | None, rules: Any) -> list[str]:
+GROUPS = ("member", "masses")  # a ballot's voter group, where the poll counts 群众 apart
+
+
+def group_of(role: str) -> str:
+    return "masses" if role == "masses" else "member"
+
+
+def counts_apart(rules: Any, *, voters: str, rates: str) -> bool:
+    """Whether a poll counts members' and 群众's ballots apart: only when a rule of its campaign reads
+    群众's own rate (红旗's 95 % where rules.red_flag_voters is "masses") from a branch poll both vote in."""
+    return (rules.red_flag_min is not None and rules.red_flag_voters == "masses" and voters == "both"
+            and rates == "branch")
+
+
+def group_results(groups: dict[str, dict[str, int]], options: list[str], satisfied: list[str],
+                  min_ballots: int) -> dict[str, dict[str, Any]]:
+    """Each group's counts and 满意率, published only when the group alone has min_ballots valid ballots
+    (a small group's rate next to who voted would come close to a vote), and only when no other group
+    with ballots falls short: the whole poll's counts minus one group's are the other's."""
+    tallies = {group: tally(options, [c for c, n in groups.get(group, {}).items() for _ in range(n)])
+               for group in GROUPS}
+    enough = not any(0 < sum(counts.values()) < min_ballots for counts in tallies.values())
+    found = {}
+    for group, counts in tallies.items():
+        valid = sum(counts.values())
+        published = enough and valid >= min_ballots
+        found[group] = {"published": published, "valid": valid if published else None,
+                        "counts": counts if published else {},
+                        "rate": satisfaction(counts, satisfied) if published else None,
+                        "satisfied_votes": sum(counts.get(o, 0) for o in satisfied) if published else None}
+    return found
+
+
+def consequences(rate: float | None, rules: Any, masses_rate: float | None = None) -> list[str]:
     """What the campaign's own lines make of the rate, and nothing else: lose or keep (评先评优资格) where
     it has an eligibility line, with rectify (整改方案) where it also sets rectify_days; star and
-    red_flag where it has those lines."""
+    red_flag where it has those lines (red_flag on 群众's own rate, masses_rate, where the campaign's
+    red_flag_voters says so)."""
     if rate is None:
         return []
     rate = round(rate, 9)  # 12/15 is exactly 80 %, whatever the float division leaves behind
@@ -66,5 +100,8 @@ def consequences(rate: float | None, rules: Any) -> list[str]:
     if rules.lose_eligibility_below is not None:
         below = rate < rules.lose_eligibility_below
         found += (["lose", "rectify"] if rules.rectify_days else ["lose"]) if below else ["keep"]
-    return found + [name for name, line in (("star", rules.star_satisfaction_min), ("red_flag", rules.red_flag_min))
-                    if line is not None and rate >= line]
+    flag_rate = rate if rules.red_flag_voters != "masses" else \
+        (round(masses_rate, 9) if masses_rate is not None else None)
+    return found + [name for name, value, line in (("star", rate, rules.star_satisfaction_min),
+                                                   ("red_flag", flag_rate, rules.red_flag_min))
+                    if line is not None and value is not None and value >= line]

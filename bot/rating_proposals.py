@@ -4,15 +4,17 @@ branches whose rating in this round is not yet confirmed, and each branch's leve
 (History). The rules themselves are in bot/ratings.py."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
 from bot.ratings import History, Inputs, Proposal, propose
-from storage import campaigns, ratings
-from storage.models import CampaignRecord, CampaignTask, Poll, Rating, SelfAssessment
+from storage import campaigns, participation, ratings
+from storage.models import BranchParticipation, CampaignRecord, CampaignTask, Person, Poll, Rating, SelfAssessment
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,33 @@ def histories(session: Session, plan: Plan, now: dict[int, Rating]) -> dict[int,
             for bid, rating in now.items()}
 
 
-def _answers(assessment: SelfAssessment | None) -> dict[str, str]:
-    """standard → answer; items without one (a 党性分析 is written, not rated) are left out."""
-    return {item["standard"]: item["rating"] for item in assessment.items if item.get("rating")} if assessment else {}
+def _answers(assessment: SelfAssessment | None, key: str = "rating") -> dict[str, str]:
+    """standard → answer (or, with key "evidence", the evidence given for it); items without one (a
+    党性分析 is written, not rated) are left out."""
+    return {item["standard"]: item[key] for item in assessment.items if item.get(key)} if assessment else {}
+
+
+def _published(poll: Poll | None, closed: bool) -> str:
+    return "published" if poll else "unpublished" if closed else "none"
+
+
+def _masses(poll: Poll | None, closed: bool) -> tuple[str, float | None]:
+    """群众's own 满意率 in the branch poll: the whole rate when only 群众 voted, their group's when the poll
+    counted groups apart (and published it), else none ("none": the poll did not count them apart)."""
+    if poll is None:
+        return ("unpublished" if closed else "none"), None
+    if poll.voters == "masses":
+        return "published", poll.result.get("rate")
+    group = (poll.result.get("groups") or {}).get("masses")
+    if group is None:
+        return "none", None
+    return ("published", group.get("rate")) if group.get("published") else ("unpublished", None)
+
+
+def _entry(row: BranchParticipation, names: dict[str, str]) -> dict[str, Any]:
+    """The entered 党员参与率 as the rating keeps and shows it: from what, by whom, on which day."""
+    return {"attended": row.attended, "total": row.total, "note": row.note or "",
+            "name": names.get(row.entered_by, row.entered_by), "on": row.entered_on.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -85,23 +111,42 @@ class Evidence:
     stars: dict[int, SelfAssessment]  # latest 五星 self-assessment
     polls: dict[int, Poll]  # latest published branch poll
     closed: set[int]  # branches with a closed branch poll, published or not
+    leadership: dict[int, Poll] = field(default_factory=dict)  # latest published poll rating the 领导班子
+    leadership_closed: set[int] = field(default_factory=set)
+    participation: dict[int, dict[str, Any]] = field(default_factory=dict)  # entered 党员参与率: rate and entry
 
     def inputs(self, bid: int, previous: dict) -> Inputs:
-        """Today's inputs; 上级评定 and 表彰 are what the committee entered (`previous`), which only it changes."""
+        """Today's inputs; 上级评定, 表彰 and the star decisions are what the committee entered (`previous`),
+        which only it changes."""
         poll = self.polls.get(bid)
         result = poll.result if poll else {}
+        masses_poll, masses_rate = _masses(poll, bid in self.closed)
+        leader = self.leadership.get(bid)
+        entered = self.participation.get(bid) or {}
         return Inputs(branch_ratings=_answers(self.own.get(bid)), star_ratings=_answers(self.stars.get(bid)),
-                      poll="published" if poll else "unpublished" if bid in self.closed else "none",
-                      poll_subject=poll.subject if poll else "", satisfaction=result.get("rate"),
-                      participation=result.get("member_turnout"), formula=result.get("formula") or "",
-                      superior=previous.get("superior"), honoured=previous.get("honoured"))
+                      star_evidence=_answers(self.stars.get(bid), "evidence"),
+                      poll=_published(poll, bid in self.closed), poll_subject=poll.subject if poll else "",
+                      satisfaction=result.get("rate"), masses_poll=masses_poll, masses_satisfaction=masses_rate,
+                      participation=entered.get("rate"), participation_entry=entered.get("entry"),
+                      formula=result.get("formula") or "",
+                      leadership_poll=_published(leader, bid in self.leadership_closed),
+                      leadership_subject=leader.subject if leader else "",
+                      leadership_satisfaction=leader.result.get("rate") if leader else None,
+                      superior=previous.get("superior"), honoured=previous.get("honoured"),
+                      star_decisions=previous.get("star_decisions") or {})
 
 
 def _evidence(session: Session, plan: Plan) -> Evidence:
     cid = plan.record.id
+    latest = participation.latest(session, campaign_id=cid)
+    by = {row.entered_by for row in latest.values()}
+    names = {p.userid: p.name for p in session.scalars(select(Person).where(Person.userid.in_(by)))} if by else {}
+    entered = {bid: {"rate": row.rate, "entry": _entry(row, names)} for bid, row in latest.items()}
+    leadership, leadership_closed = ratings.latest_branch_polls(session, campaign_id=cid, rates="leadership")
     return Evidence(ratings.latest_assessments(session, campaign_id=cid, kind="branch"),
                     ratings.latest_assessments(session, campaign_id=cid, kind="stars"),
-                    *ratings.latest_branch_polls(session, campaign_id=cid))
+                    *ratings.latest_branch_polls(session, campaign_id=cid), leadership=leadership,
+                    leadership_closed=leadership_closed, participation=entered)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Reading what the committee types after /定级: a branch, an action, and what it enters.
 
 /定级 → the list; /定级 支部 → one branch; /定级 支部 上级 88 表彰 有 → enter the 上级党组织评定
-and 县级以上表彰; /定级 确认 支部 → confirm; /定级 重新 支部 → reopen a confirmed rating. The words
-(确认, 重新, 上级, 表彰, 有/无) are in vocabulary.toml [rating]; a wrong answer raises Invalid.
+and 县级以上表彰; /定级 支部 星 班子建设 确认 [意见] (or 不确认 [意见]) → decide on one claimed star;
+/定级 确认 支部 → confirm; /定级 重新 支部 → reopen a confirmed rating. The words (确认, 重新, 上级,
+表彰, 有/无, 星, 不确认) are in vocabulary.toml [rating]; a wrong answer raises Invalid.
 """
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ _NARROW = str.maketrans("０１２３４５６７８９．：", "0123456789.:") 
 
 @dataclass(frozen=True)
 class Request:
-    action: str  # list | show | confirm | reopen
+    action: str  # list | show | confirm | reopen | star
     branch: str = ""
     entered: dict[str, object] = field(default_factory=dict)  # with show: {"superior": 88.0, "honoured": True}
+    star: str = ""  # with star: the indicator as typed, the decision ("confirmed" | "refused") and a comment
+    decision: str = ""
+    comment: str = ""
 
 
 def _take(text: str, names: list[str], value: str) -> tuple[str | None, str]:
@@ -55,4 +59,15 @@ def parse(args: str) -> Request:
             if len(tokens) != 2:
                 raise Invalid("rating_help", problem="branch")
             return Request(action, tokens[1])
+    if len(tokens) > 1 and tokens[1] in words["star"]:
+        return _star(tokens[0], tokens[2:])
     return Request("show", tokens[0], _entered(" ".join(tokens[1:])))
+
+
+def _star(branch: str, tokens: list[str]) -> Request:
+    """支部 星 班子建设 确认 意见…: one star, one decision, the rest is the comment."""
+    words = vocabulary()["rating"]
+    decisions = {**dict.fromkeys(words["star_yes"], "confirmed"), **dict.fromkeys(words["star_no"], "refused")}
+    if len(tokens) < 2 or tokens[1] not in decisions:
+        raise Invalid("rating_help", problem="star")
+    return Request("star", branch, star=tokens[0], decision=decisions[tokens[1]], comment=" ".join(tokens[2:]))

@@ -14,6 +14,7 @@ from typing import Any
 from bot.campaigns import Rules
 
 SOURCES = ("self_assessment", "masses", "superior")
+CONDITIONS = ("satisfaction", "participation", "leadership")  # what a star's conditions may need
 EPSILON = 1e-9  # 18/20 must meet a 0.90 line whatever binary floats make of it
 
 
@@ -24,13 +25,28 @@ class Inputs:
 
     branch_ratings: dict[str, str] = field(default_factory=dict)  # 党组织自评: standard → 好/较好/一般/差
     star_ratings: dict[str, str] = field(default_factory=dict)  # 五星 self-assessment: indicator → answer
+    star_evidence: dict[str, str] = field(default_factory=dict)  # indicator → the secretary's evidence for it
     poll: str = "none"  # the branch's 评议: "published", "unpublished" (too few ballots) or "none"
     poll_subject: str = ""
     satisfaction: float | None = None  # 满意率 of the published poll, 0..1
-    participation: float | None = None  # its 党员参与率 (members who voted / members who could), 0..1
+    # 群众's own 满意率 in that poll (its ballots counted apart): "published", "unpublished" (too few of
+    # theirs) or "none" (the poll did not count them apart)
+    masses_poll: str = "none"
+    masses_satisfaction: float | None = None
+    # 党员参与率 in 三会一课, 0..1, as the branch secretary entered it (participation_entry says from what:
+    # attended, total, note, name, at). Ratings saved before it was entered read poll turnout here.
+    participation: float | None = None
+    participation_entry: dict[str, Any] | None = None
     formula: str = ""  # how that poll counted 满意率, as the poll recorded it
+    # The branch's latest closed poll rating its 领导班子 / 书记 (Poll.rates "leadership"), like `poll`
+    leadership_poll: str = "none"
+    leadership_subject: str = ""
+    leadership_satisfaction: float | None = None
     superior: float | None = None  # 上级党组织评定, 0..100, entered by the committee
     honoured: bool | None = None  # 县级以上表彰, entered by the committee
+    # The committee's decision on each claimed star, entered one by one: indicator → {"decision":
+    # "confirmed" | "refused", "comment", "by", "claim"}; it holds only while the claim it was made on stands.
+    star_decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Inputs":
@@ -41,9 +57,27 @@ class Inputs:
         return asdict(self)
 
     def counted(self, name: str) -> float | None:
-        """satisfaction or participation, only when the poll was published (a rate under the ballot
-        threshold never counts)."""
+        """A rate a rule may use: satisfaction only when the poll was published (a rate under the ballot
+        threshold never counts), masses (群众's own 满意率) when their group was, leadership when the
+        leadership poll was; participation as entered (a rating saved before it was entered read poll
+        turnout, counted like satisfaction)."""
+        if name == "masses":
+            return self.masses_satisfaction if self.masses_poll == "published" else None
+        if name == "leadership":
+            return self.leadership_satisfaction if self.leadership_poll == "published" else None
+        if name == "participation" and self.participation_entry:
+            return self.participation
         return getattr(self, name) if self.poll == "published" else None
+
+    def claim(self, indicator: str) -> str:
+        """What the branch claims for a star, as the committee decides on it: its answer and evidence."""
+        return f"{self.star_ratings.get(indicator, '')}｜{self.star_evidence.get(indicator, '')}"
+
+    def decision(self, indicator: str) -> str:
+        """The committee's standing decision on a star: "confirmed", "refused", or "" (none yet, or one
+        made on a claim the branch has since changed)."""
+        made = self.star_decisions.get(indicator) or {}
+        return made.get("decision", "") if made.get("claim") == self.claim(indicator) else ""
 
 
 @dataclass(frozen=True)
@@ -53,9 +87,12 @@ class Proposal:
     score: float | None
     level: str  # "" while the score cannot be computed
     stars: list[str]
-    star_gaps: dict[str, list[str]]  # indicator → unmet: "rating", "satisfaction", "participation"
+    # indicator → unmet: "rating" (not claimed), "undecided" / "refused" (by the committee), then its
+    # conditions: "satisfaction", "participation", "leadership"
+    star_gaps: dict[str, list[str]]
     red_flag: bool
     red_flag_gaps: list[str]  # unmet: "five_good", "honoured", "satisfaction"
+    undecided: list[str] = field(default_factory=list)  # claimed stars the committee has not decided on
     next_level: str | None = None
     to_next: float | None = None  # weighted points still needed for next_level
     rises: dict[str, float] = field(default_factory=dict)  # how far one source alone would have to rise
@@ -117,20 +154,33 @@ def what_changes(score: float, level: str, points: dict[str, float | None], rule
     return changes
 
 
+def claimed(name: str, inputs: Inputs, rules: Rules) -> bool:
+    """The branch claims a star when its 五星 self-assessment gives the indicator an answer that counts."""
+    return inputs.star_ratings.get(name) in rules.star_self_ratings
+
+
 def star_gaps(indicators: list[str], inputs: Inputs, rules: Rules) -> dict[str, list[str]]:
-    """What keeps each indicator from counting: its 五星 self-assessment answer, then its conditions."""
-    lines = {"satisfaction": rules.star_satisfaction_min, "participation": rules.star_participation_min}
-    met = {name: _at_least(inputs.counted(name), line) for name, line in lines.items()}
-    return {name: ([] if inputs.star_ratings.get(name) in rules.star_self_ratings else ["rating"])
-            + [c for c in rules.star_conditions.get(name, []) if not met[c]] for name in indicators}
+    """What keeps each indicator from counting: not claimed, not (or no longer) confirmed by the
+    committee, then its conditions (each read from its own source, never from another's)."""
+    def decided(name: str) -> list[str]:
+        if not claimed(name, inputs, rules):
+            return ["rating"]
+        decision = inputs.decision(name)
+        return [] if decision == "confirmed" else ["refused" if decision == "refused" else "undecided"]
+
+    met = {c: _at_least(inputs.counted(c), rules.condition_line(c)) for c in CONDITIONS}
+    return {name: decided(name) + [c for c in rules.star_conditions.get(name, []) if not met[c]]
+            for name in indicators}
 
 
 def red_flag_gaps(inputs: Inputs, rules: Rules) -> list[str]:
-    """红旗党组织: every standard of the 党组织自评 at the best answer (五个好), 县级以上表彰, 满意度 line."""
+    """红旗党组织: every standard of the 党组织自评 at the best answer (五个好), 县级以上表彰, 满意度 line
+    (群众's own rate where the campaign says 群众, rules.red_flag_voters)."""
     best = max(rules.self_assessment_points, key=rules.self_assessment_points.get)
     five_good = bool(inputs.branch_ratings) and all(r == best for r in inputs.branch_ratings.values())
+    rate = inputs.counted("masses" if rules.red_flag_voters == "masses" else "satisfaction")
     return [gap for gap, ok in (("five_good", five_good), ("honoured", inputs.honoured is True),
-                                ("satisfaction", _at_least(inputs.counted("satisfaction"), rules.red_flag_min)))
+                                ("satisfaction", _at_least(rate, rules.red_flag_min)))
             if not ok]
 
 
@@ -144,7 +194,8 @@ def propose(inputs: Inputs, rules: Rules, indicators: list[str]) -> Proposal:
     flag_gaps = red_flag_gaps(inputs, rules) if indicators else []
     return Proposal(points=points, missing=missing(points, rules), score=score, level=level,
                     stars=[name for name, unmet in gaps.items() if not unmet], star_gaps=gaps,
-                    red_flag=bool(indicators) and not flag_gaps, red_flag_gaps=flag_gaps, **changes)
+                    red_flag=bool(indicators) and not flag_gaps, red_flag_gaps=flag_gaps,
+                    undecided=[name for name, unmet in gaps.items() if "undecided" in unmet], **changes)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ bot.scheduler.obligations, the module the digest, the reminders and the escalati
 
 A document (方案, 总结) is sent with /报送 as a text and accepted by the committee's /审核 N 通过 at
 once; a 领导点评 is one /点评 全部 line by a committee member; a branch's 践诺 is /践诺 支部 by its
-secretary. A task nobody can do through a command (a pledge for 群众, say) is not faked: the ledger
-shows it as having no command.
+secretary. Where a campaign has 五星, the committee confirms each star a branch claims, one by one,
+before it confirms the rating; where a star needs 党员参与率, each branch secretary enters it with
+/参与率 on the rating day. A task nobody can do through a command (a pledge for 群众, say) is not
+faked: the ledger shows it as having no command.
 """
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ from bot.wecom.updates import parse_update
 from storage import polls as poll_store
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
-from storage.models import (Branch, CampaignTask, ConversationState, DocumentSubmission, LeaderComment, Outbox, Person,
-                            Rating, Role, TaskDone)
+from storage.models import (Branch, BranchParticipation, CampaignTask, ConversationState, DocumentSubmission,
+                            LeaderComment, Outbox, Person, Rating, Role, TaskDone)
 
 LATE_DAYS = 7  # how late the late share is
 POLL_LEAD_DAYS = 3  # a poll is issued this many days before its due day, and closes that evening
@@ -53,6 +55,7 @@ FORM_STEPS = 80  # a form not done after this many answers is reported, not loop
 AFTER_END_DAYS = 8  # the escalation after the last due day (due + 1) and its grace
 NAGS = {"digest", "reminder", "escalation"}
 FILL, ISSUE_POLL, VOTE, RATE, DOCUMENT, COMMENT = "fill", "issue_poll", "vote", "rate", "document", "comment"
+PARTICIPATION = "participation"
 _msg_ids = itertools.count(9_000_000_000_000_000_000)
 
 
@@ -115,6 +118,11 @@ class Rehearsal:
     ratings: list[tuple[str, str, str, str]] = field(default_factory=list)
     # 领导点评 at the end: (task key, branch name, author's userid)
     comments: list[tuple[str, str, str]] = field(default_factory=list)
+    # each rating's stars at the end, and the committee's decision on each star: (task key, branch name,
+    # stars counted, {star: decision})
+    stars: list[tuple[str, str, tuple[str, ...], dict[str, str]]] = field(default_factory=list)
+    # 党员参与率 entered by the secretaries at the end: (branch name, rate)
+    participation: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, order=True)
@@ -195,6 +203,22 @@ class Stage:
                 seen.add(subject)
                 yield person, subject
 
+    def _secretaries(self) -> dict[int, str]:
+        """Each branch's first secretary."""
+        found: dict[int, str] = {}
+        for person in sorted(self.people.values(), key=lambda p: p.userid):
+            if person.role == Role.secretary and person.branch_id is not None:
+                found.setdefault(person.branch_id, person.userid)
+        return found
+
+    def _stars(self) -> list[str]:
+        stars = self.campaign.standards.get("stars")
+        return self.campaign.standard_sets[stars].items if stars else []
+
+    def _needs_participation(self) -> bool:
+        return bool(self._stars()) and any("participation" in needs
+                                           for needs in self.campaign.rules.star_conditions.values())
+
     def _moment(self, day: date, hour: int) -> datetime:
         return datetime.combine(day, time(hour), self.tz)
 
@@ -214,6 +238,8 @@ class Stage:
                 if task.kind == "rating":  # a late branch's inputs come late: the committee rates it after them
                     found += [Action(self._moment(self._rating_day(task, b, day), 15), RATE, person.userid, task.key,
                                      f"branch:{b}") for b in sorted(self.branches)]
+                    found += [Action(self._moment(day, 14), PARTICIPATION, secretary, task.key, f"branch:{b}")
+                              for b, secretary in self._secretaries().items() if self._needs_participation()]
                 else:
                     what = {"document": DOCUMENT, "comment": COMMENT}.get(task.kind, FILL)
                     found.append(Action(self._moment(day, 10), what, person.userid, task.key, subject))
@@ -271,6 +297,8 @@ class Stage:
             self.document(action, task)
         elif action.what == COMMENT:
             self.comment(action, task)
+        elif action.what == PARTICIPATION:
+            self.say(action.userid, f"{words()['commands']['participation']} {words()['answers']['participation']}")
         else:
             self.fill(action, task, self._command(task), self._assessment_answers(task))
 
@@ -351,8 +379,10 @@ class Stage:
         return c[task.kind]
 
     def _assessment_answers(self, task: CampaignTask) -> dict[str, str]:
+        """A branch's task is its 党组织自评, or its 五星 claims when the title says so."""
         kinds = vocabulary()["forms"]["assessment_kinds"]
-        return {words()["questions"]["assessment_kind"]: kinds["branch" if task.audience == "branches" else "member"]}
+        kind = "member" if task.audience != "branches" else "stars" if kinds["stars"] in task.title else "branch"
+        return {words()["questions"]["assessment_kind"]: kinds[kind]}
 
     def _poll_answers(self, task: CampaignTask, action: Action) -> dict[str, str]:
         """What is rated and who votes as the plan says; the poll closes at 18:00 the day it is issued."""
@@ -378,6 +408,8 @@ class Stage:
         branch = self.branches[int(action.subject.split(":")[1])].name
         self.say(action.userid, f"{c['rating']} {branch} {r['superior'][-1]} {a['superior_score']} "
                                 f"{r['honour'][-1]} {r['no'][0]}")
+        for star in self._stars():  # each star the branch claimed, one by one (an unclaimed one is refused)
+            self.say(action.userid, f"{c['rating']} {branch} {r['star'][0]} {star} {r['star_yes'][0]}")
         self.say(action.userid, f"{c['rating']} {r['confirm'][0]} {branch}")
         submission = (task.key, subject_for(task, self.people[action.userid]))
         if submission not in self.result.submissions:  # the committee rates as one party
@@ -476,8 +508,13 @@ class Stage:
             self.result.done = [(keys[d.task_id], d.subject) for d in session.scalars(select(TaskDone))]
             self.result.documents = [(keys.get(d.task_id, ""), d.subject, d.status) for d in
                                      session.scalars(select(DocumentSubmission).order_by(DocumentSubmission.id))]
-            self.result.ratings = [(keys[r.task_id], self.branches[r.branch_id].name, r.level, r.status)
-                                   for r in session.scalars(select(Rating).order_by(Rating.id))]
+            every = list(session.scalars(select(Rating).order_by(Rating.id)))
+            self.result.ratings = [(keys[r.task_id], self.branches[r.branch_id].name, r.level, r.status) for r in every]
+            self.result.stars = [(keys[r.task_id], self.branches[r.branch_id].name, tuple(r.stars),
+                                  {star: made.get("decision", "")
+                                   for star, made in r.inputs.get("star_decisions", {}).items()}) for r in every]
+            self.result.participation = [(self.branches[e.branch_id].name, e.rate) for e in
+                                         session.scalars(select(BranchParticipation).order_by(BranchParticipation.id))]
             self.result.comments = [(keys.get(c.task_id, ""), self.branches[c.branch_id].name, c.userid)
                                     for c in session.scalars(select(LeaderComment).order_by(LeaderComment.id))]
 

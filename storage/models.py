@@ -311,6 +311,25 @@ class Ballot(SQLModel, table=True):
     poll_id: int = Field(foreign_key="poll.id", index=True)
     choice: str = Field(max_length=32)
     comment: Optional[str] = Field(default=None, sa_column=Column(Text))
+    # "member" or "masses", only while a poll that counts 群众 apart is open; cleared when it closes
+    voter_group: Optional[str] = Field(default=None, max_length=8)
+
+
+class BranchParticipation(SQLModel, table=True):
+    """党员参与率 in 三会一课 (seed004's 作用发挥), entered by the branch secretary from the branch's records:
+    a percentage, or attended of total. Every entry stays; a campaign's latest for the branch counts."""
+
+    __tablename__ = "branch_participation"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    branch_id: int = Field(foreign_key="branch.id")
+    rate: float  # 0..1
+    attended: Optional[int] = None
+    total: Optional[int] = None
+    note: Optional[str] = Field(default=None, sa_column=Column(Text))  # where the figure comes from, as typed
+    entered_by: str = Field(max_length=64)
+    entered_on: date  # the secretary's local date
+    entered_at: float = Field(default_factory=time.time)
 
 
 class MediaBlob(SQLModel, table=True):

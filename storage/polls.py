@@ -47,13 +47,27 @@ def claim_vote(session: Session, *, poll_id: int, userid: str) -> str:
     return "voted" if session.get(PollVoter, (poll_id, userid)) else "ineligible"
 
 
-def add_ballot(session: Session, *, poll_id: int, choice: str, comment: str | None = None) -> None:
-    session.execute(insert(Ballot).values(id=secrets.token_hex(16), poll_id=poll_id, choice=choice, comment=comment))
+def add_ballot(session: Session, *, poll_id: int, choice: str, comment: str | None = None,
+               voter_group: str | None = None) -> None:
+    """voter_group ("member" or "masses", never who) only for a poll that counts 群众 apart."""
+    session.execute(insert(Ballot).values(id=secrets.token_hex(16), poll_id=poll_id, choice=choice, comment=comment,
+                                          voter_group=voter_group))
 
 
 def counts(session: Session, *, poll_id: int) -> dict[str, int]:
     stmt = select(Ballot.choice, func.count()).where(Ballot.poll_id == poll_id).group_by(Ballot.choice)
     return dict(session.execute(stmt).all())
+
+
+def group_counts(session: Session, *, poll_id: int) -> dict[str, dict[str, int]]:
+    """Votes per choice in each voter group ("member", "masses"); ballots without a group are left out."""
+    stmt = (select(Ballot.voter_group, Ballot.choice, func.count())
+            .where(Ballot.poll_id == poll_id, Ballot.voter_group.is_not(None))
+            .group_by(Ballot.voter_group, Ballot.choice))
+    found: dict[str, dict[str, int]] = {}
+    for group, choice, n in session.execute(stmt):
+        found.setdefault(group, {})[choice] = n
+    return found
 
 
 def comments(session: Session, *, poll_id: int) -> list[str]:
@@ -107,22 +121,32 @@ def due_to_close(session: Session, *, now: float) -> list[int]:
     return list(session.scalars(select(Poll.id).where(Poll.status == "open", Poll.deadline <= now).order_by(Poll.id)))
 
 
-def reshuffle(session: Session, *, poll_id: int, keep: bool) -> None:
+def reshuffle(session: Session, *, poll_id: int, keep: bool, open_poll: bool = False) -> None:
     """Leave no order or stamp that follows the votes. SQLite keeps ballots in the order of their
     random keys already; PostgreSQL keeps rows in insertion order and stamps each with its
     transaction id (shared with the voter's participation row), so there the ballots are rewritten
     with fresh ids in random order, in one statement. Under the publication threshold the ballots
-    are dropped instead: a single ballot plus who voted would be a vote."""
+    are dropped instead: a single ballot plus who voted would be a vote. A ballot's voter group stays
+    while the poll is open (`open_poll`) and is cleared when it closes: once counted it would only
+    narrow down who chose what."""
     if not keep:
         session.execute(delete(Ballot).where(Ballot.poll_id == poll_id))
     elif session.get_bind().dialect.name == "postgresql":
-        session.execute(text(_PG_REWRITE), {"poll_id": poll_id})
+        session.execute(text(_PG_REWRITE_OPEN if open_poll else _PG_REWRITE), {"poll_id": poll_id})
+    elif not open_poll:
+        session.execute(update(Ballot).where(Ballot.poll_id == poll_id, Ballot.voter_group.is_not(None))
+                        .values(voter_group=None))
 
 
 _PG_REWRITE = """
 WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice, comment)
 INSERT INTO ballot (id, poll_id, choice, comment)
 SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice, comment FROM old ORDER BY random()
+"""
+_PG_REWRITE_OPEN = """
+WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice, comment, voter_group)
+INSERT INTO ballot (id, poll_id, choice, comment, voter_group)
+SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice, comment, voter_group FROM old ORDER BY random()
 """
 
 

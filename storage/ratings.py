@@ -23,10 +23,12 @@ def latest_assessments(session: Session, *, campaign_id: int, kind: str) -> dict
     return found
 
 
-def latest_branch_polls(session: Session, *, campaign_id: int) -> tuple[dict[int, Poll], set[int]]:
-    """Each branch's latest closed and published poll rating the branch, and the branches that have
-    closed ones (so "under the ballot threshold" can be told apart from "no poll yet")."""
-    stmt = select(Poll).where(Poll.campaign_id == campaign_id, Poll.rates == "branch", Poll.status == "closed")
+def latest_branch_polls(session: Session, *, campaign_id: int, rates: str = "branch",
+                        ) -> tuple[dict[int, Poll], set[int]]:
+    """Each branch's latest closed and published poll rating the branch (or, with rates "leadership",
+    its 领导班子), and the branches that have closed ones (so "under the ballot threshold" can be told
+    apart from "no poll yet")."""
+    stmt = select(Poll).where(Poll.campaign_id == campaign_id, Poll.rates == rates, Poll.status == "closed")
     published: dict[int, Poll] = {}
     closed: set[int] = set()
     for poll in session.scalars(stmt.order_by(Poll.closed_at, Poll.id)):

@@ -125,6 +125,20 @@ def test_party_analysis_and_star_indicators_when_the_campaign_asks(engine, roste
     qian.say("1")
     zhang = Phone(engine, "zhang")
     assert "五星指标自评" in zhang.say("/自评")[0]
-    assert "班子建设" in zhang.say("3")[0]
+    first = zhang.say("3")[0]
+    assert "班子建设" in first and "答“好”即申报这颗星" in first
+    assert "方案未规定，本活动默认：五星指标自评为“好”才可能计星" in first  # the test campaign leaves it open
+    asked = zhang.say("1")[0]
+    assert "有哪些事实和记录能说明本支部“班子建设”" in asked and "差距" not in asked
+    zhang.say("党委会会议记录，年度测评优秀")
+    assert "申报" not in zhang.replies()[-1] and "作用发挥" in zhang.replies()[-1]
+    zhang.say("2")
+    zhang.say("每月主题党日有记录")
+    assert "依据：党委会会议记录，年度测评优秀" in zhang.replies()[-1]
+    zhang.say("1")
     kinds = {a.kind: a for a in saved(engine)}
     assert kinds["member"].items[-1]["standard"] == "党性分析"
+    # a 五星 claim is each indicator's answer with its evidence (what the committee confirms, star by star)
+    assert kinds["stars"].items == [
+        {"standard": "班子建设", "rating": "好", "evidence": "党委会会议记录，年度测评优秀"},
+        {"standard": "作用发挥", "rating": "较好", "evidence": "每月主题党日有记录"}]

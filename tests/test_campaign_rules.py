@@ -102,7 +102,9 @@ def test_a_marked_default_is_named_where_a_result_applies_it(engine, tmp_path):
     """seed004 states the red flag's 95 % but leaves open which answers count as satisfied and how many
     ballots a result needs: the result names the two defaults, not the stated line."""
     text, _ = closed_result(engine, tmp_path, campaign_with_rules_of("seed004"), ["1"] * 6)
-    assert "满意率达到 95.0%：符合红旗党组织、星级指标的满意度要求" in text
+    assert "满意率达到 90.0%：符合星级指标的满意度要求" in text
+    # 红旗 reads 群众's own ballots, too few of them here to publish apart: no verdict, no substitute
+    assert "红旗党组织看群众满意度（只看群众的票），这次群众票数不足，不能据此判定" in text
     note = next(line for line in text.splitlines() if DEFAULT_NOTE in line)
     assert "“满意”“基本满意”算满意" in note and "有效票不少于 5 张才公布结果" in note
     assert "红旗" not in note and "评先评优" not in text
@@ -124,7 +126,8 @@ CONSEQUENCES = {  # rate → what each shipped file's own lines make of it
     "seed001": [(0.10, []), (1.00, [])],
     "seed002": [(0.10, []), (1.00, [])],
     "seed003": [(0.10, []), (1.00, [])],
-    "seed004": [(0.50, []), (0.90, ["star"]), (0.95, ["star", "red_flag"])],  # no eligibility line
+    # no eligibility line; 红旗 reads 群众's own rate only (below), never the whole poll's
+    "seed004": [(0.50, []), (0.90, ["star"]), (0.95, ["star"])],
 }
 
 
@@ -132,6 +135,15 @@ CONSEQUENCES = {  # rate → what each shipped file's own lines make of it
 def test_each_shipped_campaign_has_only_its_own_consequences(name):
     rules = shipped_rules(name)
     assert [(rate, consequences(rate, rules)) for rate, _ in CONSEQUENCES[name]] == CONSEQUENCES[name]
+
+
+def test_seed004s_red_flag_reads_the_masses_rate_only():
+    """Finding 8: 红旗's 95 % is 群众's satisfaction; a poll at 100 % with 群众 at 94 % does not meet it."""
+    rules = shipped_rules("seed004")
+    assert consequences(1.0, rules, masses_rate=0.94) == ["star"]
+    assert consequences(0.80, rules, masses_rate=0.95) == ["red_flag"]
+    assert consequences(1.0, rules, masses_rate=None) == ["star"]  # 群众's rate not published
+    assert consequences(0.95, shipped_rules("seed000")) == consequences(0.95, shipped_rules("seed000"), masses_rate=0.1)
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.5, 0.79, 0.95, 1.0])

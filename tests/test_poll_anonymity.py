@@ -74,7 +74,8 @@ def atoms(value) -> list[str]:
 
 def assert_no_link(tables: dict[str, list[dict]], votes: list[tuple[str, str, str]], options: list[str]) -> None:
     columns = set(tables["ballot"][0])
-    assert columns == {"id", "poll_id", "choice", "comment"}, "a ballot carries nothing but its content"
+    # voter_group (member or masses, never who) only while a poll that counts 群众 apart is open
+    assert columns == {"id", "poll_id", "choice", "comment", "voter_group"}, "a ballot carries nothing but its content"
     choice_of = {userid: choice for userid, choice, _ in votes}
     for table, rows in tables.items():
         for row in rows:

@@ -51,21 +51,27 @@ def branch_id(engine, name: str) -> int:
 
 def assess(engine, campaign, name: str, answers, kind: str = "branch", at: float = 1.0) -> None:
     standards = FIVE_GOOD if kind == "branch" else FIVE_STARS
-    items = [{"standard": s, "rating": a, "gap": "", "measure": ""} for s, a in zip(standards, answers, strict=True)]
+    items = [{"standard": s, "rating": a, "gap": "", "measure": ""} if kind == "branch" else
+             {"standard": s, "rating": a, "evidence": f"{s}：有记录为证"} for s, a in zip(standards, answers, strict=True)]
     with transaction(engine) as session:
         session.add(SelfAssessment(campaign_id=campaign.id, userid="zhang", branch_id=branch_id(engine, name),
                                    kind=kind, items=items, submitted_at=at))
 
 
 def poll(engine, campaign, name: str, *, rate: float | None, member_turnout: float = 0.5, closed_at: float = 1.0,
-         subject: str = "支部满意度测评", status: str = "closed") -> None:
+         subject: str = "支部满意度测评", status: str = "closed", masses: float | None = None,
+         rates: str = "branch") -> None:
     published = rate is not None
     result = {"counts": {"满意": 13, "基本满意": 0, "不满意": 2} if published else {}, "valid": 15 if published else None,
               "eligible": 20, "voted": 15, "turnout": 0.75, "member_eligible": 4, "member_voted": 2,
               "member_turnout": member_turnout, "published": published, "rate": rate,
               "formula": "满意率 =（满意 + 基本满意）/ 有效票", "comments": ["很好"], "satisfied": ["满意", "基本满意"]}
+    if masses is not None:  # 群众's ballots counted apart (bot.polls.group_results)
+        result["groups"] = {"masses": {"published": True, "valid": 10, "rate": masses, "counts": {},
+                                       "satisfied_votes": round(masses * 10)},
+                            "member": {"published": True, "valid": 5, "rate": 1.0, "counts": {}, "satisfied_votes": 5}}
     with transaction(engine) as session:
-        session.add(Poll(campaign_id=campaign.id, branch_id=branch_id(engine, name), issuer="zhang", rates="branch",
+        session.add(Poll(campaign_id=campaign.id, branch_id=branch_id(engine, name), issuer="zhang", rates=rates,
                          subject=subject, scale="满意度", options=["满意", "基本满意", "不满意"],
                          satisfied=["满意", "基本满意"], voters="both", deadline=1.7e9, status=status,
                          closed_at=closed_at, result=result))
@@ -168,15 +174,178 @@ def test_a_confirmed_rating_changes_only_after_it_is_reopened(engine, first):
 def test_stars_and_red_flag_where_the_campaign_has_them(engine, campaign):
     assess(engine, campaign, "第一党支部", ["好"] * 5)
     assess(engine, campaign, "第一党支部", ["好"] * 4 + ["较好"], kind="stars")
-    poll(engine, campaign, "第一党支部", rate=0.96, member_turnout=0.75)
+    poll(engine, campaign, "第一党支部", rate=0.96, member_turnout=1.0)
+    poll(engine, campaign, "第一党支部", rate=0.92, rates="leadership", subject="党组织书记满意度")
+    Phone(engine, "zhang").say("/参与率 15/20 据三会一课签到")
     sun = Phone(engine, "sun")
     sun.say("/定级 第一 上级 92 表彰 有")  # a part of the name is enough when it names one branch
+    for star in ("班子建设", "工作制度", "保障机制", "工作业绩"):
+        sun.say(f"/定级 第一党支部 星 {star} 确认")
     [reply] = sun.say("/定级 确认 第一党支部")
     assert "已确认第一党支部的分类定级：强" in reply  # 30 + 38.4 + 27.6 = 96
     [card] = chat_posts(engine)
     assert "五星：4/5（班子建设、工作制度、保障机制、工作业绩）" in card and "红旗党组织：是" in card
-    assert "未计入“作用发挥”：五星自评为“较好”，需“好”；党员参与率 75%，需达到 90%" in card
+    assert "未计入“作用发挥”：五星自评为“较好”，需“好”才算申报；党员参与率75%（15/20，张伟 3月5日据“三会一课”记录录入：" \
+           "据三会一课签到），需达到 90%" in card
     assert "已是最高一级" in card and ratings(engine)["第一党支部"].red_flag is True
+    assert "方案未规定，本活动默认：五星指标自评为“好”才可能计星" in card
+    assert "有记录为证" not in card  # the branch's evidence stays with the committee
+
+
+def claim_all_stars(engine, campaign) -> Phone:
+    """第一党支部 claims all five stars, with 满意率 and 参与率 and the 领导班子's 满意率 all above the lines;
+    the committee has entered 上级评定 (and 表彰)."""
+    assess(engine, campaign, "第一党支部", ["好"] * 5)
+    assess(engine, campaign, "第一党支部", ["好"] * 5, kind="stars")
+    poll(engine, campaign, "第一党支部", rate=0.96)
+    poll(engine, campaign, "第一党支部", rate=0.95, rates="leadership", subject="党组织书记满意度")
+    Phone(engine, "zhang").say("/参与率 95%")
+    sun = Phone(engine, "sun")
+    sun.say("/定级 第一党支部 上级 92 表彰 有")
+    return sun
+
+
+def test_each_star_is_confirmed_by_the_committee_one_by_one_with_its_evidence(engine, campaign):
+    """Finding 8: a "好" in the 五星 self-assessment awarded the star. Now it is the branch's claim, shown
+    with its evidence, and counts only once a committee member confirms that star."""
+    sun = claim_all_stars(engine, campaign)
+    reply = "\n".join(sun.say("/定级 第一党支部"))
+    assert "五星：0/5" in reply and "1. 班子建设：自评“好”；依据：班子建设：有记录为证" in reply
+    assert reply.count("局党委：待确认") == 5 and "/定级 第一党支部 星 班子建设 确认" in reply
+    reply = "\n".join(sun.say("/定级 确认 第一党支部"))
+    assert "还不能确认：支部申报的星还有没逐项确认的（班子建设、工作制度、保障机制、工作业绩、作用发挥）" in reply
+    assert ratings(engine)["第一党支部"].status == "proposed"
+    reply = "\n".join(sun.say("/定级 第一党支部 星 班子 确认 班子团结，测评优秀"))
+    assert reply.startswith("已记录：局党委确认“班子建设”") and "五星：1/5（班子建设）" in reply
+    assert "局党委：已确认（班子团结，测评优秀），孙丽" in reply
+    reply = "\n".join(sun.say("/定级 第一党支部 星 工作业绩 不确认 年度考核材料未见"))
+    assert reply.startswith("已记录：局党委不确认“工作业绩”") and "局党委：未确认（年度考核材料未见），孙丽" in reply
+    for star in ("工作制度", "保障机制", "作用发挥"):
+        sun.say(f"/定级 第一党支部 星 {star} 通过")
+    sun.say("/定级 确认 第一党支部")
+    rating = ratings(engine)["第一党支部"]
+    assert rating.status == "confirmed" and rating.stars == ["班子建设", "工作制度", "保障机制", "作用发挥"]
+    assert rating.inputs["star_decisions"]["工作业绩"]["comment"] == "年度考核材料未见"
+    from zoneinfo import ZoneInfo
+
+    from bot.exports.results import ratings_book
+
+    names = {branch_id(engine, "第一党支部"): "第一党支部"}
+    with Session(engine) as session:  # the export's last column: each star's decision, by whom, with the comment
+        book = ratings_book(session, session.get(type(campaign), campaign.id), names, ZoneInfo("Asia/Shanghai"))
+    row = list(book.active.iter_rows(values_only=True))[1]
+    assert row[-1] == ("班子建设：已确认（孙丽：班子团结，测评优秀）；工作业绩：未确认（孙丽：年度考核材料未见）；"
+                       "工作制度：已确认（孙丽）；保障机制：已确认（孙丽）；作用发挥：已确认（孙丽）")
+    [card] = chat_posts(engine)
+    assert "五星：4/5" in card and "未计入“工作业绩”：局党委未确认（年度考核材料未见）" in card
+    reply = "\n".join(sun.say("/定级 第一党支部 星 工作业绩 确认"))
+    assert "不能直接修改" in reply and ratings(engine)["第一党支部"].stars == rating.stars
+
+
+def test_a_star_decision_lapses_when_the_branch_changes_its_claim(engine, campaign):
+    sun = claim_all_stars(engine, campaign)
+    for star in FIVE_STARS:
+        sun.say(f"/定级 第一党支部 星 {star} 确认")
+    assert len(ratings(engine)["第一党支部"].stars) == 5
+    assess(engine, campaign, "第一党支部", ["好"] * 4 + ["较好"], kind="stars", at=2.0)  # 作用发挥 no longer claimed
+    assess(engine, campaign, "第一党支部", ["好"] * 5, kind="stars", at=3.0)  # …and claimed again, same evidence
+    reply = "\n".join(sun.say("/定级 第一党支部"))
+    assert "五星：5/5" in reply  # the same claim: the decision stands
+    with transaction(engine) as session:
+        session.add(SelfAssessment(campaign_id=campaign.id, userid="zhang", branch_id=branch_id(engine, "第一党支部"),
+                                   kind="stars", submitted_at=4.0, items=[
+                                       {"standard": s, "rating": "好", "evidence": "换了说法"} for s in FIVE_STARS]))
+    reply = "\n".join(sun.say("/定级 第一党支部"))
+    assert "五星：0/5" in reply and reply.count("支部改了自评，之前的决定不再有效") == 5
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("/定级 第一党支部 星 班子建设", "要写明哪一颗星、确认还是不确认"),
+    ("/定级 第一党支部 星 班子建设 好的", "要写明哪一颗星、确认还是不确认"),
+    ("/定级 第一党支部 星 红旗 确认", "没有找到唯一叫“红旗”的星级指标。本活动的五星：班子建设、工作制度"),
+    ("/定级 第一党支部 星 工作 确认", "没有找到唯一叫“工作”的星级指标"),  # 工作制度 or 工作业绩
+])
+def test_a_star_decision_that_cannot_be_read_changes_nothing(engine, campaign, text, answer):
+    sun = claim_all_stars(engine, campaign)
+    reply = "\n".join(sun.say(text))
+    assert answer in reply
+    assert ratings(engine)["第一党支部"].inputs.get("star_decisions", {}) == {}
+
+
+def test_a_star_the_branch_did_not_claim_is_not_decided(engine, campaign):
+    sun = claim_all_stars(engine, campaign)
+    assess(engine, campaign, "第一党支部", ["好"] * 4 + ["一般"], kind="stars", at=2.0)
+    reply = "\n".join(sun.say("/定级 第一党支部 星 作用发挥 确认"))
+    assert "第一党支部没有申报“作用发挥”" in reply and "什么都没有改" in reply
+    assert ratings(engine)["第一党支部"].inputs.get("star_decisions", {}) == {}
+
+
+def test_participation_is_what_the_secretary_entered_with_its_source(engine, campaign):
+    """Finding 8: 党员参与率 was read from the poll's member turnout; the plan means 三会一课 attendance."""
+    sun = claim_all_stars(engine, campaign)
+    for star in FIVE_STARS:
+        sun.say(f"/定级 第一党支部 星 {star} 确认")
+    reply = "\n".join(sun.say("/定级 第一党支部"))
+    assert "· 党员参与率（三会一课）：95%（张伟 3月5日据“三会一课”记录录入）" in reply and "五星：5/5" in reply
+    zhang = Phone(engine, "zhang")
+    saved = "\n".join(zhang.say("/参与率 ４３／５０ 本学年支部大会、支委会、党小组会、党课签到"))
+    assert "已记录：本支部“三会一课”党员参与率 86.0%（43/50）" in saved and "上次录入的是 95.0%" in saved
+    reply = "\n".join(sun.say("/定级 第一党支部"))
+    assert "党员参与率（三会一课）：86%（43/50，张伟 3月5日据“三会一课”记录录入：本学年支部大会" in reply
+    assert "五星：4/5" in reply and "未计入：党员参与率86%" in reply
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("/参与率", "本支部目前录入的“三会一课”党员参与率：95.0%"),
+    ("/参与率 120%", "0 到 100 之间"),
+    ("/参与率 51/50", "参加的人次不能多于应参加的人次"),
+    ("/参与率 很高", "没看懂“很高”"),
+])
+def test_participation_input_that_cannot_be_read_changes_nothing(engine, campaign, text, answer):
+    claim_all_stars(engine, campaign)
+    reply = "\n".join(Phone(engine, "zhang").say(text))
+    assert answer in reply and "/参与率 46/50" in reply
+    from storage.models import BranchParticipation
+    with Session(engine) as session:
+        assert [r.rate for r in session.scalars(select(BranchParticipation))] == [0.95]
+    assert "只有" in Phone(engine, "li").say("/参与率 90%")[0]
+
+
+def test_班子建设_needs_a_poll_rating_the_leadership_and_says_so(engine, campaign):
+    """Finding 8: 班子建设's 90 % is satisfaction with the 党组织书记 (a poll rating the 领导班子), never the
+    branch poll's."""
+    assess(engine, campaign, "第一党支部", ["好"] * 5, kind="stars")
+    poll(engine, campaign, "第一党支部", rate=1.0)
+    sun = Phone(engine, "sun")
+    sun.say("/定级 第一党支部 星 班子建设 确认")
+    reply = "\n".join(sun.say("/定级 第一党支部"))
+    assert "党组织书记（领导班子）满意度暂无（还没有评议领导班子的测评，不以支部评议代替），需达到 90%" in reply
+    assert "五星：0/5" in reply
+    poll(engine, campaign, "第一党支部", rate=0.90, rates="leadership", subject="书记满意度", closed_at=2.0)
+    reply = "\n".join(sun.say("/定级 第一党支部"))
+    assert "五星：1/5（班子建设）" in reply
+
+
+def test_the_red_flag_reads_the_masses_rate(engine, tmp_path):
+    """Finding 8: under seed004's rules (red_flag_voters: masses) a poll at 96 % whose 群众 gave 94 % is no 红旗."""
+    text = CAMPAIGN.replace("rules: {star_satisfaction_min: 0.90, star_participation_min: 0.90, red_flag_min: 0.95}",
+                            "rules: {star_satisfaction_min: 0.90, star_participation_min: 0.90, red_flag_min: 0.95, "
+                            "red_flag_voters: masses}")
+    from bot.roster import import_roster
+    from tests.conftest import ROSTER_CSV
+
+    (tmp_path / "r.csv").write_text(ROSTER_CSV, encoding="utf-8")
+    import_roster(engine, tmp_path / "r.csv")
+    with transaction(engine) as session:
+        record = save_campaign(session, load_campaign_text(text), source_file="test").record
+    assess(engine, record, "第一党支部", ["好"] * 5)
+    poll(engine, record, "第一党支部", rate=0.96, masses=0.94)
+    sun = Phone(engine, "sun")
+    [reply] = sun.say("/定级 第一党支部 上级 90 表彰 有")
+    assert "红旗党组织：否（群众满意度（只看群众的票） 94%，需达到 95%）" in reply
+    poll(engine, record, "第一党支部", rate=0.90, masses=0.95, closed_at=2.0)
+    [reply] = sun.say("/定级 第一党支部")
+    assert "红旗党组织：是" in reply
 
 
 @pytest.mark.parametrize("text, answer", [
@@ -210,6 +379,7 @@ def test_exports(engine, first, db_url, monkeypatch, tmp_path):
 
     poll(engine, first, "第二党支部", rate=None, subject="第二支部测评")
     poll(engine, first, "第二党支部", rate=None, subject="进行中的测评", status="open", closed_at=None)
+    Phone(engine, "zhang").say("/参与率 18/20")
     sun = Phone(engine, "sun")
     sun.say("/定级")
     sun.say("/定级 第一党支部 上级 80 表彰 有")
@@ -220,7 +390,7 @@ def test_exports(engine, first, db_url, monkeypatch, tmp_path):
     rows = list(load_workbook(out)["分类定级"].iter_rows(values_only=True))
     assert rows[0][:10] == ("支部", "定级轮次", "党组织自评（分）", "满意率", "党员参与率", "上级党组织评定（分）",
                             "县级以上表彰", "得分", "等级", "历次等级")
-    assert rows[1][:13] == ("第一党支部", "局党委分类定级", 85, 13 / 15, 0.5, 80, "是", 84.17, "较强", None, None, "否", None)
+    assert rows[1][:13] == ("第一党支部", "局党委分类定级", 85, 13 / 15, 0.9, 80, "是", 84.17, "较强", None, None, "否", None)
     assert rows[1][13:15] == ("已确认", "孙丽") and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[1][15])
     assert rows[1][16] == f"定级测试·{first.content_hash[:8]}"
     assert rows[2][0] == "第二党支部" and rows[2][12] == "党组织自评、党员群众评议、上级党组织评定" and rows[2][13] == "待确认"
@@ -257,8 +427,9 @@ def test_a_poll_closed_by_the_poll_engine_is_the_masses_input(engine, campaign):
     with transaction(engine) as session:
         close_poll(session, poll_id=made.id, tz="Asia/Shanghai")
     [reply] = Phone(engine, "sun").say("/定级 第一党支部")
-    # 2 of 3 satisfied: 66.67 %; 党员参与率 2 of 2 (zhang, li) = 100 %
-    assert "满意率 66.67%，计 66.67 分" in reply and "党员参与率 100%" in reply and "÷ 有效票 = 2 ÷ 3" in reply
+    # 2 of 3 satisfied: 66.67 %. Both members voted, but poll turnout is not 三会一课 participation (finding 8)
+    assert "满意率 66.67%，计 66.67 分" in reply and "÷ 有效票 = 2 ÷ 3" in reply
+    assert "党员参与率（三会一课）：暂无（支部书记还没有录入" in reply and "100%" not in reply
 
 
 def test_the_committee_owes_the_rating_task_until_every_branch_is_confirmed(engine, first):
@@ -297,3 +468,16 @@ def test_export_times_are_in_the_configured_time_zone(engine, first, db_url, mon
     out = tmp_path / "polls.xlsx"
     assert main(["export", "polls", "--campaign", "定级测试", "--out", str(out)]) == 0
     assert list(load_workbook(out)["评议"].iter_rows(values_only=True))[1][4] == shown
+
+
+def test_a_campaign_without_stars_says_nothing_of_them(engine, rostered):
+    text = CAMPAIGN.replace("stars: 五星}", "}").replace(
+        "rules: {star_satisfaction_min: 0.90, star_participation_min: 0.90, red_flag_min: 0.95}", "rules: {}")
+    with transaction(engine) as session:
+        save_campaign(session, load_campaign_text(text), source_file="test")
+    sun = Phone(engine, "sun")
+    [reply] = sun.say("/定级 第一党支部 很好")
+    assert "没看懂“很好”" in reply and "星" not in reply
+    [reply] = sun.say("/定级 第一党支部 星 班子建设 确认")
+    assert "没有五星指标，不用逐项确认星" in reply
+    assert "不需要录入" in Phone(engine, "zhang").say("/参与率 90%")[0]

@@ -116,38 +116,93 @@ def test_the_campaign_sets_the_lines_and_levels():
         Rules(level_thresholds={"薄弱": 10})
 
 
+def stars_claimed(answers: dict[str, str] | None = None, *, decided: dict[str, str] | None = None,
+                  satisfaction: float | None = 0.96, participation: float | None = 0.95,
+                  leadership: float | None = 0.95, **more) -> Inputs:
+    """五星 claimed (all 好 unless `answers`), each with its evidence, and decided by the committee as
+    `decided` says (all confirmed unless given); 党员参与率 as entered; the 领导班子 poll's rate."""
+    answers = answers or dict.fromkeys(FIVE_STARS, "好")
+    evidence = {name: f"{name}的记录" for name in answers}
+    claims = Inputs(star_ratings=answers, star_evidence=evidence)
+    decided = dict.fromkeys(FIVE_STARS, "confirmed") if decided is None else decided
+    decisions = {name: {"decision": d, "comment": "", "by": "孙丽", "claim": claims.claim(name)}
+                 for name, d in decided.items()}
+    entry = {"attended": None, "total": None, "note": "", "name": "张伟", "on": "2012-12-20"}
+    return inputs(star_ratings=answers, star_evidence=evidence, star_decisions=decisions, satisfaction=satisfaction,
+                  participation=participation, participation_entry=entry if participation is not None else None,
+                  **{"leadership_poll": "published" if leadership is not None else "none",
+                     "leadership_satisfaction": leadership, **more})
+
+
 STARS = [
-    # 五星 all rated 好; 满意率, 党员参与率 → stars. Seed 004: 班子建设 needs 满意度 ≥ 90 %, 作用发挥 needs
-    # 满意度 ≥ 90 % and 参与率 ≥ 90 %; the other three need only their 五星 self-assessment.
-    (0.90, 0.90, FIVE_STARS),
-    (0.3 * 3, 0.9, FIVE_STARS),  # 0.8999999999999999 in binary: on the line all the same
-    (0.8999, 0.95, ["工作制度", "保障机制", "工作业绩"]),
-    (0.95, 0.8999, ["班子建设", "工作制度", "保障机制", "工作业绩"]),
-    (0.80, 1.0, ["工作制度", "保障机制", "工作业绩"]),
-    (0.96, None, ["班子建设", "工作制度", "保障机制", "工作业绩"]),
+    # 满意率 (the branch poll), 党员参与率 (entered), 领导班子's 满意率 → stars. Seed 004: 班子建设 needs the
+    # 书记/班子's 满意度 ≥ 90 %, 作用发挥 needs 满意度 ≥ 90 % and 参与率 ≥ 90 %; the other three need only
+    # the committee's confirmation of the claim.
+    (0.90, 0.90, 0.90, FIVE_STARS),
+    (0.3 * 3, 0.9, 0.3 * 3, FIVE_STARS),  # 0.8999999999999999 in binary: on the line all the same
+    (0.8999, 0.95, 0.95, ["班子建设", "工作制度", "保障机制", "工作业绩"]),
+    (0.95, 0.8999, 0.95, ["班子建设", "工作制度", "保障机制", "工作业绩"]),
+    (0.95, 0.95, 0.8999, ["工作制度", "保障机制", "工作业绩", "作用发挥"]),
+    (0.80, 1.0, 1.0, ["班子建设", "工作制度", "保障机制", "工作业绩"]),
+    (0.96, None, 0.95, ["班子建设", "工作制度", "保障机制", "工作业绩"]),
 ]
 
 
-@pytest.mark.parametrize("satisfaction, participation, stars", STARS)
-def test_star_indicators(satisfaction, participation, stars):
-    given = inputs(star_ratings=dict.fromkeys(FIVE_STARS, "好"), satisfaction=satisfaction, participation=participation)
+@pytest.mark.parametrize("satisfaction, participation, leadership, stars", STARS)
+def test_star_indicators(satisfaction, participation, leadership, stars):
+    given = stars_claimed(satisfaction=satisfaction, participation=participation, leadership=leadership)
     assert propose(given, RULES, FIVE_STARS).stars == stars
 
 
 def test_star_gaps_say_what_failed():
-    given = inputs(star_ratings={**dict.fromkeys(FIVE_STARS, "好"), "工作制度": "较好"}, satisfaction=0.85,
-                   participation=0.80)
+    given = stars_claimed({**dict.fromkeys(FIVE_STARS, "好"), "工作制度": "较好"}, satisfaction=0.85,
+                          participation=0.80, leadership=None)
     gaps = propose(given, RULES, FIVE_STARS).star_gaps
-    assert gaps == {"班子建设": ["satisfaction"], "工作制度": ["rating"], "保障机制": [], "工作业绩": [],
+    assert gaps == {"班子建设": ["leadership"], "工作制度": ["rating"], "保障机制": [], "工作业绩": [],
                     "作用发挥": ["satisfaction", "participation"]}
-    unpublished = propose(inputs(star_ratings=dict.fromkeys(FIVE_STARS, "好"), satisfaction=0.99,
-                                 participation=0.99, poll="unpublished"), RULES, FIVE_STARS)
-    assert unpublished.star_gaps["作用发挥"] == ["satisfaction", "participation"]
+    # a poll under the ballot threshold: its 满意率 never counts; the entered 参与率 does, whatever the poll
+    unpublished = propose(stars_claimed(satisfaction=0.99, participation=0.99, poll="unpublished"), RULES, FIVE_STARS)
+    assert unpublished.star_gaps["作用发挥"] == ["satisfaction"]
+
+
+def test_a_star_counts_only_once_the_committee_confirms_it():
+    """Finding 8: a "好" in the 五星 self-assessment awarded the star. Now it is a claim, decided one by one."""
+    undecided = propose(stars_claimed(decided={}), RULES, FIVE_STARS)
+    assert undecided.stars == [] and undecided.undecided == FIVE_STARS
+    assert set(map(tuple, undecided.star_gaps.values())) == {("undecided",)}
+    some = propose(stars_claimed(decided={"工作制度": "confirmed", "保障机制": "refused"}), RULES, FIVE_STARS)
+    assert some.stars == ["工作制度"] and some.star_gaps["保障机制"] == ["refused"]
+    assert some.undecided == ["班子建设", "工作业绩", "作用发挥"]
+
+
+def test_a_decision_holds_only_for_the_claim_it_was_made_on():
+    confirmed = stars_claimed()
+    changed = Inputs.from_json({**confirmed.to_json(), "star_evidence": {**confirmed.star_evidence,
+                                                                         "工作业绩": "改写后的依据"}})
+    proposal = propose(changed, RULES, FIVE_STARS)
+    assert "工作业绩" not in proposal.stars and proposal.undecided == ["工作业绩"]
+
+
+def test_participation_is_the_entered_rate_not_poll_turnout():
+    """Finding 8: 党员参与率 was the poll's member turnout; now only what the secretary entered counts."""
+    turnout_only = Inputs.from_json({**stars_claimed(participation=None).to_json(), "participation": 1.0})
+    assert turnout_only.counted("participation") == 1.0  # a rating saved before entries: the poll's, as it was
+    assert stars_claimed(participation=None).counted("participation") is None
+    assert propose(stars_claimed(participation=None), RULES, FIVE_STARS).star_gaps["作用发挥"] == ["participation"]
+
+
+def test_班子建设_reads_the_leadership_poll_never_the_branch_poll():
+    """Finding 8: 班子建设's 90 % is 满意度 with the 书记/班子; without such a poll the star waits, whatever
+    the branch poll says."""
+    none = propose(stars_claimed(satisfaction=1.0, leadership=None), RULES, FIVE_STARS)
+    assert none.star_gaps["班子建设"] == ["leadership"] and "班子建设" not in none.stars
+    unpublished = stars_claimed(satisfaction=1.0, leadership=0.99, leadership_poll="unpublished")
+    assert propose(unpublished, RULES, FIVE_STARS).star_gaps["班子建设"] == ["leadership"]
 
 
 def test_which_conditions_and_answers_count_are_the_campaigns():
     rules = Rules(star_self_ratings=["好", "较好"], star_conditions={"工作业绩": ["participation"]})
-    given = inputs(star_ratings=dict.fromkeys(FIVE_STARS, "较好"), satisfaction=0.5, participation=0.5)
+    given = stars_claimed(dict.fromkeys(FIVE_STARS, "较好"), satisfaction=0.5, participation=0.5)
     assert propose(given, rules, FIVE_STARS).stars == ["班子建设", "工作制度", "保障机制", "作用发挥"]
 
 
@@ -170,6 +225,22 @@ def test_red_flag(answers, honoured, satisfaction, gaps):
     assert (proposal.red_flag, proposal.red_flag_gaps) == (not gaps, gaps)
 
 
+MASSES_RULES = Rules(star_satisfaction_min=0.90, star_participation_min=0.90, red_flag_min=0.95,
+                     red_flag_voters="masses")  # seed004: 群众对党组织满意度达到95%以上
+
+
+@pytest.mark.parametrize("masses_poll, masses, gaps", [
+    ("published", 0.95, []),
+    ("published", 0.94, ["satisfaction"]),  # the whole poll at 99 % does not make up for 群众's 94 %
+    ("unpublished", None, ["satisfaction"]),  # too few 群众 ballots: their rate is not known
+    ("none", None, ["satisfaction"]),  # a poll that did not count 群众 apart
+])
+def test_red_flag_reads_the_masses_rate_only(masses_poll, masses, gaps):
+    """Finding 8: 红旗's 95 % is 群众's satisfaction; members' ballots were mixed in."""
+    given = inputs(("好",) * 5, 0.99, honoured=True, masses_poll=masses_poll, masses_satisfaction=masses)
+    assert propose(given, MASSES_RULES, FIVE_STARS).red_flag_gaps == gaps
+
+
 def test_no_stars_and_no_red_flag_where_the_campaign_has_no_star_indicators():
     proposal = propose(inputs(("好",) * 5, 1.0, honoured=True), RULES, [])
     assert (proposal.stars, proposal.red_flag, proposal.red_flag_gaps) == ([], False, [])
@@ -183,8 +254,8 @@ def test_inputs_from_stored_rows():
                         polls={1: Poll(subject="支部满意度", result=result)})
     made = evidence.inputs(1, previous={"superior": 88.0, "honoured": False, "stale": 1})
     assert made == Inputs(branch_ratings={"领导班子好": "好"}, poll="published", poll_subject="支部满意度",
-                          satisfaction=0.9, participation=0.75, formula=result["formula"], superior=88.0,
-                          honoured=False)
+                          satisfaction=0.9, formula=result["formula"], superior=88.0, honoured=False)
+    assert made.participation is None  # the poll's member turnout is not 三会一课 participation
     assert Inputs.from_json({**made.to_json(), "satisfied": ["满意"]}) == made  # fields no longer kept are ignored
     under = evidence.inputs(2, previous={})
     assert (under.poll, under.satisfaction, under.superior) == ("unpublished", None, None)

@@ -327,3 +327,19 @@ def test_the_stale_check_flags_a_digest_naming_a_task_done_or_not_yet_started(en
     flagged = words()["headers"]
     assert set(message.stale) == {f"{titles[0]}（{flagged['stale_not_started']}）",
                                   f"{titles[1]}（{flagged['stale_done']}）"}
+
+
+# -- seed004 as written: stars confirmed one by one, 党员参与率 entered ---------------------------------
+def test_seed004s_stars_are_claimed_confirmed_one_by_one_and_participation_is_entered():
+    """Each branch claims its stars with evidence (五星指标自评), each secretary enters 三会一课's 党员参与率
+    (/参与率), the 领导班子 is rated in a poll of its own, and the committee confirms every star one by one
+    before it confirms the rating: all five count."""
+    campaign = load_campaign_file(CAMPAIGNS / "seed004.yaml")
+    stars = tuple(campaign.standard_sets[campaign.standards["stars"]].items)
+    result = rehearsed("seed004")
+    branches = words()["roster"]["branches"]
+    assert sorted(result.participation) == [(branch, 0.92) for branch in branches]
+    assert result.stars == [("star-rating", branch, stars, dict.fromkeys(stars, "confirmed")) for branch in branches]
+    assert {(key, status) for key, _branch, _level, status in result.ratings} == {("star-rating", "confirmed")}
+    for key in ("star-claims", "leadership-poll"):
+        assert {subject for k, subject in result.submissions if k == key} == {"branch:1", "branch:2"}

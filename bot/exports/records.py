@@ -31,8 +31,8 @@ def _assessment_rows(session: Session, campaign_id: int, tz: ZoneInfo) -> Iterab
     for assessment in session.scalars(stmt):
         for item in assessment.items:
             yield assessment.branch_id, [names[assessment.userid], assessment.userid, kinds[assessment.kind],
-                                         item["standard"], item["rating"], item["gap"], item["measure"],
-                                         when(assessment.submitted_at, tz)]
+                                         item["standard"], item["rating"], item.get("gap"), item.get("measure"),
+                                         when(assessment.submitted_at, tz), item.get("evidence")]
 
 
 def by_branch(session: Session, what: str, record: CampaignRecord, branches: dict[int, str],

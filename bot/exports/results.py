@@ -46,7 +46,8 @@ def _rating_row(rating: Rating, task: CampaignTask, history: History, rules: Rul
             words["separator"].join(rating.stars), yes_no[rating.red_flag],
             words["separator"].join(words["rating_sources"][s] for s in proposal.missing),
             words["rating_status"].get(rating.status, rating.status), confirmer,
-            when(rating.confirmed_at, tz) if rating.confirmed_at else None, rating.rule_version]
+            when(rating.confirmed_at, tz) if rating.confirmed_at else None, rating.rule_version,
+            render("rating_star_decisions", inputs=inputs).strip() or None]
 
 
 def _histories(found: list[tuple[Rating, CampaignTask]], rules: Rules) -> list[History]:

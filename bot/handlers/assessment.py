@@ -8,6 +8,7 @@ from typing import Any
 
 from bot import forms
 from bot.answers import Invalid
+from bot.campaigns import rules_of
 from bot.forms import Step, confirm_step
 from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
@@ -67,8 +68,19 @@ def _asks_party_analysis(ctx: Context, answers: dict[str, Any]) -> bool:
 
 
 def assessment_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, str]]:
+    """Each standard's answer with 差距 and 措施; a 五星 claim carries its evidence instead, which the
+    committee reads when it confirms the star (bot/handlers/rating.py)."""
+    if _kind(answers) == "stars":
+        return [{"standard": name, "rating": answers.get(f"r{i}"), "evidence": answers.get(f"e{i}")}
+                for i, name in enumerate(_standards(ctx, answers)) if answers.get(f"r{i}")]
     return [{"standard": name, "rating": answers.get(f"r{i}"), "gap": answers.get(f"g{i}"),
              "measure": answers.get(f"m{i}")} for i, name in enumerate(_standards(ctx, answers)) if answers.get(f"r{i}")]
+
+
+def _claims(ctx: Context) -> dict[str, Any]:
+    """For a 五星 self-assessment: which answers claim a star, and whether that is this campaign's default."""
+    rules = rules_of(assessment_campaign(ctx))
+    return {"ratings": rules.star_self_ratings, "defaults": rules.applied_defaults("star_self_ratings")}
 
 
 class SelfAssessmentForm(forms.BaseForm):
@@ -81,9 +93,11 @@ class SelfAssessmentForm(forms.BaseForm):
         if "scope" in answers or ctx.person.role != Role.secretary:
             steps += forms.task_step(_choices(ctx, kind))
         for i, name in enumerate(_standards(ctx, answers)):
-            words = {"standard": name, "branch": kind != "member"}
-            steps += [Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words),
-                      Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
+            claims = _claims(ctx) if kind == "stars" and i == 0 else None  # said once, at the first star
+            words = {"standard": name, "branch": kind != "member", "claims": claims}
+            steps.append(Step(f"r{i}", "assess_rating", kind="choice", options=ratings, data=words))
+            steps += [Step(f"e{i}", "assess_evidence", data=words)] if kind == "stars" else \
+                [Step(f"g{i}", "assess_gap", data=words), Step(f"m{i}", "assess_measure", data=words)]
         if kind == "member" and _asks_party_analysis(ctx, answers):
             steps.append(Step("analysis", "assess_analysis"))
         preview = lambda: render("assessment_preview", items=assessment_items(ctx, answers),  # noqa: E731

@@ -1,5 +1,8 @@
 """/定级: the committee's 分类定级. The bot proposes each branch's level (and 五星, 红旗) from its
 inputs; a committee member confirms it, and only then is it final and posted to the branch group.
+A star the branch claims (its 五星 self-assessment, with its evidence) counts only once a committee
+member confirms that star, one by one (/定级 支部 星 班子建设 确认 or 不确认, with an optional comment);
+the rating cannot be confirmed while a claimed star is undecided.
 /定级 works on the rating round (rating task) whose window holds today; a branch rated in an earlier
 round shows how its level moved (一般 → 较强).
 
@@ -12,8 +15,8 @@ from sqlmodel import Session
 
 from bot.answers import Invalid
 from bot.rating_proposals import Current, Plan, current, histories, rating_plan, rating_rounds
-from bot.ratings import History
-from bot.rating_requests import parse
+from bot.ratings import History, claimed
+from bot.rating_requests import Request, parse
 from bot.routing import Context, Router
 from bot.texts import render
 from bot.wecom import messages
@@ -36,12 +39,12 @@ def _one(ctx: Context, plan: Plan, branch: Branch, entered: dict | None = None) 
     return current(ctx.session, plan, [branch.id], userid=ctx.person.userid, entered=entered)[branch.id]
 
 
-def _detail(ctx: Context, plan: Plan, branch: Branch, now: Current, note: str = "") -> None:
+def _detail(ctx: Context, plan: Plan, branch: Branch, now: Current, note: str = "", star: str = "") -> None:
     rating = now.rating
     confirmer = ctx.session.get(Person, rating.confirmed_by) if rating.confirmed_by else None
     history = histories(ctx.session, plan, {branch.id: rating})[branch.id]
     ctx.reply("rating_detail", plan=plan, branch=branch, rating=rating, p=now.proposal, inputs=now.inputs,
-              note=note, confirmer=confirmer.name if confirmer else rating.confirmed_by, history=history)
+              note=note, star=star, confirmer=confirmer.name if confirmer else rating.confirmed_by, history=history)
 
 
 def _show(ctx: Context, plan: Plan, branch: Branch, entered: dict) -> None:
@@ -67,12 +70,40 @@ def _mark_done(ctx: Context, plan: Plan, branch: Branch) -> None:
         campaigns.mark_done(ctx.session, task_id=plan.task.id, subject="committee")
 
 
+def find_star(plan: Plan, name: str) -> str:
+    """One of the campaign's 五星 by its name or a part of it."""
+    if not plan.indicators:
+        raise Invalid("rating_help", problem="no_stars")
+    found = [star for star in plan.indicators if star == name] or [star for star in plan.indicators if name in star]
+    if len(found) != 1:
+        raise Invalid("rating_help", problem="indicator", text=name, names=plan.indicators)
+    return found[0]
+
+
+def _star(ctx: Context, plan: Plan, branch: Branch, request: Request) -> None:
+    """The committee's decision on one star the branch claims, on the claim and evidence it was shown;
+    never over a confirmed rating, nor on a star the branch has not claimed."""
+    star = find_star(plan, request.star)
+    now = _one(ctx, plan, branch)
+    if now.rating.status == "confirmed":
+        _detail(ctx, plan, branch, now, note="locked")
+        return
+    if not claimed(star, now.inputs, plan.rules):
+        _detail(ctx, plan, branch, now, note="star_not_claimed", star=star)
+        return
+    decision = {"decision": request.decision, "comment": request.comment, "by": ctx.person.name,
+                "claim": now.inputs.claim(star)}
+    entered = {"star_decisions": {**now.inputs.star_decisions, star: decision}}
+    _detail(ctx, plan, branch, _one(ctx, plan, branch, entered), note=f"star_{request.decision}", star=star)
+
+
 def _confirm(ctx: Context, plan: Plan, branch: Branch) -> None:
-    """Only what the member was last shown is confirmed: changed inputs are shown again instead."""
+    """Only what the member was last shown is confirmed: changed inputs are shown again instead, and
+    every star the branch claims must have been decided on."""
     now = _one(ctx, plan, branch)
     rating, proposal = now.rating, now.proposal
     refused = ("already" if rating.status == "confirmed" else "missing" if proposal.score is None
-               else "changed" if now.changed else "")
+               else "changed" if now.changed else "stars_undecided" if proposal.undecided else "")
     if refused:
         _detail(ctx, plan, branch, now, note=refused)
         return
@@ -109,8 +140,11 @@ def rate(ctx: Context) -> None:
     try:
         request = parse(ctx.args)
         branch = find_branch(ctx.session, request.branch) if request.branch else None
+        if request.action == "star":
+            _star(ctx, plan, branch, request)
+            return
     except Invalid as exc:
-        ctx.reply(exc.template, **exc.data)
+        ctx.reply(exc.template, **{"stars": bool(plan.indicators), **exc.data})
         return
     if request.action == "list":
         _list(ctx, plan)

@@ -10,13 +10,15 @@ import re
 
 from sqlmodel import Session
 
+from bot import polls
+from bot.campaigns import rules_of
 from bot.poll_issue import poll_id_of
 from bot.routing import Context, Router
 from bot.texts import vocabulary
 from bot.wecom.updates import Update
 from storage import outbox
 from storage import polls as store
-from storage.models import Poll, PollVoter
+from storage.models import CampaignRecord, Poll, PollVoter
 
 router = Router()
 # "2", "2 意见", "7-2 意见"; \d and int() take full-width digits as phones type them
@@ -89,7 +91,10 @@ def _record(ctx: Context, poll: Poll, choice: str, comment: str | None) -> None:
     if claimed != "ok":
         ctx.reply("vote_ineligible" if claimed == "ineligible" else "vote_already", poll=poll)
         return
-    store.add_ballot(ctx.session, poll_id=poll.id, choice=choice, comment=comment)
+    apart = polls.counts_apart(rules_of(ctx.session.get(CampaignRecord, poll.campaign_id) if poll.campaign_id
+                                        else None), voters=poll.voters, rates=poll.rates)
+    store.add_ballot(ctx.session, poll_id=poll.id, choice=choice, comment=comment,
+                     voter_group=polls.group_of(ctx.person.role) if apart else None)
     ctx.reply("vote_thanks", poll=poll)
     _mark_card(ctx.session, ctx.update, ctx.person.userid)
 

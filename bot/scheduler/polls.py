@@ -30,7 +30,7 @@ def reshuffle_open(session: Session) -> None:
     most the last minute's votes in voting order. (SQLite keeps ballots in random-key order.)"""
     for poll in store.open_polls(session):
         if store.stamped_apart(session, poll_id=poll.id) and store.lock(session, poll_id=poll.id, share=False):
-            store.reshuffle(session, poll_id=poll.id, keep=True)
+            store.reshuffle(session, poll_id=poll.id, keep=True, open_poll=True)
 
 
 def remind(session: Session, now: datetime) -> int:

@@ -11,7 +11,7 @@ Submissions of images and files made before this revision are marked lost when t
 over, fetching otherwise, so nothing already sent is silently forgotten.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-02 17:00:00
 """
 import time
@@ -22,7 +22,7 @@ import sqlmodel
 
 
 revision = '0018'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
