@@ -98,6 +98,13 @@ SAMPLES = {
     "phase_end.j2": {"phase": PHASE, "late": True},
     "task_reminder.j2": {"task": TASK, "days_left": 3, "late": True, "planned": NEXT},
     "task_opens.j2": {"task": TASK, "late": True, "planned": NEXT},
+    "participation_saved.j2": {"entry": Obj(rate=0.9, total=None, note=None), "line": None,
+                               "previous": Obj(rate=0.8, entered_on=NEXT)},
+    "participation_help.j2": {"problem": "", "text": "", "line": None,
+                              "latest": Obj(rate=0.8, total=None, entered_on=NEXT)},
+    # a macro library: the sample names the macro and its arguments
+    "rating_parts.j2": {"__macro__": "participation", "args": [Obj(participation=0.92, poll="none", participation_entry={
+        "attended": 46, "total": 50, "note": "", "name": "李", "on": NEXT.isoformat()})]},
     "document_shown.j2": {"doc": Obj(id=1, status="accepted", kind="text", text="小结", task_title="小结", comment=None),
                           "who": "李", "day": NEXT},
     "poll_rectify_member.j2": {"poll": POLL, "task": TASK, "r": Obj(rate=0.6, rules=Obj(lose=0.8))},
@@ -154,5 +161,9 @@ def test_every_template_names_another_years_date(name):
     # The rest of each message is not this test's business: what a sample leaves out renders empty.
     lenient = _environment().overlay(undefined=ChainableUndefined)
     with as_of(TODAY):
-        text = lenient.get_template(name).render(**SAMPLES[name], audience={}, action={}, voters="", scale="")
+        sample = SAMPLES[name]
+        if "__macro__" in sample:
+            text = str(getattr(lenient.get_template(name).make_module({}), sample["__macro__"])(*sample["args"]))
+        else:
+            text = lenient.get_template(name).render(**sample, audience={}, action={}, voters="", scale="")
     assert "2027年" in text, text
