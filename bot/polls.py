@@ -45,7 +45,7 @@ def result(*, counts: dict[str, int], satisfied: list[str], min_ballots: int, el
     kept: no counts, no rate, no comments, for anyone."""
     valid = sum(counts.values())
     published = valid >= min_ballots
-    shown = {"counts": counts, "rate": satisfaction(counts, satisfied), "comments": sorted(set(comments)),
+    shown = {"counts": counts, "rate": satisfaction(counts, satisfied), "comments": list(dict.fromkeys(comments)),
              "satisfied_votes": sum(counts.get(o, 0) for o in satisfied)} \
         if published else {"counts": {}, "rate": None, "comments": [], "satisfied_votes": None}
     return {"valid": valid if published else None, "published": published, "min_ballots": min_ballots,

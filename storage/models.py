@@ -310,10 +310,20 @@ class Ballot(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     poll_id: int = Field(foreign_key="poll.id", index=True)
     choice: str = Field(max_length=32)
-    comment: Optional[str] = Field(default=None, sa_column=Column(Text))
     # "member" or "masses", only while a poll that counts 群众 apart is open; cleared when it closes
     voter_group: Optional[str] = Field(default=None, max_length=8)
 
+
+
+class PollComment(SQLModel, table=True):
+    """A comment written with a vote, kept apart from the ballot: nothing joins the two, so a comment
+    (a lone commenter's words) never tells the choice it came with. A random id, like a ballot's."""
+
+    __tablename__ = "poll_comment"
+    __table_args__ = {"sqlite_with_rowid": False}
+    id: str = Field(primary_key=True, max_length=32)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
 
 class BranchParticipation(SQLModel, table=True):
     """党员参与率 in 三会一课 (seed004's 作用发挥), entered by the branch secretary from the branch's records:

@@ -9,7 +9,7 @@ from typing import Iterable
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlmodel import Session
 
-from storage.models import Ballot, Person, Poll, PollVoter, Role
+from storage.models import Ballot, Person, Poll, PollComment, PollVoter, Role
 
 VOTER_ROLES = {"members": {Role.member, Role.secretary}, "masses": {Role.masses},
                "both": {Role.member, Role.secretary, Role.masses}}
@@ -49,9 +49,13 @@ def claim_vote(session: Session, *, poll_id: int, userid: str) -> str:
 
 def add_ballot(session: Session, *, poll_id: int, choice: str, comment: str | None = None,
                voter_group: str | None = None) -> None:
-    """voter_group ("member" or "masses", never who) only for a poll that counts 群众 apart."""
-    session.execute(insert(Ballot).values(id=secrets.token_hex(16), poll_id=poll_id, choice=choice, comment=comment,
+    """voter_group ("member" or "masses", never who) only for a poll that counts 群众 apart. A comment
+    goes to poll_comment, apart from the ballot (issue 18: ballot and comment in one row let a lone
+    commenter's words tell their choice)."""
+    session.execute(insert(Ballot).values(id=secrets.token_hex(16), poll_id=poll_id, choice=choice,
                                           voter_group=voter_group))
+    if comment:
+        session.execute(insert(PollComment).values(id=secrets.token_hex(16), poll_id=poll_id, text=comment))
 
 
 def counts(session: Session, *, poll_id: int) -> dict[str, int]:
@@ -71,8 +75,10 @@ def group_counts(session: Session, *, poll_id: int) -> dict[str, dict[str, int]]
 
 
 def comments(session: Session, *, poll_id: int) -> list[str]:
-    stmt = select(Ballot.comment).where(Ballot.poll_id == poll_id, Ballot.comment.is_not(None))
-    return sorted(session.scalars(stmt))
+    """The poll's comments in a random order (published so: neither vote order nor an order of its own)."""
+    found = list(session.scalars(select(PollComment.text).where(PollComment.poll_id == poll_id)))
+    secrets.SystemRandom().shuffle(found)
+    return found
 
 
 def turnout(session: Session, *, poll_id: int) -> dict[str, int]:
@@ -131,22 +137,29 @@ def reshuffle(session: Session, *, poll_id: int, keep: bool, open_poll: bool = F
     narrow down who chose what."""
     if not keep:
         session.execute(delete(Ballot).where(Ballot.poll_id == poll_id))
+        session.execute(delete(PollComment).where(PollComment.poll_id == poll_id))
     elif session.get_bind().dialect.name == "postgresql":
         session.execute(text(_PG_REWRITE_OPEN if open_poll else _PG_REWRITE), {"poll_id": poll_id})
+        session.execute(text(_PG_REWRITE_COMMENTS), {"poll_id": poll_id})
     elif not open_poll:
         session.execute(update(Ballot).where(Ballot.poll_id == poll_id, Ballot.voter_group.is_not(None))
                         .values(voter_group=None))
 
 
 _PG_REWRITE = """
-WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice, comment)
-INSERT INTO ballot (id, poll_id, choice, comment)
-SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice, comment FROM old ORDER BY random()
+WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice)
+INSERT INTO ballot (id, poll_id, choice)
+SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice FROM old ORDER BY random()
 """
 _PG_REWRITE_OPEN = """
-WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice, comment, voter_group)
-INSERT INTO ballot (id, poll_id, choice, comment, voter_group)
-SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice, comment, voter_group FROM old ORDER BY random()
+WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice, voter_group)
+INSERT INTO ballot (id, poll_id, choice, voter_group)
+SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice, voter_group FROM old ORDER BY random()
+"""
+_PG_REWRITE_COMMENTS = """
+WITH old AS (DELETE FROM poll_comment WHERE poll_id = :poll_id RETURNING text)
+INSERT INTO poll_comment (id, poll_id, text)
+SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, text FROM old ORDER BY random()
 """
 
 

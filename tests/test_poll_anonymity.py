@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 from sqlmodel import Session, SQLModel
 
 from bot.scheduler.jobs import run_job
-from storage.models import Ballot, Poll
+from storage.models import Ballot, Poll, PollComment
 from tests.conftest import make_settings
 from tests.test_polls import START, Town, issued_poll, populate
 
@@ -73,9 +73,10 @@ def atoms(value) -> list[str]:
 
 
 def assert_no_link(tables: dict[str, list[dict]], votes: list[tuple[str, str, str]], options: list[str]) -> None:
-    columns = set(tables["ballot"][0])
     # voter_group (member or masses, never who) only while a poll that counts 群众 apart is open
-    assert columns == {"id", "poll_id", "choice", "comment", "voter_group"}, "a ballot carries nothing but its content"
+    assert set(tables["ballot"][0]) == {"id", "poll_id", "choice", "voter_group"}, "a ballot carries nothing but its choice"
+    # comments apart from the choices: nothing joins a comment to the ballot it came with
+    assert set(tables["poll_comment"][0]) == {"id", "poll_id", "text"}, "a comment carries nothing but its words"
     choice_of = {userid: choice for userid, choice, _ in votes}
     for table, rows in tables.items():
         for row in rows:
@@ -88,12 +89,19 @@ def assert_no_link(tables: dict[str, list[dict]], votes: list[tuple[str, str, st
 
 
 def assert_unordered(tables: dict[str, list[dict]], votes: list[tuple[str, str, str]]) -> None:
+    """Comments carry a tag per vote: their stored order against the voting order, by rank correlation.
+    Ballots carry only a choice: their stored sequence of choices against the voting order's, position
+    by position (in voting order every position matches; shuffled, about 19/49 do for these choices)."""
     tagged = {comment: order for order, (_, _, comment) in enumerate(votes) if comment}
-    positions = [(tagged[row["comment"]], position) for position, row in enumerate(tables["ballot"])
-                 if row["comment"] in tagged]
+    positions = [(tagged[row["text"]], position) for position, row in enumerate(tables["poll_comment"])
+                 if row["text"] in tagged]
     assert len(positions) == len(tagged) == VOTERS * 3 // 4
     rho = spearman([p[0] for p in positions], [p[1] for p in positions])
-    assert abs(rho) < 0.2, f"ballot order follows voting order (Spearman rho {rho:.2f})"
+    assert abs(rho) < 0.2, f"comment order follows voting order (Spearman rho {rho:.2f})"
+    stored = [row["choice"] for row in tables["ballot"]]
+    assert len(stored) == len(votes)
+    same = sum(a == b for a, b in zip(stored, (choice for _, choice, _ in votes))) / len(votes)
+    assert same < 0.6, f"ballot order follows voting order ({same:.0%} of positions match)"
 
 
 def test_hundreds_of_votes_leave_no_way_back_to_the_voter(engine, tmp_path, caplog):
@@ -118,14 +126,18 @@ def test_audit_would_catch_an_ordered_table(engine, tmp_path):
     """The audit itself can fail: ballots read back in insertion order are caught."""
     town, poll, votes = vote_everyone(engine, tmp_path)
     with Session(engine) as session:
-        rows = list(session.scalars(select(Ballot)))
+        comments = list(session.scalars(select(PollComment)))
+        ballots = [b.model_dump() for b in session.scalars(select(Ballot))]
     tagged = {comment: order for order, (_, _, comment) in enumerate(votes) if comment}
-    in_vote_order = sorted((r for r in rows if r.comment), key=lambda r: tagged[r.comment])
-    ordered = {"ballot": [r.model_dump() for r in in_vote_order]}
-    try:
-        assert_unordered(ordered, votes)
-    except AssertionError as caught:
-        assert "follows voting order" in str(caught)
-    else:
-        raise AssertionError("an ordered ballot table passed the audit")
+    in_vote_order = [c.model_dump() for c in sorted(comments, key=lambda c: tagged[c.text])]
+    as_inserted = [{"choice": choice} for _, choice, _ in votes]  # what an insertion-ordered table would hold
+    for ordered, what in (({"poll_comment": in_vote_order, "ballot": ballots}, "comment"),
+                          ({"poll_comment": random.Random(3).sample([c.model_dump() for c in comments], len(comments)),
+                            "ballot": as_inserted}, "ballot")):
+        try:
+            assert_unordered(ordered, votes)
+        except AssertionError as caught:
+            assert f"{what} order follows voting order" in str(caught)
+        else:
+            raise AssertionError(f"an ordered {what} table passed the audit")
     assert SQLModel.metadata.tables["ballot"].dialect_options["sqlite"]["with_rowid"] is False

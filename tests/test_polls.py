@@ -17,7 +17,7 @@ from bot.scheduler.jobs import run_job
 from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
 from storage.db import transaction
-from storage.models import Ballot, CampaignTask, Outbox, Poll, PollVoter, TaskDone
+from storage.models import Ballot, CampaignTask, Outbox, Poll, PollComment, PollVoter, TaskDone
 from tests.conftest import AGENT_ID, CORP_ID, make_settings, text_xml
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -151,7 +151,7 @@ def test_votes_by_card_and_number_once_each(engine, branch):
     assert "已收到" in town.say("m2", "2")[0]
     assert "已收到" in town.say("q1", f"{poll.id}-3 希望多开放课堂")[0]
     with Session(engine) as session:  # the comment is kept (the thanks no longer say so: issue 18)
-        assert "希望多开放课堂" in session.scalars(select(Ballot.comment)).all()
+        assert session.scalars(select(PollComment.text)).all() == ["希望多开放课堂"]
     assert "已经投过" in town.tap("m1", poll.id, "2")[0]
     assert "已经投过" in town.say("m2", "1")[-1] or "已经投过" in town.texts("m2")[-1]
     assert "不在" in town.tap("out", poll.id, "1")[0]
