@@ -40,9 +40,11 @@ phases:
     start: 2026-03-02
     end: 2026-06-30
     tasks:
-""" + "".join(f"      - {{id: t{n}, title: 任务{n}, kind: pledge, audience: members, due: 2026-04-{10 + n}}}\n"
-              for n in range(5))
-NOW = datetime(2026, 3, 9, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+""" + "".join(f"      - {{id: t{n}, title: 任务{n}, kind: {kind}, audience: members, due: 2026-04-{10 + n}}}\n"
+              # five kinds: tasks of one kind and audience in a phase own successive windows (the ledger
+              # owes the second only after the first's due date), and each member is to owe all five
+              for n, kind in enumerate(["pledge", "self_assessment", "progress", "document", "poll"]))
+NOW = datetime(2026, 3, 9, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # after the default digest time, 09:07
 
 
 def seed(engine, people: int) -> None:
