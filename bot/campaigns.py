@@ -128,10 +128,10 @@ class Scale(_Strict):
         return self
 
 
-_RULE_FORM = {"value", "source_text", "default"}
+_RULE_FORM = {"value", "source_text", "default"}  # a rule written with its provenance
 # The line each 五星 condition is held to (the 领导班子's 满意度 has the same line as the branch's).
 CONDITION_LINES = {"satisfaction": "star_satisfaction_min", "leadership": "star_satisfaction_min",
-                   "participation": "star_participation_min"}  # a rule written with its provenance
+                   "participation": "star_participation_min"}
 
 
 def _rule_form(value: Any) -> bool:

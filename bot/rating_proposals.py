@@ -33,9 +33,8 @@ class Plan:
 
 
 def rating_plan(session: Session, *, today: date) -> Plan | None:
-    """The rating round the committee works on today: the one whose window holds today, or else one
-    whose window has passed (within LATE_AFTER_END) with branches still to confirm, so a late round is
-    finished and counted for its own task; once every round is confirmed, the latest (to revise it)."""
+    """The committee's rating round today, as storage.campaigns.find_task picks it for the committee
+    (a round still to finish after its window included)."""
     found = campaigns.find_task(session, today=today, kind="rating", subject="committee")
     if found is None:
         return None

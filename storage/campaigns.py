@@ -139,8 +139,9 @@ def campaign_asking(session: Session, *, today: date, kind: str, audiences: set[
     return None
 
 
-# Days after a campaign's end in which what a party still owes can be sent late: the bot chases overdue
-# tasks for a week after they fall due (bot/scheduler/announcements.py), also a campaign's last ones.
+# Days after a task's window (or its campaign) ends in which it can still be sent late: a month, long
+# enough for a branch chased a week after the due date (bot/scheduler/announcements.py) to catch up,
+# short enough that a task missed long ago is not offered with every later submission of its kind.
 LATE_AFTER_END = 30
 
 
@@ -166,7 +167,9 @@ def windows(record: CampaignRecord, tasks: list[CampaignTask]) -> list[Window]:
         phase = record.content["phases"][task.phase_index]
         earlier = [t.due for t in tasks if t.branch_id is None and t.phase_index == task.phase_index
                    and (t.kind, t.audience) == (task.kind, task.audience) and t.due < task.due]
-        opens = max(earlier) + timedelta(days=1) if earlier else date.fromisoformat(phase["start"])
+        # a task the bot added (a 整改方案) is owed from the day it exists, not after the plan's own tasks
+        opens = max(earlier) + timedelta(days=1) if earlier and task.branch_id is None \
+            else date.fromisoformat(phase["start"])
         found.append(Window(task, opens, max(date.fromisoformat(phase["end"]), task.due)))
     return found
 
@@ -185,9 +188,9 @@ def tasks_to_credit(session: Session, *, today: date, kind: str, audiences: set[
                     ) -> tuple[CampaignRecord, list[CampaignTask]] | None:
     """What a submission made today fulfils, in the first running campaign that has any: the tasks of
     this kind whose window holds today and that `subject` (a userid or "branch:<id>") has not yet
-    fulfilled, earliest due first, then those of earlier windows it never fulfilled (late; more than
-    one in all: the person is asked which). When it has fulfilled them all, the one whose window
-    opened last, alone: a second submission revises the first.
+    fulfilled, earliest due first (when it has fulfilled them all, the one whose window opened last: a
+    second submission revises the first), then those of windows closed at most LATE_AFTER_END days ago
+    that it never fulfilled (late). More than one in all: the person is asked which.
     `only` narrows the tasks further (a poll of members is for the task that rates members), after
     their windows are drawn."""
     for record in active_campaigns(session, today=today, ended_within=LATE_AFTER_END if subject else 0):
@@ -198,13 +201,16 @@ def tasks_to_credit(session: Session, *, today: date, kind: str, audiences: set[
         # A task of an earlier window that this party never fulfilled is still theirs to do (late): offered
         # after the current ones, so a 党组织自评 sent a week after its phase is not taken for the next
         # phase's without asking (found by `campaign rehearse`, seed002).
-        past = [w for w in drawn if w.closes < today] if subject else []
+        past = [w for w in drawn if w.closes < today <= w.closes + timedelta(days=LATE_AFTER_END)] if subject else []
         done = done_subjects(session, task_ids=[w.task.id for w in current + past]) if subject else set()
-        open_ = [w.task for w in current + past if (w.task.id, subject) not in done]
-        if open_:
-            return record, open_
-        if current:
-            return record, [max(current, key=lambda w: (w.opens, w.task.due, w.task.id)).task]
+        open_now = [w.task for w in current if (w.task.id, subject) not in done]
+        late = [w.task for w in past if (w.task.id, subject) not in done]
+        latest = [max(current, key=lambda w: (w.opens, w.task.due, w.task.id)).task] if current else []
+        # Every current task done: the submission revises the latest, unless a late one is open too, when
+        # the person is asked which (a revision of this phase's pledge never fulfils last phase's silently).
+        found = (open_now or latest) + late
+        if found:
+            return record, found
     return None
 
 

@@ -120,12 +120,16 @@ def claim_fetches(session: Session, *, now: float, limit: int, lease: float) -> 
 
 def keep_file(session: Session, *, submission_id: int, filename: str, content_type: str, data: bytes,
               now: float) -> None:
-    """The fetched bytes, with their name, type, size and sha256; the submission's file is kept."""
-    session.execute(insert_new(session, DocumentFile, "submission_id").values(
-        submission_id=submission_id, filename=filename, content_type=content_type, size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(), fetched_at=now, data=data))
-    session.execute(update(DocumentSubmission).where(DocumentSubmission.id == submission_id)
-                    .values(file_status=KEPT, fetch_due_at=None, fetch_error=None))
+    """The fetched bytes, with their name, type, size and sha256; the submission's file is kept. Only
+    while it is still being fetched: a download that outlived its lease, after another worker gave the
+    file up as lost (and its sender was asked to send it again), keeps nothing."""
+    kept = session.execute(update(DocumentSubmission).where(DocumentSubmission.id == submission_id,
+                                                            DocumentSubmission.file_status == FETCHING)
+                           .values(file_status=KEPT, fetch_due_at=None, fetch_error=None))
+    if kept.rowcount == 1:
+        session.execute(insert_new(session, DocumentFile, "submission_id").values(
+            submission_id=submission_id, filename=filename, content_type=content_type, size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(), fetched_at=now, data=data))
 
 
 def fetch_failed(session: Session, *, submission_id: int, error: str, retry_at: float) -> None:

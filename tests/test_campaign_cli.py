@@ -40,3 +40,10 @@ def test_jobs_list_and_run(db_url, monkeypatch, capsys):
     assert "2026-03-09 09:00" in capsys.readouterr().out
     assert main(["jobs", "run", "nothing"]) == 2
     assert main(["jobs", "run", "digest", "--now", "Monday"]) == 2
+
+
+def test_the_export_command_offers_exactly_the_sheets_there_are():
+    from bot.cli import EXPORTS
+    from bot.exports import BOOKS
+
+    assert set(EXPORTS) == set(BOOKS)

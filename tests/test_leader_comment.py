@@ -124,13 +124,16 @@ def test_refusals_are_kind_and_save_nothing(engine, rostered):
     assert comments(engine) == [] and group_posts(engine) == [] and done(engine) == set()
 
 
-def test_with_two_half_years_open_the_form_asks_which_and_the_one_line_takes_the_earlier(engine, rostered):
+def test_with_two_half_years_open_the_form_and_the_one_line_ask_which(engine, rostered):
     tasks = load_seed(engine, "seed001")
     chat = Chat(engine)
     asked = chat.say("sun", "/点评", BOTH_OPEN)
     assert "这一次是为哪一项" in asked and "2010年下半年" in asked and "2011年上半年" in asked
     chat.say("sun", "取消", BOTH_OPEN)
-    chat.say("sun", f"/点评 全部 {TEXT}", BOTH_OPEN)  # nobody to ask: the late one first, as find_task does
+    asked = chat.say("sun", f"/点评 全部 {TEXT}", BOTH_OPEN)  # the one line asks too, keeping branch and text
+    assert "这一次是为哪一项" in asked and comments(engine) == []
+    chat.say("sun", "1", BOTH_OPEN)  # the late half year, listed first
+    chat.say("sun", "1", BOTH_OPEN)  # the preview: submit
     assert {c.task_id for c in comments(engine)} == {tasks["review-2010h2"].id}
     assert done(engine) == {("review-2010h2", "committee")}
     chat.fill("sun", "/点评", BOTH_OPEN, fixed={"点评哪个支部": "3"})  # now only 2011h1 is open: not asked

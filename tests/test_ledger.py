@@ -103,6 +103,42 @@ def test_the_ledger_export_says_for_every_party_whether_and_how_each_task_was_cl
     marked = row[("branch-plan", f"branch:{branch}")]
     assert (marked["状态"], marked["理由"], marked["标记人"]) == ("不适用", "本支部成立于活动之后", "孙丽")
     assert ("member-pledge", "wang") not in row  # 群众 owe no pledge
-    # every task of the file, each once per party: the branch tasks once per branch, not per secretary
-    assert len({k for k, s in row if s.startswith("branch:")} & {"branch-plan"}) == 1
-    assert sum(1 for k, s in row if k == "branch-plan") == 2
+    # a branch task once per branch (answered by its secretary), not once per member
+    with Session(engine) as session:
+        branch_ids = {p.branch_id for p in session.scalars(select(Person)) if p.branch_id}
+    assert {s for k, s in row if k == "branch-plan"} == {f"branch:{b}" for b in branch_ids}
+
+
+TWO_PHASES = """
+phases:
+  - name: 第一阶段
+    start: 2026-03-02
+    end: 2026-03-31
+    tasks:
+      - {id: pledge-1, title: 第一阶段承诺, kind: pledge, audience: members, due: 2026-03-20}
+  - name: 第二阶段
+    start: 2026-04-01
+    end: 2026-06-30
+    tasks:
+      - {id: pledge-2, title: 第二阶段承诺, kind: pledge, audience: members, due: 2026-04-20}
+"""
+
+
+@pytest.mark.parametrize("day, offered", [
+    (date(2026, 4, 10), ["pledge-2", "pledge-1"]),  # revising this phase's, or the late one: asked which
+    (date(2026, 5, 10), ["pledge-2"]),  # last phase's closed over LATE_AFTER_END days ago: a revision
+])
+def test_a_revision_never_silently_fulfils_a_late_task_of_an_earlier_phase(engine, rostered, day, offered):
+    """A member who missed phase 1's pledge and did phase 2's: a second pledge in phase 2 was credited
+    to phase 1's task without a question (found in review); a task missed long ago is not offered."""
+    from bot.campaigns import load_campaign_text
+    from tests.conftest import campaign_yaml
+    from storage.campaigns import tasks_to_credit
+
+    with transaction(engine) as session:
+        save_campaign(session, load_campaign_text(campaign_yaml("两段活动", TWO_PHASES)), source_file="test")
+        second = session.scalars(select(CampaignTask).where(CampaignTask.key == "pledge-2")).one()
+        mark_done(session, task_id=second.id, subject="li")
+    with Session(engine) as session:
+        _, tasks = tasks_to_credit(session, today=day, kind="pledge", audiences={"members"}, subject="li")
+    assert [t.key for t in tasks] == offered

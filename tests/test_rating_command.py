@@ -481,3 +481,10 @@ def test_a_campaign_without_stars_says_nothing_of_them(engine, rostered):
     [reply] = sun.say("/定级 第一党支部 星 班子建设 确认")
     assert "没有五星指标，不用逐项确认星" in reply
     assert "不需要录入" in Phone(engine, "zhang").say("/参与率 90%")[0]
+
+
+def test_a_fraction_typed_for_participation_is_asked_again_not_stored_as_under_one_percent():
+    from bot.handlers.participation import parse
+
+    assert parse("0.92") == "range" and parse("0.92 据签到") == "range"
+    assert parse("92%")[0] == 0.92 and parse("0.5%")[0] == 0.005 and parse("1")[0] == 0.01

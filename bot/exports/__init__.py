@@ -6,18 +6,35 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 from zoneinfo import ZoneInfo
 
+from openpyxl import Workbook
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.exports.comments import comments_book
 from bot.exports.documents import documents_book, files_folder
 from bot.exports.ledger import ledger_book
 from bot.exports.records import by_branch
-from bot.exports.results import TABLES
+from bot.exports.results import polls_book, ratings_book
 from bot.texts import vocabulary
 from storage import people
 from storage.models import CampaignRecord
+
+# What `xianfeng export` can write: each a workbook of (session, record, branch names, zone, where it goes).
+BOOKS: dict[str, Callable[[Session, CampaignRecord, dict[int, str], ZoneInfo, Path], Workbook]] = {
+    "pledges": lambda session, record, branches, tz, out: by_branch(session, "pledges", record, branches, tz),
+    "self-assessments": lambda session, record, branches, tz, out: by_branch(session, "self-assessments", record,
+                                                                             branches, tz),
+    "ratings": lambda session, record, branches, tz, out: ratings_book(session, record, branches, tz),
+    "polls": lambda session, record, branches, tz, out: polls_book(session, record, branches, tz),
+    # the files the bot kept go into a folder beside the workbook
+    "documents": lambda session, record, branches, tz, out: documents_book(session, record, branches, tz,
+                                                                           files=files_folder(out)),
+    "comments": lambda session, record, branches, tz, out: comments_book(session, record, branches, tz),
+    "ledger": lambda session, record, branches, tz, out: ledger_book(session, record, branches, tz),
+}
 
 
 def export(session: Session, *, what: str, campaign: str, out: Path, tz: str = "Asia/Shanghai") -> int:
@@ -27,13 +44,7 @@ def export(session: Session, *, what: str, campaign: str, out: Path, tz: str = "
         return -1
     unassigned = vocabulary()["export"]["unassigned"]  # what every table calls a row of no (known) branch
     branches = defaultdict(lambda: unassigned, {b.id: b.name for b in people.branches(session)})
-    zone = ZoneInfo(tz)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if what == "documents":  # the files the bot kept go into a folder beside the workbook
-        book = documents_book(session, record, branches, zone, files=files_folder(out))
-    else:
-        tables = {**TABLES, "ledger": ledger_book}
-        book = tables[what](session, record, branches, zone) if what in tables \
-            else by_branch(session, what, record, branches, zone)
+    book = BOOKS[what](session, record, branches, ZoneInfo(tz), out)
     book.save(out)
     return sum(sheet.max_row - 1 for sheet in book.worksheets)

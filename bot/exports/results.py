@@ -6,7 +6,7 @@ nothing here is per voter, and ballots are never read: only each poll's stored r
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -14,8 +14,6 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
-from bot.exports.comments import comments_book
-from bot.exports.documents import documents_book
 from bot.exports.book import names_of, when, workbook
 from bot.ratings import History, Inputs, propose
 from bot.texts import render, vocabulary
@@ -94,7 +92,3 @@ def polls_book(session: Session, record: CampaignRecord, branches: dict[int, str
     rows = [_poll_row(p, branches[p.branch_id], options, words, tz) for p in polls]
     header = words["polls"] + [words["poll_option"].format(option) for option in options]
     return _table(words["polls_sheet"], header, rows, percent=(8, 10))  # 参评率, 满意率
-
-
-TABLES: dict[str, Callable[[Session, CampaignRecord, dict[int, str], ZoneInfo], Workbook]] = \
-    {"ratings": ratings_book, "polls": polls_book, "documents": documents_book, "comments": comments_book}

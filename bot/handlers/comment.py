@@ -141,5 +141,7 @@ def comment(ctx: Context) -> None:
         except Invalid as problem:
             ctx.reply("comment_invalid", note=problem.template, note_data=problem.data)
             return
-        record, tasks = found
-        publish(ctx, forms.chosen_task((record, tasks), {})[1], _targets(ctx, branch), text)
+        if len(found[1]) > 1:  # two 点评 tasks open (one late): the form asks which, with the rest filled in
+            forms.start(ctx, COMMENT, answers={"branch": branch, "text": text})
+            return
+        publish(ctx, found[1][0], _targets(ctx, branch), text)

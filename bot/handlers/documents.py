@@ -26,7 +26,6 @@ from storage.documents import Content
 from storage.models import Branch, ConversationState, DocumentSubmission, Person, Role
 
 router = Router()
-MEDIA_KINDS = ("image", "file")
 SUBMITTERS = (Role.secretary, Role.committee)
 
 

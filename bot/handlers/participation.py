@@ -39,7 +39,8 @@ def parse(args: str) -> tuple[float, int | None, int | None, str] | str:
         return attended / total, attended, total, text[ratio.end():].strip()[:NOTE_LIMIT]
     if percent := _PERCENT.match(text):
         value = float(percent[1])
-        if not 0 <= value <= 100:
+        # 0.92 is a fraction typed as the rating shows it, not 0.92 %: asked again, not stored
+        if not 0 <= value <= 100 or ("." in percent[1] and value <= 1 and "%" not in percent[0]):
             return "range"
         return value / 100, None, None, text[percent.end():].strip()[:NOTE_LIMIT]
     return "help"

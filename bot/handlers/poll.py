@@ -47,17 +47,13 @@ def _visible(ctx: Context) -> list[Poll]:
     return store.open_polls(ctx.session, branch_id=branch_id)
 
 
-def _endable(ctx: Context) -> list[Poll]:
-    """Open polls this person may end: any for the committee, else those they issued (a secretary
-    cannot end a poll the committee issued about their own branch)."""
-    polls = _visible(ctx)
-    return polls if ctx.person.role == Role.committee else [p for p in polls if p.issuer == ctx.person.userid]
-
-
 def end(ctx: Context, number: str) -> None:
-    candidates = _endable(ctx)
+    # Any open poll for the committee; for a secretary those they issued (not one the committee issued
+    # about their own branch)
+    visible = _visible(ctx)
+    candidates = visible if ctx.person.role == Role.committee else [p for p in visible if p.issuer == ctx.person.userid]
     chosen = [p for p in candidates if str(p.id) == number] if number else candidates
-    others = [p for p in _visible(ctx) if p not in candidates and (not number or str(p.id) == number)]
+    others = [p for p in visible if p not in candidates and (not number or str(p.id) == number)]
     if not chosen and others:
         ctx.reply("poll_end_not_yours", polls=others)
         return

@@ -136,7 +136,7 @@ def _begin_branch(ctx: Context) -> None:
 
 @router.command("/践诺", roles=[Role.member, Role.secretary])
 def report_progress(ctx: Context) -> None:
-    if "支部" in ctx.args:
+    if ctx.args.split()[:1] == ["支部"]:  # the word /承诺 支部 reads too, as the first word only
         _begin_branch(ctx)
     else:
         forms.start_if(ctx, PROGRESS, my_pledge(ctx), "progress_no_pledge")

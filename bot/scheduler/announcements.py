@@ -40,8 +40,8 @@ def _at(day: date, settings: Settings, tz) -> datetime:
 
 
 def due_events(records: list[CampaignRecord], tasks: list[CampaignTask], settings: Settings,
-               now: datetime, opens: dict[int, date] | None = None) -> Iterator[Event]:
-    """`opens`: each task's first day (Obligations.opens); a task opening after its phase's start is
+               now: datetime, opens: dict[int, date]) -> Iterator[Event]:
+    """`opens`: each task's first day (the ledger's windows); a task opening after its phase's start is
     announced that day, while it is still to be done."""
     tz = now.tzinfo
     for record in records:
@@ -55,8 +55,8 @@ def due_events(records: list[CampaignRecord], tasks: list[CampaignTask], setting
     for task in tasks:
         record = by_id[task.campaign_id]
         phase = record.content["phases"][task.phase_index]
-        first = (opens or {}).get(task.id)
-        if first is not None and first > date.fromisoformat(phase["start"]) and task.branch_id is None \
+        first = opens[task.id]
+        if first > date.fromisoformat(phase["start"]) and task.branch_id is None \
                 and _at(first, settings, tz) <= now and now.date() <= task.due:
             yield Event(f"{task.id}:opens", "task_opens", _at(first, settings, tz), record, task.phase_index, phase, task)
         for days in task.remind_days:
@@ -127,7 +127,7 @@ def run_announcements(session: Session, settings: Settings, now: datetime) -> in
         return 0  # the next run after the quiet hours sends what is due
     ob = Obligations(session, today=now.date(), ended_within=ESCALATION_GRACE.days + 1)
     events = list(due_events(list(ob.campaigns.values()), ob.tasks, settings, now,
-                             opens={t.id: ob.opens(t) for t in ob.tasks}))
+                             opens={task_id: w.opens for task_id, w in ob.windows.items()}))
     for event in events:
         announce(session, event, ob, now)
     return len(events)
