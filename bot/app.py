@@ -32,6 +32,7 @@ SERVER_OPTIONS = {"keepalive_timeout": 5.0, "access_log": None}
 def build_app(settings: Settings, engine: Engine, handlers: HandlerProcesses | None = None) -> web.Application:
     """handlers: the processes that handle what this app records, send and schedule (`serve`);
     without them, this process does all of that too."""
+    settings.use_keys()
     app = web.Application(client_max_size=callback.MAX_BODY)
     app[callback.CRYPTO] = CallbackCrypto(token=settings.token, aes_key=settings.aes_key, corp_id=settings.corp_id)
     dispatcher = Dispatcher(engine, ROUTERS, tz=settings.tz, form_idle_seconds=settings.form_idle_minutes * 60)

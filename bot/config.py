@@ -118,6 +118,12 @@ def _agent_id(value: str) -> int:
     return int(value)
 
 
+def _seal_key(value: str) -> str:
+    if len(value) < 32:
+        raise ValueError("seal_key")
+    return value
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'data' / 'xianfeng.db'}"
 
@@ -167,6 +173,26 @@ class Settings:
     # and schedules (bot/handler_process.py); 0: the web process does all of it (one process, no
     # second copy in memory).
     handler_processes: int = 1
+    # Sealing (storage/sealing.py): the master key the poll and inbox keys are wrapped under (any
+    # long random string; WECOM_AES_KEY when unset, but then a new EncodingAESKey loses the open
+    # polls' ballots), and the directory of those keys (beside a SQLite file, else data/keys).
+    seal_key: str = field(default="", repr=False)
+    key_dir: str = ""
+
+    def key_directory(self) -> Path:
+        if self.key_dir:
+            return Path(self.key_dir)
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(f"{url.database}.keys")
+        return Path.cwd() / "data" / "keys"
+
+    def use_keys(self) -> None:
+        """Seal under this configuration's keys in this process (serve and each of its processes)."""
+        from storage import sealing
+
+        if self.seal_key or self.aes_key:
+            sealing.configure(self.key_directory(), self.seal_key or self.aes_key)
 
     def require_wecom(self) -> "Settings":
         """`serve` cannot run without the app's credentials; other commands can."""
@@ -200,6 +226,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "XIANFENG_LEADER_TTL": ("leader_ttl", _positive_float),
     "XIANFENG_FORM_IDLE_MINUTES": ("form_idle_minutes", _positive_float),
     "XIANFENG_HANDLER_PROCESSES": ("handler_processes", functools.partial(_count, least=0, most=16)),
+    "XIANFENG_SEAL_KEY": ("seal_key", _seal_key),
+    "XIANFENG_KEY_DIR": ("key_dir", str),
 }
 
 

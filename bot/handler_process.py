@@ -119,10 +119,12 @@ class HandlerProcesses:
 
 def _handler_main(settings: Settings, parent: int, wake, queuing) -> None:
     """wake: told when something was recorded; queuing: where to tell the sender that replies were queued."""
+    settings.use_keys()
     _child_main(_handle(settings, parent, wake, queuing), settings.tz)
 
 
 def _sender_main(settings: Settings, parent: int, queued) -> None:
+    settings.use_keys()
     _child_main(_send(settings, parent, queued), settings.tz)
 
 

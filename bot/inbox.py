@@ -135,11 +135,12 @@ class Inbox:
         self._claimed.extend(rows)
         self._look = self._look or len(rows) == inbox.CLAIM_LIMIT  # more may be waiting
 
-    def _handle(self, row_id: int, plaintext: str) -> None:
+    def _handle(self, row_id: int, sealed: str) -> None:
         try:
             with transaction(self._engine) as session:
                 # Gone: another process took it over after our lease ran out.
-                outcome = inbox.finish(session, row_id) and self._dispatcher.process(session, parse_update(plaintext))
+                outcome = inbox.finish(session, row_id) and self._dispatcher.process(
+                    session, parse_update(inbox.unseal(sealed)))
         except Exception:  # noqa: BLE001 - never the payload in the log: it may hold a vote
             log.exception("inbound update %d failed", row_id)
             self._fail(row_id)

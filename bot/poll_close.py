@@ -5,6 +5,8 @@ defines (below its line a 整改方案 task for the branch, or for the member a 
 it sets rectify_days), its defaults named as such."""
 from __future__ import annotations
 
+import functools
+import logging
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,7 +18,11 @@ from bot.campaigns import Rules, rules_of
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import polls as store
+from storage.db import after_commit
 from storage.models import Branch, CampaignRecord, CampaignTask, Poll
+from storage.sealing import KeyGone
+
+log = logging.getLogger(__name__)
 
 
 def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = None) -> Poll | None:
@@ -26,10 +32,17 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
         return None
     record = session.get(CampaignRecord, poll.campaign_id) if poll.campaign_id else None
     rules = rules_of(record)
-    result = _result(session, poll, rules, planned=record is not None)
+    try:
+        opened = store.open_ballots(session, poll=poll)
+    except KeyGone:  # nothing written yet: the poll stays open, and is tried again every minute
+        log.error("poll %d cannot be counted: its key %s is not in the key directory (XIANFENG_KEY_DIR) or not "
+                  "under this XIANFENG_SEAL_KEY; put the directory and the key back and it closes", poll.id, poll.seal_key)
+        return None
+    result = _result(session, poll, rules, opened, planned=record is not None)
     poll.status, poll.closed_at, poll.result = "closed", now or time.time(), result
     session.add(poll)
-    store.reshuffle(session, poll_id=poll.id, keep=result["published"])
+    store.discard_ballots(session, poll_id=poll.id)
+    after_commit(session, functools.partial(store.erase_after_close, session.get_bind(), key=poll.seal_key))
     closed_on = datetime.fromtimestamp(poll.closed_at, ZoneInfo(tz)).date()
     rated = poll.subject_userid if poll.rates == "members" else None
     if "rectify" in result["consequences"] and record is not None and (poll.rates != "members" or rated):
@@ -41,15 +54,15 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
     return poll
 
 
-def _result(session: Session, poll: Poll, rules: Rules, *, planned: bool) -> dict:
+def _result(session: Session, poll: Poll, rules: Rules, opened: store.Opened, *, planned: bool) -> dict:
     """The stored result, with the campaign lines that applied (the file may change later); a poll
     outside any campaign (not planned) has no plan to leave anything open."""
-    counted = store.counts(session, poll_id=poll.id)
+    counted = opened.counts()
     result = polls.result(counts={o: counted.get(o, 0) for o in poll.options}, satisfied=poll.satisfied,
-                          min_ballots=poll.min_ballots, comments=store.comments(session, poll_id=poll.id),
+                          min_ballots=poll.min_ballots, comments=opened.comments,
                           **store.turnout(session, poll_id=poll.id))
     if polls.counts_apart(rules, voters=poll.voters, rates=poll.rates):
-        result["groups"] = polls.group_results(store.group_counts(session, poll_id=poll.id), poll.options,
+        result["groups"] = polls.group_results(opened.group_counts(), poll.options,
                                                poll.satisfied, poll.min_ballots) if result["published"] else {}
     masses = (result.get("groups") or {}).get("masses") or {}
     masses_rate = result["rate"] if poll.voters == "masses" else masses.get("rate")

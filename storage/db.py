@@ -10,9 +10,10 @@ SQLite with it on; other builds do not).
 from __future__ import annotations
 
 import functools
+import logging
 import weakref
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +22,7 @@ from sqlmodel import Session
 
 from storage.writer_lock import WriterLock
 
+log = logging.getLogger(__name__)
 IN_CHUNK = 1000  # values per IN (...) list: far below SQLite's and PostgreSQL's bound on parameters
 
 
@@ -76,6 +78,40 @@ def transaction(engine: Engine, *, urgent: bool = False) -> Iterator[Session]:
         with Session(engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
+    for action in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            action()
+        except Exception:  # noqa: BLE001 - what it does is redone by a periodic job (it says which)
+            log.exception("an action after commit failed")
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once this transaction has committed (not if it rolls back), outside the writer's
+    turn, so it may open transactions of its own. For what must not happen before the commit: a
+    poll's key is destroyed only once its counts are stored."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+_AFTER_COMMIT = "xianfeng_after_commit"
+
+
+def scrub(engine: Engine, tables: tuple[str, ...]) -> None:
+    """Leave no old copy of these tables' deleted rows where the database can still read it:
+    SQLite writes its -wal back into the main file (where secure_delete has zeroed deleted rows) and
+    truncates it to nothing; PostgreSQL vacuums the tables, so no dead row version is left in their
+    pages. (PostgreSQL's own WAL is beyond an application's reach: what matters there is sealed.)"""
+    if engine.dialect.name == "sqlite":
+        with _writer_turn(engine, False):
+            raw = engine.raw_connection()
+            try:
+                busy, _, _ = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.close()
+        if busy:
+            log.warning("the -wal file could not be truncated now (a reader held it); the next close tries again")
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM " + ", ".join(tables))
 
 
 @contextmanager

@@ -1,25 +1,35 @@
 """Callbacks answered at once and handled behind the answer.
 
-A callback is recorded (its dedup key and its decrypted XML) before the 200 goes back; its row is
-deleted in the same transaction as its effect, so each is handled exactly once however often the
-platform sends it and whichever process crashes. A person's updates are handled in arrival order:
-a claim skips a person whose earlier update another process holds.
+A callback is recorded (its dedup key and its decrypted XML, sealed under the inbox key) before the
+200 goes back; its row is deleted in the same transaction as its effect, so each is handled exactly
+once however often the platform sends it and whichever process crashes. A person's updates are
+handled in arrival order: a claim skips a person whose earlier update another process holds.
+
+The XML of a vote names the voter and the choice, and a deleted row lives on in the database's
+files and WAL, so it is stored sealed (storage/sealing.py) under the inbox key of the moment, named
+in bot_state; `rotate_key` puts a new one in its place (at every poll's close) and `retire_keys`
+destroys the old ones once no waiting row needs them.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from storage.db import insert_new
-from storage.models import InboundUpdate, ProcessedCallback
+from storage.bot_state import INSTALLATION, installation_id
+from storage.db import insert_new, reading, transaction
+from storage.models import BotState, InboundUpdate, ProcessedCallback
+from storage.sealing import Keystore, keystore
 
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 5.0
 CLAIM_LIMIT = 100
 _INBOX = InboundUpdate.__table__
+_STATE = BotState.__table__
+INBOX_KEY = "inbox_key"  # bot_state: {"name": the key callbacks are sealed under now}
 
 
 @dataclass(frozen=True)
@@ -44,11 +54,71 @@ def record(conn: Connection, received: list[Received], *, now: float) -> list[bo
     for r in received:  # the same callback twice in one batch: the first is new, the second a retry
         new.append(r.key in fresh)
         fresh.discard(r.key)
-    rows = [{"userid": r.userid, "payload": r.payload, "received_at": now, "lease_until": 0.0, "attempts": 0}
-            for r, is_new in zip(received, new) if is_new]
-    if rows:
-        conn.execute(insert(_INBOX), rows)
+    if any(new):
+        keys, key = keystore(), current_key(conn)
+        conn.execute(insert(_INBOX), [{"userid": r.userid, "payload": keys.seal(key, r.payload.encode()),
+                                       "received_at": now, "lease_until": 0.0, "attempts": 0}
+                                      for r, is_new in zip(received, new) if is_new])
     return new
+
+
+def current_key(conn: Connection) -> str:
+    """The inbox key, read under a share lock on PostgreSQL: a rotation's update waits for the
+    recordings sealing under the old key, so once it commits every row that uses the old key is
+    visible to `retire_keys`. The first recording of a database makes the first key."""
+    query = select(_STATE.c.value).where(_STATE.c.key == INBOX_KEY)
+    query = query.with_for_update(read=True) if conn.dialect.name == "postgresql" else query
+    value = conn.execute(query).scalar()
+    if value is None:
+        keys = keystore()
+        made = keys.new_key("inbox", installation_id(conn))
+        added = conn.execute(insert_new(conn, _STATE, "key", returning="key"),
+                             [{"key": INBOX_KEY, "value": {"name": made}, "updated_at": time.time()}]).first()
+        if added is None:  # another process made one first
+            keys.destroy(made)
+        value = conn.execute(query).scalar()
+    return str(value["name"])
+
+
+def unseal(payload: str) -> str:
+    """The callback XML of a claimed row (a row recorded before sealing existed is the XML itself)."""
+    return payload if payload.startswith("<") else keystore().open(payload).decode()
+
+
+def rotate_key(engine: Engine) -> None:
+    """A new inbox key from now on; the old one goes as soon as nothing waiting needs it."""
+    keys = keystore()
+    with keys.rotating():
+        with transaction(engine) as session:
+            made = keys.new_key("inbox", installation_id(session))
+            moved = session.execute(update(_STATE).where(_STATE.c.key == INBOX_KEY)
+                                    .values(value={"name": made}, updated_at=time.time()))
+            if moved.rowcount == 0:  # nothing recorded yet in this database
+                session.execute(insert(_STATE).values(key=INBOX_KEY, value={"name": made}, updated_at=time.time()))
+        _retire(engine, keys)
+
+
+def retire_keys(engine: Engine) -> int:
+    """Destroy the inbox keys that are not current and that no waiting row was sealed under; how many."""
+    keys = keystore()
+    with keys.rotating():
+        return _retire(engine, keys)
+
+
+def _retire(engine: Engine, keys: Keystore) -> int:
+    with reading(engine) as session:
+        installation = installation_id(session) if session.get(BotState, INSTALLATION) else None
+        current = session.scalar(select(_STATE.c.value).where(_STATE.c.key == INBOX_KEY))
+        waiting = set(session.scalars(select(func.substr(_INBOX.c.payload, 1, KEY_NAME_LENGTH)).distinct()))
+    if installation is None or current is None:
+        return 0
+    found = keys.names("inbox", installation)
+    newest = found and max(found, key=lambda item: item[1])[0]  # made by a first recording, maybe not yet committed
+    gone = [name for name, _ in found if name not in (current["name"], newest) and name not in waiting]
+    return sum(keys.destroy(name) for name in gone)
+
+
+KEY_NAME_LENGTH = len("inbox-") + 12 + 1 + 32
 
 
 def claim(session: Session, *, now: float, lease_seconds: float, limit: int = CLAIM_LIMIT) -> list[tuple[int, str]]:

@@ -268,7 +268,8 @@ class PledgeProgress(SQLModel, table=True):
 
 class Poll(SQLModel, table=True):
     """An anonymous 评议. Who may vote and who has voted are in PollVoter; what was chosen is in
-    Ballot, which nothing links to a voter. ``result`` is written once, when the poll closes."""
+    Ballot, which nothing links to a voter, sealed until the close. ``result`` is written once, when
+    the poll closes: the counts and comments, after which the ballots are gone."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
     campaign_id: Optional[int] = Field(default=None, foreign_key="campaign.id")
@@ -289,6 +290,9 @@ class Poll(SQLModel, table=True):
     closed_at: Optional[float] = None
     result: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     created_at: float = Field(default_factory=time.time)
+    # The key (storage/sealing.py) its ballots and comments are sealed under, destroyed at the close;
+    # None for a poll open when sealing came (0021), whose ballots stay as they were stored.
+    seal_key: Optional[str] = Field(default=None, max_length=64)
 
 
 class PollVoter(SQLModel, table=True):
@@ -303,27 +307,28 @@ class PollVoter(SQLModel, table=True):
 
 
 class Ballot(SQLModel, table=True):
-    """One vote's content and nothing else: a random id (so key order is not vote order; SQLite keeps
-    the rows in key order, WITHOUT ROWID), no voter, no time."""
+    """One vote's content and nothing else, sealed under its poll's key until the poll closes (then
+    counted into poll.result and deleted): a random id (so key order is not vote order; SQLite keeps
+    the rows in key order, WITHOUT ROWID), no voter, no time. The sealed text is {"choice", "group"},
+    group ("member" or "masses", never who) only where the poll counts 群众 apart."""
 
     __table_args__ = {"sqlite_with_rowid": False}
     id: str = Field(primary_key=True, max_length=32)
     poll_id: int = Field(foreign_key="poll.id", index=True)
-    choice: str = Field(max_length=32)
-    # "member" or "masses", only while a poll that counts 群众 apart is open; cleared when it closes
-    voter_group: Optional[str] = Field(default=None, max_length=8)
-
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class PollComment(SQLModel, table=True):
     """A comment written with a vote, kept apart from the ballot: nothing joins the two, so a comment
-    (a lone commenter's words) never tells the choice it came with. A random id, like a ballot's."""
+    (a lone commenter's words) never tells the choice it came with. Sealed like a ballot, with a
+    random id of its own; published with the result, which is where it stays."""
 
     __tablename__ = "poll_comment"
     __table_args__ = {"sqlite_with_rowid": False}
     id: str = Field(primary_key=True, max_length=32)
     poll_id: int = Field(foreign_key="poll.id", index=True)
-    text: str = Field(sa_column=Column(Text, nullable=False))
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+
 
 class BranchParticipation(SQLModel, table=True):
     """党员参与率 in 三会一课 (seed004's 作用发挥), entered by the branch secretary from the branch's records:

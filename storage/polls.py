@@ -1,15 +1,23 @@
 """Polls: eligibility and participation (poll_voter) apart from ballots (ballot), and nothing that
-joins them. Every function takes the session of the caller's transaction."""
+joins them but the transaction that wrote both, which is why a ballot is sealed under its poll's key
+until the close (storage/sealing.py). Every function takes the session of the caller's transaction."""
 from __future__ import annotations
 
+import json
 import secrets
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlmodel import Session
 
+from storage import inbox
+from storage.bot_state import installation_id
+from storage.db import scrub
 from storage.models import Ballot, Person, Poll, PollComment, PollVoter, Role
+from storage.sealing import keystore, plain_token
 
 VOTER_ROLES = {"members": {Role.member, Role.secretary}, "masses": {Role.masses},
                "both": {Role.member, Role.secretary, Role.masses}}
@@ -23,6 +31,8 @@ def eligible(session: Session, *, branch_id: int, voters: str, exclude: str | No
 
 
 def create(session: Session, *, poll: Poll, voters: list[str]) -> Poll:
+    """The poll with its own key, written before the poll is stored (storage/sealing.py)."""
+    poll.seal_key = keystore().new_key("poll", installation_id(session))
     session.add(poll)
     session.flush()
     if voters:
@@ -47,38 +57,90 @@ def claim_vote(session: Session, *, poll_id: int, userid: str) -> str:
     return "voted" if session.get(PollVoter, (poll_id, userid)) else "ineligible"
 
 
-def add_ballot(session: Session, *, poll_id: int, choice: str, comment: str | None = None,
+def add_ballot(session: Session, *, poll: Poll, choice: str, comment: str | None = None,
                voter_group: str | None = None) -> None:
-    """voter_group ("member" or "masses", never who) only for a poll that counts 群众 apart. A comment
-    goes to poll_comment, apart from the ballot (issue 18: ballot and comment in one row let a lone
-    commenter's words tell their choice)."""
-    session.execute(insert(Ballot).values(id=secrets.token_hex(16), poll_id=poll_id, choice=choice,
-                                          voter_group=voter_group))
+    """The choice, and voter_group ("member" or "masses", never who) only for a poll that counts 群众
+    apart, sealed under the poll's key. A comment goes to poll_comment, sealed on its own: a ballot
+    and comment in one row let a lone commenter's words tell their choice (issue 18)."""
+    session.execute(insert(Ballot).values(id=secrets.token_hex(16), poll_id=poll.id, sealed=_seal(
+        poll, json.dumps({"choice": choice, "group": voter_group}, ensure_ascii=False))))
     if comment:
-        session.execute(insert(PollComment).values(id=secrets.token_hex(16), poll_id=poll_id, text=comment))
+        session.execute(insert(PollComment).values(id=secrets.token_hex(16), poll_id=poll.id,
+                                                   sealed=_seal(poll, comment)))
 
 
-def counts(session: Session, *, poll_id: int) -> dict[str, int]:
-    stmt = select(Ballot.choice, func.count()).where(Ballot.poll_id == poll_id).group_by(Ballot.choice)
-    return dict(session.execute(stmt).all())
+@dataclass(frozen=True)
+class Opened:
+    """A closing poll's ballots, unsealed and counted by (choice, voter group), and its comments in the
+    order of their text (neither the vote order nor the order of the rows)."""
+    tally: dict[tuple[str, str | None], int]
+    comments: list[str]
+
+    def counts(self) -> dict[str, int]:
+        found: Counter[str] = Counter()
+        for (choice, _), n in self.tally.items():
+            found[choice] += n
+        return dict(found)
+
+    def group_counts(self) -> dict[str, dict[str, int]]:
+        """Votes per choice in each voter group; ballots without a group are left out."""
+        found: dict[str, dict[str, int]] = {}
+        for (choice, group), n in self.tally.items():
+            if group is not None:
+                found.setdefault(group, {})[choice] = n
+        return found
 
 
-def group_counts(session: Session, *, poll_id: int) -> dict[str, dict[str, int]]:
-    """Votes per choice in each voter group ("member", "masses"); ballots without a group are left out."""
-    stmt = (select(Ballot.voter_group, Ballot.choice, func.count())
-            .where(Ballot.poll_id == poll_id, Ballot.voter_group.is_not(None))
-            .group_by(Ballot.voter_group, Ballot.choice))
-    found: dict[str, dict[str, int]] = {}
-    for group, choice, n in session.execute(stmt):
-        found.setdefault(group, {})[choice] = n
-    return found
+def open_ballots(session: Session, *, poll: Poll) -> Opened:
+    """Unseal the poll's ballots and comments for the count (raises KeyGone if its key is lost). Equal
+    choices seal equal plaintexts, so they are counted as bytes and each distinct one read once."""
+    keys = keystore()
+    sealed = Counter(keys.open_many(session.scalars(select(Ballot.sealed).where(Ballot.poll_id == poll.id))))
+    tally: Counter[tuple[str, str | None]] = Counter()
+    for plain, n in sealed.items():
+        vote = json.loads(plain)
+        tally[(vote["choice"], vote.get("group"))] += n
+    comments = [plain.decode() for plain in
+                keys.open_many(session.scalars(select(PollComment.sealed).where(PollComment.poll_id == poll.id)))]
+    return Opened(dict(tally), sorted(comments))
 
 
-def comments(session: Session, *, poll_id: int) -> list[str]:
-    """The poll's comments in a random order (published so: neither vote order nor an order of its own)."""
-    found = list(session.scalars(select(PollComment.text).where(PollComment.poll_id == poll_id)))
-    secrets.SystemRandom().shuffle(found)
-    return found
+def discard_ballots(session: Session, *, poll_id: int) -> None:
+    """Once counted (or under the threshold, not to be counted) the ballots and comments go: the
+    result holds what is published, and nothing else of them is kept."""
+    session.execute(delete(Ballot).where(Ballot.poll_id == poll_id))
+    session.execute(delete(PollComment).where(PollComment.poll_id == poll_id))
+
+
+def erase_after_close(engine: Engine, *, key: str | None) -> None:
+    """After the close has committed: destroy the poll's key, so what any copy of the database holds
+    of its ballots (dead rows, WAL, backups) is noise; put a new inbox key in place, so the callbacks
+    that carried the votes go the same way; and scrub the files of the deleted rows."""
+    if key:
+        keystore().destroy(key)
+    inbox.rotate_key(engine)
+    scrub(engine, SCRUBBED)
+
+
+SCRUBBED = ("ballot", "poll_comment", "inbound_update")
+ORPHAN_SECONDS = 3600.0  # a poll key without a poll: the issuing transaction failed, or is still running
+
+
+def sweep_keys(session: Session, *, now: float) -> int:
+    """What erase_after_close did not get to (a crash between the commit and the erasing): the keys of
+    closed polls, and keys of polls that were never stored; how many were destroyed."""
+    keys = keystore()
+    found = keys.names("poll", installation_id(session))
+    if not found:
+        return 0
+    open_keys = set(session.scalars(select(Poll.seal_key).where(Poll.status == "open", Poll.seal_key.is_not(None))))
+    stored = set(session.scalars(select(Poll.seal_key).where(Poll.seal_key.in_([n for n, _ in found]))))
+    gone = [n for n, made in found if n not in open_keys and (n in stored or now - made > ORPHAN_SECONDS)]
+    return sum(keys.destroy(n) for n in gone)
+
+
+def _seal(poll: Poll, text: str) -> str:
+    return keystore().seal(poll.seal_key, text.encode()) if poll.seal_key else plain_token(text.encode())
 
 
 def turnout(session: Session, *, poll_id: int) -> dict[str, int]:
@@ -125,48 +187,6 @@ def open_polls(session: Session, *, branch_id: int | None = None) -> list[Poll]:
 
 def due_to_close(session: Session, *, now: float) -> list[int]:
     return list(session.scalars(select(Poll.id).where(Poll.status == "open", Poll.deadline <= now).order_by(Poll.id)))
-
-
-def reshuffle(session: Session, *, poll_id: int, keep: bool, open_poll: bool = False) -> None:
-    """Leave no order or stamp that follows the votes. SQLite keeps ballots in the order of their
-    random keys already; PostgreSQL keeps rows in insertion order and stamps each with its
-    transaction id (shared with the voter's participation row), so there the ballots are rewritten
-    with fresh ids in random order, in one statement. Under the publication threshold the ballots
-    are dropped instead: a single ballot plus who voted would be a vote. A ballot's voter group stays
-    while the poll is open (`open_poll`) and is cleared when it closes: once counted it would only
-    narrow down who chose what."""
-    if not keep:
-        session.execute(delete(Ballot).where(Ballot.poll_id == poll_id))
-        session.execute(delete(PollComment).where(PollComment.poll_id == poll_id))
-    elif session.get_bind().dialect.name == "postgresql":
-        session.execute(text(_PG_REWRITE_OPEN if open_poll else _PG_REWRITE), {"poll_id": poll_id})
-        session.execute(text(_PG_REWRITE_COMMENTS), {"poll_id": poll_id})
-    elif not open_poll:
-        session.execute(update(Ballot).where(Ballot.poll_id == poll_id, Ballot.voter_group.is_not(None))
-                        .values(voter_group=None))
-
-
-_PG_REWRITE = """
-WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice)
-INSERT INTO ballot (id, poll_id, choice)
-SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice FROM old ORDER BY random()
-"""
-_PG_REWRITE_OPEN = """
-WITH old AS (DELETE FROM ballot WHERE poll_id = :poll_id RETURNING choice, voter_group)
-INSERT INTO ballot (id, poll_id, choice, voter_group)
-SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, choice, voter_group FROM old ORDER BY random()
-"""
-_PG_REWRITE_COMMENTS = """
-WITH old AS (DELETE FROM poll_comment WHERE poll_id = :poll_id RETURNING text)
-INSERT INTO poll_comment (id, poll_id, text)
-SELECT replace(gen_random_uuid()::text, '-', ''), :poll_id, text FROM old ORDER BY random()
-"""
-
-
-def stamped_apart(session: Session, *, poll_id: int) -> bool:
-    """PostgreSQL: whether some ballots were written since the last rewrite (more than one xmin)."""
-    stmt = text("SELECT count(DISTINCT xmin::text) FROM ballot WHERE poll_id = :poll_id")
-    return session.execute(stmt, {"poll_id": poll_id}).scalar() > 1
 
 
 def to_remind(session: Session, *, poll_id: int, today: date) -> list[str]:

@@ -3,10 +3,12 @@ WeChat Work emulator on a real port, the bot on a real port, and callbacks encry
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import os
 import shutil
 import socket
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -21,10 +23,17 @@ from bot.wecom.emulator import WeComEmulator
 from bot.wecom.callback import INBOX
 from bot.wecom.emulator.callbacks import CallbackSigner, text_message
 from storage.db import make_engine
+from storage import sealing
 from storage.migrate import upgrade
 
 CORP_ID, SECRET, AGENT_ID = "wwtestcorp0001", "test-secret-not-real-0123456789", 1000002
 TOKEN, AES_KEY = "testtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+# One key directory for this test run (storage/sealing.py), used by this process and by every `serve`
+# a test starts (they inherit the environment), so a poll issued here can be closed there.
+KEY_DIR = tempfile.mkdtemp(prefix="xianfeng-test-keys-")
+os.environ["XIANFENG_KEY_DIR"] = KEY_DIR
+atexit.register(shutil.rmtree, KEY_DIR, True)
+sealing.configure(KEY_DIR, AES_KEY)
 PG_ADMIN = os.environ.get("XIANFENG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _names = itertools.count()
 
@@ -112,7 +121,8 @@ async def emulator_url(aiohttp_server, emulator) -> str:
 
 def make_settings(db_url: str, api_base: str, **overrides: Any) -> Settings:
     values = dict(corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET, token=TOKEN, aes_key=AES_KEY,
-                  api_base=api_base, database_url=db_url, http_timeout=0.5, retry_base=0.05, retry_cap=0.2)
+                  api_base=api_base, database_url=db_url, http_timeout=0.5, retry_base=0.05, retry_cap=0.2,
+                  key_dir=KEY_DIR)
     values.update(overrides)
     return Settings(**values)
 

@@ -16,6 +16,7 @@ from bot.handlers import ROUTERS
 from bot.scheduler.jobs import run_job
 from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
+from storage import polls as store
 from storage.db import transaction
 from storage.models import Ballot, CampaignTask, Outbox, Poll, PollComment, PollVoter, TaskDone
 from tests.conftest import AGENT_ID, CORP_ID, make_settings, text_xml
@@ -150,8 +151,9 @@ def test_votes_by_card_and_number_once_each(engine, branch):
     assert "已收到" in town.tap("m1", poll.id, "1")[0]
     assert "已收到" in town.say("m2", "2")[0]
     assert "已收到" in town.say("q1", f"{poll.id}-3 希望多开放课堂")[0]
-    with Session(engine) as session:  # the comment is kept (the thanks no longer say so: issue 18)
-        assert session.scalars(select(PollComment.text)).all() == ["希望多开放课堂"]
+    with Session(engine) as session:  # the comment is kept (the thanks no longer say so: issue 18), sealed
+        assert store.open_ballots(session, poll=session.get(Poll, poll.id)).comments == ["希望多开放课堂"]
+        assert not any("希望" in row for row in session.scalars(select(PollComment.sealed)))
     assert "已经投过" in town.tap("m1", poll.id, "2")[0]
     assert "已经投过" in town.say("m2", "1")[-1] or "已经投过" in town.texts("m2")[-1]
     assert "不在" in town.tap("out", poll.id, "1")[0]

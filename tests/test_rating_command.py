@@ -423,7 +423,7 @@ def test_a_poll_closed_by_the_poll_engine_is_the_masses_input(engine, campaign):
             satisfied=["满意", "基本满意"], voters="both", deadline=1.7e9, min_ballots=3))
         for userid, choice in zip(voters, ["满意", "基本满意", "不满意"], strict=True):
             store.claim_vote(session, poll_id=made.id, userid=userid)
-            store.add_ballot(session, poll_id=made.id, choice=choice)
+            store.add_ballot(session, poll=made, choice=choice)
     with transaction(engine) as session:
         close_poll(session, poll_id=made.id, tz="Asia/Shanghai")
     [reply] = Phone(engine, "sun").say("/定级 第一党支部")

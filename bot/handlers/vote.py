@@ -2,7 +2,9 @@
 number — "2", or "7-2" when several polls wait, optionally followed by a comment.
 
 Anonymity: the voter is marked in poll_voter and the choice goes into ballot, in the same
-transaction, with nothing joining the two. No reply, log line or outbox row carries the choice.
+transaction, with nothing joining the two but that transaction (PostgreSQL stamps both rows with
+its id), which is why the ballot is sealed under the poll's key (storage/sealing.py). No reply, log
+line or outbox row carries the choice.
 """
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ def _record(ctx: Context, poll: Poll, choice: str, comment: str | None) -> None:
         return
     apart = polls.counts_apart(rules_of(ctx.session.get(CampaignRecord, poll.campaign_id) if poll.campaign_id
                                         else None), voters=poll.voters, rates=poll.rates)
-    store.add_ballot(ctx.session, poll_id=poll.id, choice=choice, comment=comment,
+    store.add_ballot(ctx.session, poll=poll, choice=choice, comment=comment,
                      voter_group=polls.group_of(ctx.person.role) if apart else None)
     ctx.reply("vote_thanks", poll=poll)
     _mark_card(ctx.session, ctx.update, ctx.person.userid)

@@ -1,8 +1,10 @@
 """The polls job, every minute: close polls whose deadline has passed (also the ones missed while
-no scheduler ran: the deadline is in the row, not in the job store), and remind, at most once a
+no scheduler ran: the deadline is in the row, not in the job store), destroy keys left behind
+(storage/sealing.py: a crash between a close and its erasing, inbox keys no longer needed), and remind, at most once a
 day and outside quiet hours, only the people who have not voted."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlmodel import Session
@@ -12,25 +14,17 @@ from bot.poll_close import close_poll
 from bot.scheduler.calendar import is_quiet
 from bot.texts import render
 from bot.wecom import messages
-from storage import nudges
+from storage import inbox, nudges
+from storage.db import after_commit
 from storage import polls as store
 
 
 def run_polls(session: Session, settings: Settings, now: datetime) -> int:
     closed = [close_poll(session, poll_id=i, tz=settings.tz) for i in store.due_to_close(session, now=now.timestamp())]
-    if session.get_bind().dialect.name == "postgresql":
-        reshuffle_open(session)
+    store.sweep_keys(session, now=now.timestamp())
+    after_commit(session, functools.partial(inbox.retire_keys, session.get_bind()))
     reminded = 0 if is_quiet(now, settings.quiet_hours) else remind(session, now)
     return sum(1 for poll in closed if poll is not None) + reminded
-
-
-def reshuffle_open(session: Session) -> None:
-    """PostgreSQL keeps rows in insertion order and stamps each with its transaction id, which also
-    stamps the voter's participation row; rewriting the open polls' ballots every minute leaves at
-    most the last minute's votes in voting order. (SQLite keeps ballots in random-key order.)"""
-    for poll in store.open_polls(session):
-        if store.stamped_apart(session, poll_id=poll.id) and store.lock(session, poll_id=poll.id, share=False):
-            store.reshuffle(session, poll_id=poll.id, keep=True, open_poll=True)
 
 
 def remind(session: Session, now: datetime) -> int:
