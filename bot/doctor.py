@@ -8,6 +8,9 @@ doctor.j2 turns into a mark, a title and, on failure, the fix in Chinese. The ch
   always decode to the 32-byte AESKey = Base64_Decode(EncodingAESKey + "="); the corp id is letters and digits (a real one is "ww" and 16 hex digits, the 90930 example
   "wx5823bf96d3bd56c7"; 政务微信 and private deployments are not verified, so only stray characters
   from copying fail it: the callback's ReceiveId must equal it exactly);
+- the keys of sealed ballots, offline (storage/sealing.py): the key directory can be written, each
+  open poll's key is there and opens under this master key, and a warning while XIANFENG_SEAL_KEY
+  is unset (the master key is then WECOM_AES_KEY's: a new EncodingAESKey loses the open polls);
 - the token: gettoken with the corp id and secret (91039; 40013 wrong corp id, 40001 wrong secret);
 - the visible range: agent/get (90227) lists department 1, the root, in allow_partys: group chats
   need it (90245-90248: 应用的可见范围必须是根部门);
@@ -47,7 +50,7 @@ PLACEHOLDER_AES_KEY = "A" * 43  # lets the other checks run while the real key i
 ROOT_DEPARTMENT = 1
 NO_SUCH_CHAT = 86003
 REFUSALS = {60020: "untrusted_ip", 48002: "api_forbidden", 40056: "wrong_agent_id", 301002: "wrong_agent_id"}
-WARNINGS = {"holidays_unknown"}
+WARNINGS = {"holidays_unknown", "seal_key_unset"}
 FROM_IP = re.compile(r"from ip: ?([0-9A-Fa-f.:]+)")
 
 
@@ -97,6 +100,52 @@ def holidays_check(settings: Settings, today: date) -> Check:
     years = [today.year] + ([today.year + 1] if today.month >= 11 else [])
     unknown = [y for y in years if not load_calendar(settings.holidays_file).knows(y)]
     return Check("holidays", "holidays_unknown" if unknown else "ok", {"years": unknown})
+
+
+def keys_check(settings: Settings) -> Check:
+    """The key directory (storage/sealing.py) can be written, and every open poll's key is there and
+    opens under this configuration (else the poll cannot be counted); a warning while the master key
+    is WECOM_AES_KEY's, which a new EncodingAESKey would change."""
+    from storage.sealing import Keystore
+
+    directory = settings.key_directory()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = directory / f".doctor-{secrets.token_hex(4)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return Check("keys", "keys_unwritable", {"dir": str(directory), "reason": exc.strerror or str(exc)})
+    secret = settings.seal_key or settings.aes_key
+    keys = Keystore(directory, secret) if secret else None
+    lost = [poll_id for poll_id, name in _open_poll_keys(settings) if keys and not keys.usable(name)]
+    if lost:
+        return Check("keys", "keys_lost", {"dir": str(directory), "polls": lost})
+    return Check("keys", "ok" if settings.seal_key else "seal_key_unset", {"dir": str(directory)})
+
+
+def _open_poll_keys(settings: Settings) -> list[tuple[int, str]]:
+    """(poll id, key name) of the open polls, when the database can be read; none when it cannot."""
+    from sqlalchemy import select
+    from sqlalchemy.engine import make_url
+    from sqlmodel import Session
+
+    from storage.db import make_engine
+    from storage.models import Poll
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and os.path.exists(url.database)):
+        return []
+    try:
+        engine = make_engine(settings.database_url)
+        with Session(engine) as session:
+            return list(session.execute(select(Poll.id, Poll.seal_key)
+                                        .where(Poll.status == "open", Poll.seal_key.is_not(None))).all())
+    except Exception:  # noqa: BLE001 - no database yet, or not reachable: nothing open to check
+        return []
+    finally:
+        if "engine" in locals():
+            engine.dispose()
 
 
 # -- against the platform ------------------------------------------------------------------------
@@ -225,7 +274,7 @@ async def diagnose(env: Mapping[str, str], config_file: str | None, to: str | No
     except ConfigError as exc:
         print(render("cli/config_error", name=exc.name, problem=exc.problem, detail=exc.detail), file=out)
         return 1
-    checks = callback_checks(settings, aes_key) + [holidays_check(settings, date.today())] \
+    checks = callback_checks(settings, aes_key) + [holidays_check(settings, date.today()), keys_check(settings)] \
         + await platform_checks(settings, to)
     print(render("cli/doctor", checks=checks, settings=settings), file=out, flush=True)
     return 1 if any(check.failed for check in checks) else 0

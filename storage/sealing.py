@@ -139,6 +139,14 @@ class Keystore:
             return []
         return sorted(item for item in found if NAME.match(item[0]))
 
+    def usable(self, name: str) -> bool:
+        """The key is there and opens under this master key (what `xianfeng doctor` checks)."""
+        try:
+            self._key(name)
+        except KeyGone:
+            return False
+        return True
+
     def exists(self, name: str) -> bool:
         return self._path(name).exists()
 

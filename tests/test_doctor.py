@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from bot.doctor import diagnose
-from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, KEY_DIR, SECRET, TOKEN
 
 # A phrase only each fix has (message_templates/cli/doctor.j2).
 FIXES = {
@@ -34,7 +34,7 @@ FIXES = {
 def environment(emulator_url: str, **changes: str) -> dict[str, str]:
     env = {"WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(AGENT_ID), "WECOM_SECRET": SECRET,
            "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "WECOM_API_BASE": emulator_url,
-           "XIANFENG_HTTP_TIMEOUT": "2"}
+           "XIANFENG_HTTP_TIMEOUT": "2", "XIANFENG_KEY_DIR": KEY_DIR}
     env.update(changes)
     return {name: value for name, value in env.items() if value is not None}
 
@@ -50,8 +50,9 @@ async def doctor(env: dict[str, str], to: str | None = "li") -> tuple[int, str, 
 async def test_a_good_configuration_passes_every_check(emulator, emulator_url):
     code, text, fixes = await doctor(environment(emulator_url))
     assert code == 0 and fixes == set(), text
-    # 8 checks; the holiday calendar's is a warning (！) from November until next year's days are written
-    assert text.count("✓") + text.count("！") == 8 and "✗" not in text and "全部通过" in text
+    # 9 checks; the holiday calendar's is a warning (！) from November until next year's days are written,
+    # the keys' while XIANFENG_SEAL_KEY is not set
+    assert text.count("✓") + text.count("！") == 9 and "✗" not in text and "全部通过" in text
     assert "test-secret" not in text  # the secret is never shown
     assert emulator.texts("li") and "xianfeng doctor" in emulator.texts("li")[0]
     assert emulator.chats == {} and emulator.count("appchat/create") == emulator.count("appchat/send") == 0
@@ -103,7 +104,8 @@ async def test_each_failure_shows_its_own_fix_and_exits_1(emulator, emulator_url
         setup(emulator)
     code, text, shown = await doctor(environment(emulator_url, **env))
     assert code == 1 and shown == fixes, text
-    assert text.count("✓") + text.count("！") == passed + 1 and "没有通过" in text  # + the holiday calendar's
+    assert text.count("✓") + text.count("！") == passed + 2 and "没有通过" in text  # + the holidays' and keys'
+
 
 
 async def test_untrusted_ip_still_gets_a_token_and_names_the_address_to_trust(emulator, emulator_url):
@@ -147,3 +149,37 @@ async def test_an_errcode_doctor_has_no_words_of_its_own_for_gets_the_senders(em
     emulator.fail("message/send", Fault(errcode=48001))  # one secret for another app's API (90313)
     code, text, _fixes = await doctor(environment(emulator_url))
     assert code == 1 and "48001" in text and "应用未获授权调用此接口" in text and "Secret" in text
+
+
+def test_the_keys_check(engine, db_url, tmp_path):
+    """The key directory must be writable, every open poll's key there and opening under this master key;
+    without XIANFENG_SEAL_KEY a warning (a new EncodingAESKey would lose the open polls)."""
+    from bot.config import load_settings
+    from bot.doctor import keys_check
+    from storage import polls as store
+    from storage import sealing
+    from storage.db import transaction
+    from storage.models import Branch, Poll
+
+    base = {"DATABASE_URL": db_url, "WECOM_AES_KEY": AES_KEY, "XIANFENG_KEY_DIR": str(tmp_path / "keys")}
+    assert keys_check(load_settings(base)).outcome == "seal_key_unset"
+    sealed = {**base, "XIANFENG_SEAL_KEY": "s" * 40}
+    assert keys_check(load_settings(sealed)).outcome == "ok"
+    (tmp_path / "a-file").write_text("")
+    unwritable = keys_check(load_settings({**sealed, "XIANFENG_KEY_DIR": str(tmp_path / "a-file" / "keys")}))
+    assert unwritable.outcome == "keys_unwritable" and unwritable.failed
+    sealing.configure(tmp_path / "keys", "s" * 40)  # as `serve` would with these settings
+    try:
+        with transaction(engine) as session:
+            session.add(Branch(id=1, name="第一党支部"))
+            session.flush()
+            poll = store.create(session, voters=[], poll=Poll(
+                branch_id=1, issuer="sec", rates="branch", subject="第一党支部", scale="满意度", options=["满意"],
+                satisfied=["满意"], voters="both", deadline=1.9e9))
+        assert keys_check(load_settings(sealed)).outcome == "ok"
+        other_master = keys_check(load_settings({**sealed, "XIANFENG_SEAL_KEY": "t" * 40}))
+        assert other_master.outcome == "keys_lost" and other_master.detail["polls"] == [poll.id]
+        (tmp_path / "keys" / f"{poll.seal_key}.key").unlink()
+        assert keys_check(load_settings(sealed)).outcome == "keys_lost"
+    finally:
+        sealing.configure(KEY_DIR, AES_KEY)
