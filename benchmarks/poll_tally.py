@@ -24,8 +24,8 @@ from sqlalchemy import delete, insert, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import polls  # noqa: E402
-from bot.poll_close import chart, close_poll  # noqa: E402
+from bot.polls import rules as polls  # noqa: E402
+from bot.polls.close import chart, close_poll  # noqa: E402
 from bot.texts import render  # noqa: E402
 from storage import inbox  # noqa: E402
 from storage import polls as store  # noqa: E402

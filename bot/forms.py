@@ -45,7 +45,7 @@ class Step:
         if self.kind == "date":
             return parse_date(text, today).isoformat()
         if self.kind == "datetime":
-            from bot.polls import parse_deadline  # the one datetime answer so far: a poll's deadline
+            from bot.polls.rules import parse_deadline  # the one datetime answer so far: a poll's deadline
             return parse_deadline(text, today).isoformat(timespec="minutes")
         if self.kind == "choice":
             return parse_choice(text, list(self.options))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.campaigns import CampaignFileError, Rules, load_campaign_file, load_campaign_text, rules_of
-from bot.polls import consequences
+from bot.polls.rules import consequences
 from bot.texts import _environment
 from storage.models import CampaignRecord, CampaignTask
 from tests.test_polls import POLL_CAMPAIGN, Town, issued_poll, populate

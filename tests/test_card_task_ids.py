@@ -8,7 +8,7 @@ import shutil
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.poll_issue import poll_id_of
+from bot.polls.issue import poll_id_of
 from bot.wecom.emulator.callbacks import card_event
 from bot.wecom.updates import parse_update
 from storage.db import make_engine

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.poll_close import close_poll
+from bot.polls.close import close_poll
 from storage.db import make_engine, transaction
 from storage.models import Outbox, Poll
 from tests.conftest import PG, _pg_database, eventually, never

@@ -78,7 +78,7 @@ def test_a_group_under_the_ballot_threshold_is_not_published_apart(engine, tmp_p
 
 def test_groups_only_one_of_which_voted_publish_it():
     """A group without ballots hides nothing: the other group's counts are the whole poll's."""
-    from bot.polls import group_results
+    from bot.polls.rules import group_results
 
     found = group_results({"member": {"满意": 5}}, ["满意", "不满意"], ["满意"], 5)
     assert found["member"]["rate"] == 1.0 and found["masses"]["published"] is False
@@ -96,7 +96,7 @@ def test_a_campaign_without_such_a_rule_keeps_no_group(engine, tmp_path):
 
 def test_a_poll_only_群众_vote_in_is_their_rate(engine, tmp_path):
     """No groups to count apart: the whole poll is 群众's, and its result says so for the 红旗."""
-    from bot.poll_close import close_poll
+    from bot.polls.close import close_poll
     from storage import polls as store
     from storage.db import transaction
     from storage.models import Branch, CampaignRecord

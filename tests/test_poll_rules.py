@@ -9,7 +9,7 @@ import pytest
 
 from bot.answers import Invalid
 from bot.campaigns import CampaignFileError, Rules, load_campaign_text
-from bot.polls import consequences, parse_deadline, result, tally
+from bot.polls.rules import consequences, parse_deadline, result, tally
 from tests.test_polls import POLL_CAMPAIGN
 
 SATISFIED = ["满意", "基本满意"]

@@ -411,7 +411,7 @@ def test_exports(engine, first, db_url, monkeypatch, tmp_path):
 
 def test_a_poll_closed_by_the_poll_engine_is_the_masses_input(engine, campaign):
     """The same path as real use: ballots, close_poll's stored result, then /定级 reads it."""
-    from bot.poll_close import close_poll
+    from bot.polls.close import close_poll
     from storage import polls as store
 
     first_id = branch_id(engine, "第一党支部")

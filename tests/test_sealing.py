@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlmodel import Session
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.poll_close import close_poll
+from bot.polls.close import close_poll
 from storage import inbox, sealing
 from storage import polls as store
 from storage.bot_state import installation_id

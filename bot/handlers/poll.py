@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from bot import forms
 from bot.answers import Invalid
-from bot.handlers.poll_form import POLL_FORM, issue_all, scale_labels, task_defaults
-from bot.poll_close import close_poll
-from bot.poll_issue import PollSpec
-from bot.polls import parse_deadline
+from bot.polls.form import POLL_FORM, issue_all, scale_labels, task_defaults
+from bot.polls.close import close_poll
+from bot.polls.issue import PollSpec
+from bot.polls.rules import parse_deadline
 from bot.routing import Context, Router
 from bot.texts import vocabulary
 from storage import polls as store

@@ -1,26 +1,15 @@
-"""Votes: a tap on the vote card, or (for phones without card support) a reply with the option's
-number — "2", or "7-2" when several polls wait, optionally followed by a comment.
-
-Anonymity: the voter is marked in poll_voter and the choice goes into ballot, in the same
-transaction, with nothing joining the two but that transaction (PostgreSQL stamps both rows with
-its id), which is why the ballot is sealed under the poll's key (storage/sealing.py). No reply, log
-line or outbox row carries the choice.
-"""
+"""Votes, routed: a tap on the vote card, or (for phones without card support) a reply with the
+option's number — "2", or "7-2" when several polls wait, optionally followed by a comment. What a
+vote does is bot/polls/vote.py."""
 from __future__ import annotations
 
 import re
 
-from sqlmodel import Session
-
-from bot import polls
-from bot.campaigns import rules_of
-from bot.poll_issue import poll_id_of
+from bot.polls.issue import poll_id_of
+from bot.polls.vote import cast
 from bot.routing import Context, Router
-from bot.texts import vocabulary
-from bot.wecom.updates import Update
-from storage import outbox
 from storage import polls as store
-from storage.models import CampaignRecord, Poll, PollVoter
+from storage.models import PollVoter
 
 router = Router()
 # "2", "2 意见", "7-2 意见"; \d and int() take full-width digits as phones type them
@@ -74,38 +63,3 @@ def vote_over_form(ctx: Context, text: str) -> bool:
     if not match or not match[1] or ctx.session.get(PollVoter, (int(match[1]), ctx.person.userid)) is None:
         return False
     return text_vote(ctx, text)
-
-
-def cast(ctx: Context, poll_id: int, number: int, comment: str | None) -> None:
-    poll = store.lock(ctx.session, poll_id=poll_id, share=True)
-    if poll is None:
-        ctx.reply("vote_no_poll")
-    elif poll.status != "open" or ctx.update.create_time > poll.deadline:
-        ctx.reply("vote_late", poll=poll)
-    elif not 1 <= number <= len(poll.options):
-        ctx.reply("vote_bad_option", poll=poll)
-    else:
-        _record(ctx, poll, poll.options[number - 1], comment)
-
-
-def _record(ctx: Context, poll: Poll, choice: str, comment: str | None) -> None:
-    claimed = store.claim_vote(ctx.session, poll_id=poll.id, userid=ctx.person.userid)
-    if claimed != "ok":
-        ctx.reply("vote_ineligible" if claimed == "ineligible" else "vote_already", poll=poll)
-        return
-    apart = polls.counts_apart(rules_of(ctx.session.get(CampaignRecord, poll.campaign_id) if poll.campaign_id
-                                        else None), voters=poll.voters, rates=poll.rates)
-    store.add_ballot(ctx.session, poll=poll, choice=choice, comment=comment,
-                     voter_group=polls.group_of(ctx.person.role) if apart else None)
-    ctx.reply("vote_thanks", poll=poll)
-    _mark_card(ctx.session, ctx.update, ctx.person.userid)
-
-
-def _mark_card(session: Session, update: Update, userid: str) -> None:
-    """Turn this person's card into "已提交" (the click's response_code updates their copy once)."""
-    if not update.response_code:
-        return
-    outbox.enqueue(session, key=f"card-done:{update.dedup_key}", endpoint="message/update_template_card",
-                   payload={"userids": [userid], "response_code": update.response_code,
-                            "button": {"replace_name": vocabulary()["poll"]["submitted"]}},
-                   recipients=[], channel=f"user:{userid}", priority=outbox.REPLY)

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.poll_close import close_poll
+from bot.polls.close import close_poll
 from bot.scheduler.calendar import is_quiet
 from bot.texts import render
 from bot.wecom import messages

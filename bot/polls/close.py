@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot import polls
 from bot.campaigns import Rules, rules_of
+from bot.polls import rules as poll_rules
 from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import polls as store
@@ -58,15 +58,15 @@ def _result(session: Session, poll: Poll, rules: Rules, opened: store.Opened, *,
     """The stored result, with the campaign lines that applied (the file may change later); a poll
     outside any campaign (not planned) has no plan to leave anything open."""
     counted = opened.counts()
-    result = polls.result(counts={o: counted.get(o, 0) for o in poll.options}, satisfied=poll.satisfied,
+    result = poll_rules.result(counts={o: counted.get(o, 0) for o in poll.options}, satisfied=poll.satisfied,
                           min_ballots=poll.min_ballots, comments=opened.comments,
                           **store.turnout(session, poll_id=poll.id))
-    if polls.counts_apart(rules, voters=poll.voters, rates=poll.rates):
-        result["groups"] = polls.group_results(opened.group_counts(), poll.options,
+    if poll_rules.counts_apart(rules, voters=poll.voters, rates=poll.rates):
+        result["groups"] = poll_rules.group_results(opened.group_counts(), poll.options,
                                                poll.satisfied, poll.min_ballots) if result["published"] else {}
     masses = (result.get("groups") or {}).get("masses") or {}
     masses_rate = result["rate"] if poll.voters == "masses" else masses.get("rate")
-    result["consequences"] = polls.consequences(result["rate"], rules, masses_rate)
+    result["consequences"] = poll_rules.consequences(result["rate"], rules, masses_rate)
     result["formula"] = render("poll_formula", r=result) if result["published"] else ""
     result["rules"] = {"lose": rules.lose_eligibility_below, "star": rules.star_satisfaction_min,
                        "red_flag": rules.red_flag_min, "rectify_days": rules.rectify_days,

@@ -12,8 +12,8 @@ from bot import forms
 from bot.answers import Invalid
 from bot.campaigns import Task, rules_of
 from bot.forms import Step, confirm_step
-from bot.poll_issue import PollSpec, issue
-from bot.polls import DEFAULT_CLOSING
+from bot.polls.issue import PollSpec, issue
+from bot.polls.rules import DEFAULT_CLOSING
 from bot.routing import Context
 from bot.texts import render, vocabulary
 from storage import campaigns, people
