@@ -296,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         return doctor(config_file=getattr(args, "config", None), to=args.to)
     try:
         settings = load_settings(config_file=getattr(args, "config", None))
+        settings.use_keys()  # a poll closed from here (jobs run polls) opens its ballots with serve's keys
         return COMMANDS[(args.command, getattr(args, "action", None))](settings, args)
     except ConfigError as exc:
         print(render("cli/config_error", name=exc.name, problem=exc.problem, detail=exc.detail), file=sys.stderr)

@@ -145,3 +145,26 @@ def test_the_seal_settings():
     with pytest.raises(ConfigError) as short:
         load_settings({"XIANFENG_SEAL_KEY": "too-short"})
     assert short.value.name == "XIANFENG_SEAL_KEY" and short.value.problem == "seal_key"
+
+
+def test_the_command_line_closes_a_poll_with_the_keys_serve_uses(engine, db_url, tmp_path):
+    """`xianfeng jobs run polls` in another process opens the ballots a running bot sealed."""
+    import subprocess
+    import sys
+
+    from tests.conftest import AES_KEY, KEY_DIR
+
+    populate(engine, tmp_path)
+    town = Town(engine)
+    poll = issued_poll(town)
+    for voter, option in [("m1", "1"), ("m2", "1"), ("m3", "2"), ("q1", "1"), ("q2", "3")]:
+        town.tap(voter, poll.id, option)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "XIANFENG_", "DATABASE_URL"))}
+    env.update(DATABASE_URL=db_url, WECOM_AES_KEY=AES_KEY, XIANFENG_KEY_DIR=KEY_DIR)
+    ran = subprocess.run([sys.executable, "-m", "bot.cli", "jobs", "run", "polls", "--now", "2026-05-16 09:00"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    with Session(engine) as session:
+        closed = session.get(Poll, poll.id)
+    assert closed.status == "closed" and closed.result["counts"] == {"满意": 3, "基本满意": 1, "不满意": 1}
+    assert not sealing.keystore().exists(poll.seal_key)
