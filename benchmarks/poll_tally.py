@@ -32,7 +32,7 @@ from storage import polls as store  # noqa: E402
 from storage.bot_state import installation_id  # noqa: E402
 from storage.db import _AFTER_COMMIT as AFTER_COMMIT, make_engine, scrub, transaction  # noqa: E402
 from storage.polls import SCRUBBED  # noqa: E402
-from storage.sealing import configure, keystore  # noqa: E402
+from storage.sealing import BALLOT_SIZE, CALLBACK_SIZE, configure, keystore  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Ballot, Branch, Outbox, Poll  # noqa: E402
 
@@ -59,7 +59,7 @@ def seed(engine, ballots: int) -> tuple[int, float]:
         for _ in range(ballots):
             choice = json.dumps({"choice": rng.choice(OPTIONS * 3 + ["满意"] * 4), "group": None}, ensure_ascii=False)
             start = time.perf_counter()
-            sealed = keys.seal(poll.seal_key, choice.encode())
+            sealed = keys.seal(poll.seal_key, choice.encode(), BALLOT_SIZE)
             seal_times.append(time.perf_counter() - start)
             rows.append({"id": secrets.token_hex(16), "poll_id": poll.id, "sealed": sealed})
         for start in range(0, ballots, 10_000):
@@ -74,7 +74,7 @@ def callback_costs(repeat: int = 2000) -> tuple[float, float]:
     seal, open_ = [], []
     for _ in range(repeat):
         start = time.perf_counter()
-        token = keys.seal(name, CALLBACK.encode())
+        token = keys.seal(name, CALLBACK.encode(), CALLBACK_SIZE)
         seal.append(time.perf_counter() - start)
         start = time.perf_counter()
         keys.open(token)

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from storage.bot_state import INSTALLATION, installation_id
 from storage.db import insert_new, reading, transaction
 from storage.models import BotState, InboundUpdate, ProcessedCallback
-from storage.sealing import Keystore, keystore
+from storage.sealing import CALLBACK_SIZE, Keystore, keystore
 
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 5.0
@@ -56,8 +56,8 @@ def record(conn: Connection, received: list[Received], *, now: float) -> list[bo
         fresh.discard(r.key)
     if any(new):
         keys, key = keystore(), current_key(conn)
-        conn.execute(insert(_INBOX), [{"userid": r.userid, "payload": keys.seal(key, r.payload.encode()),
-                                       "received_at": now, "lease_until": 0.0, "attempts": 0}
+        conn.execute(insert(_INBOX), [{"userid": r.userid, "received_at": now, "lease_until": 0.0, "attempts": 0,
+                                       "payload": keys.seal(key, r.payload.encode(), CALLBACK_SIZE)}
                                       for r, is_new in zip(received, new) if is_new])
     return new
 

@@ -17,7 +17,7 @@ from storage import inbox
 from storage.bot_state import installation_id
 from storage.db import scrub
 from storage.models import Ballot, Person, Poll, PollComment, PollVoter, Role
-from storage.sealing import keystore, plain_token
+from storage.sealing import BALLOT_SIZE, COMMENT_SIZE, keystore, plain_token
 
 VOTER_ROLES = {"members": {Role.member, Role.secretary}, "masses": {Role.masses},
                "both": {Role.member, Role.secretary, Role.masses}}
@@ -63,10 +63,11 @@ def add_ballot(session: Session, *, poll: Poll, choice: str, comment: str | None
     apart, sealed under the poll's key. A comment goes to poll_comment, sealed on its own: a ballot
     and comment in one row let a lone commenter's words tell their choice (issue 18)."""
     session.execute(insert(Ballot).values(id=secrets.token_hex(16), poll_id=poll.id, sealed=_seal(
-        poll, json.dumps({"choice": choice, "group": voter_group}, ensure_ascii=False))))
-    if comment:
-        session.execute(insert(PollComment).values(id=secrets.token_hex(16), poll_id=poll.id,
-                                                   sealed=_seal(poll, comment)))
+        poll, json.dumps({"choice": choice, "group": voter_group}, ensure_ascii=False), BALLOT_SIZE)))
+    # Every vote writes a comment, empty when none was given: a comment row written only by those who
+    # commented would tell, by its transaction, who wrote the comments published later.
+    session.execute(insert(PollComment).values(id=secrets.token_hex(16), poll_id=poll.id,
+                                               sealed=_seal(poll, comment or "", COMMENT_SIZE)))
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ def open_ballots(session: Session, *, poll: Poll) -> Opened:
         vote = json.loads(plain)
         tally[(vote["choice"], vote.get("group"))] += n
     comments = [plain.decode() for plain in
-                keys.open_many(session.scalars(select(PollComment.sealed).where(PollComment.poll_id == poll.id)))]
+                keys.open_many(session.scalars(select(PollComment.sealed).where(PollComment.poll_id == poll.id)))
+                if plain]
     return Opened(dict(tally), sorted(comments))
 
 
@@ -139,8 +141,8 @@ def sweep_keys(session: Session, *, now: float) -> int:
     return sum(keys.destroy(n) for n in gone)
 
 
-def _seal(poll: Poll, text: str) -> str:
-    return keystore().seal(poll.seal_key, text.encode()) if poll.seal_key else plain_token(text.encode())
+def _seal(poll: Poll, text: str, size: int) -> str:
+    return keystore().seal(poll.seal_key, text.encode(), size) if poll.seal_key else plain_token(text.encode())
 
 
 def turnout(session: Session, *, poll_id: int) -> dict[str, int]:

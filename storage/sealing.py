@@ -39,6 +39,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^(poll|inbox)-[0-9a-f]{12}-[0-9a-f]{32}$")  # kind, installation, random
 PLAIN = "plain"  # ballots and comments of a poll open when 0021 ran, stored before sealing existed
+# Padded sizes (bytes) per kind of sealed thing: every real one fits, so tokens of a kind look alike.
+BALLOT_SIZE = 256  # {"choice": up to 32 characters, "group": "member"|"masses"|null}
+COMMENT_SIZE = 1024  # up to 200 characters (bot.handlers.vote.COMMENT_LIMIT), 4 bytes each at most
+CALLBACK_SIZE = 4096  # a callback's XML: a text message holds at most 2,048 bytes of content
+CARD_SIZE = 512  # a card update's call: userid, response_code, the button's words
 _NONCE = 12
 
 
@@ -74,9 +79,12 @@ class Keystore:
             self._keys[name] = AESGCM(key)
         return name
 
-    def seal(self, name: str, plaintext: bytes) -> str:
+    def seal(self, name: str, plaintext: bytes, size: int) -> str:
+        """Sealed, and padded to a multiple of ``size`` bytes: a ciphertext is as long as its plaintext,
+        and "满意" is shorter than "基本满意", a card tap than a typed comment. Give each kind of thing one
+        size that holds every real one, so all tokens of a kind are equally long."""
         nonce = os.urandom(_NONCE)
-        sealed = nonce + self._key(name).encrypt(nonce, plaintext, name.encode())
+        sealed = nonce + self._key(name).encrypt(nonce, _padded(plaintext, size), name.encode())
         return f"{name}.{base64.urlsafe_b64encode(sealed).decode()}"
 
     def open(self, token: str) -> bytes:
@@ -87,7 +95,7 @@ class Keystore:
             if name == PLAIN:
                 return base64.urlsafe_b64decode(body)
             key, raw = self._key(name), base64.urlsafe_b64decode(body)
-            return key.decrypt(raw[:_NONCE], raw[_NONCE:], name.encode())
+            return _unpadded(key.decrypt(raw[:_NONCE], raw[_NONCE:], name.encode()))
         except (InvalidTag, ValueError):  # binascii.Error is a ValueError
             raise KeyGone(name) from None
 
@@ -105,7 +113,7 @@ class Keystore:
             key, bound = keys[name]
             try:
                 raw = decode(body)
-                yield key.decrypt(raw[:_NONCE], raw[_NONCE:], bound)
+                yield _unpadded(key.decrypt(raw[:_NONCE], raw[_NONCE:], bound))
             except (InvalidTag, ValueError):
                 raise KeyGone(name) from None
 
@@ -181,6 +189,18 @@ class Keystore:
         if not NAME.match(name):
             raise KeyGone(name)
         return self.directory / f"{name}.key"
+
+
+def _padded(plaintext: bytes, size: int) -> bytes:
+    framed = len(plaintext).to_bytes(4, "big") + plaintext
+    return framed + bytes(-len(framed) % size)
+
+
+def _unpadded(framed: bytes) -> bytes:
+    length = int.from_bytes(framed[:4], "big")
+    if length > len(framed) - 4:
+        raise ValueError("not a padded plaintext")
+    return framed[4:4 + length]
 
 
 def plain_token(plaintext: bytes) -> str:

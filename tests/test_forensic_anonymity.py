@@ -13,6 +13,7 @@ ballots are gone, -wal is empty, and the published comments are in an order of t
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import random
 import re
@@ -197,7 +198,12 @@ async def test_nothing_stored_links_a_voter_to_a_choice_open_or_closed(live, emu
     found = tokens(blobs, engine)
     assert found and not openable(keyless, found)
     tables = dump(engine)
-    assert len(tables["ballot"]) == len(VOTERS) and len(tables["poll_comment"]) == len(comments)
+    # one ballot and one comment (empty when none was written) per vote, all of one length each
+    assert len(tables["ballot"]) == len(tables["poll_comment"]) == len(VOTERS)
+    assert len({len(row["sealed"]) for row in tables["ballot"]}) == 1
+    assert len({len(row["sealed"]) for row in tables["poll_comment"]}) == 1
+    cards = [row for row in tables["outbox"] if row["idem_key"].startswith("card-done:")]
+    assert len(cards) == len(VOTERS) and len({len(json.dumps(row["payload"])) for row in cards}) == 1
     assert all(not any(o in row["sealed"] for o in OPTIONS) for row in tables["ballot"])
     assert_no_link(tables, [(u, OPTIONS[int(n) - 1], c or "") for u, n, c in votes], list(OPTIONS))
     if dialect == "postgresql":  # the same transaction id still pairs voter and ballot rows, sealed
@@ -264,7 +270,8 @@ def test_a_token_needs_its_key_and_the_master_key(tmp_path):
     """The key files alone open nothing; a destroyed key opens nothing; a token names its key."""
     keys = sealing.Keystore(tmp_path, "the-configured-master-key-0123456789")
     name = keys.new_key("poll", "0123456789ab")
-    token = keys.seal(name, "满意".encode())
+    token = keys.seal(name, "满意".encode(), sealing.BALLOT_SIZE)
+    assert len(keys.seal(name, "基本满意".encode(), sealing.BALLOT_SIZE)) == len(token)  # no length tells the choice
     assert keys.open(token).decode() == "满意" and name in token and "满意".encode() not in token.encode()
     with pytest.raises(sealing.KeyGone):
         sealing.Keystore(tmp_path, "another-master-key-0123456789abcdef").open(token)

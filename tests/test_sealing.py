@@ -44,6 +44,9 @@ def test_a_recorded_callback_is_sealed_and_opens_for_its_handler(engine):
     assert "很好" not in row.payload and row.payload.startswith(current(engine) + ".")
     assert inbox.unseal(row.payload) == "<xml><Content><![CDATA[2 很好]]></Content></xml>"
     assert inbox.unseal("<xml>recorded before sealing</xml>") == "<xml>recorded before sealing</xml>"
+    record(engine, "wang", "<xml><Content><![CDATA[1]]></Content></xml>" + " " * 900)  # a tap, a longer comment…
+    with Session(engine) as session:  # …all sealed to one length: no length tells a choice or a comment
+        assert len({len(p) for p in session.scalars(select(InboundUpdate.payload))}) == 1
 
 
 def test_the_old_inbox_key_lives_while_a_callback_sealed_under_it_waits(engine):

@@ -8,6 +8,8 @@ the thanks are the same with or without a comment.
 """
 from __future__ import annotations
 
+import json
+
 from sqlmodel import Session
 
 from bot.campaigns import rules_of
@@ -18,6 +20,9 @@ from bot.wecom.updates import Update
 from storage import outbox
 from storage import polls as store
 from storage.models import CampaignRecord, Poll
+from storage.sealing import CARD_SIZE, keystore
+
+CARD_UPDATE = "message/update_template_card"
 
 
 def cast(ctx: Context, poll_id: int, number: int, comment: str | None) -> None:
@@ -42,14 +47,21 @@ def _record(ctx: Context, poll: Poll, choice: str, comment: str | None) -> None:
     store.add_ballot(ctx.session, poll=poll, choice=choice, comment=comment,
                      voter_group=poll_rules.group_of(ctx.person.role) if apart else None)
     ctx.reply("vote_thanks", poll=poll)
-    _mark_card(ctx.session, ctx.update, ctx.person.userid)
+    _mark_card(ctx.session, poll, ctx.update, ctx.person.userid)
 
 
-def _mark_card(session: Session, update: Update, userid: str) -> None:
-    """Turn this person's card into "已提交" (the click's response_code updates their copy once)."""
-    if not update.response_code:
+def _mark_card(session: Session, poll: Poll, update: Update, userid: str) -> None:
+    """Turn this person's card into "已提交" (the click's response_code updates their copy once). Every
+    vote queues the same row, sealed under the poll's key: a tap's holds the call, a typed vote's
+    nothing (the sender then skips it). A row only taps left would tell, by its transaction, who tapped
+    and so who could not have written the comments published later."""
+    call = {"userids": [userid], "response_code": update.response_code,
+            "button": {"replace_name": vocabulary()["poll"]["submitted"]}} if update.response_code else {}
+    if poll.seal_key is None:  # a poll open when sealing came (0021): as before
+        if call:
+            outbox.enqueue(session, key=f"card-done:{update.dedup_key}", endpoint=CARD_UPDATE, payload=call,
+                           recipients=[], channel=f"user:{userid}", priority=outbox.REPLY)
         return
-    outbox.enqueue(session, key=f"card-done:{update.dedup_key}", endpoint="message/update_template_card",
-                   payload={"userids": [userid], "response_code": update.response_code,
-                            "button": {"replace_name": vocabulary()["poll"]["submitted"]}},
-                   recipients=[], channel=f"user:{userid}", priority=outbox.REPLY)
+    sealed = keystore().seal(poll.seal_key, json.dumps(call, ensure_ascii=False).encode(), CARD_SIZE)
+    outbox.enqueue(session, key=f"card-done:{update.dedup_key}", endpoint=CARD_UPDATE, payload={"sealed": sealed},
+                   recipients=[], channel=None, priority=outbox.REPLY)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from typing import Any
 
 from sqlalchemy import Engine
@@ -12,6 +14,7 @@ from bot.wecom.api import ApiError, WeComClient
 from storage import outbox
 from storage.db import transaction
 from storage.models import DocumentFile, MediaBlob
+from storage.sealing import KeyGone, keystore
 
 MEDIA_MSGTYPES = {"image", "file"}  # message types that carry a media_id, queued as a blob key
 # The platform drops a message whose whole request equals one it received within that request's
@@ -27,6 +30,19 @@ DUPLICATE_CHECK_SPAN = DUPLICATE_CHECK_LONGEST - DUPLICATE_CHECK_SHORTEST + 1
 
 def duplicate_check_interval(row_id: int) -> int:
     return DUPLICATE_CHECK_SHORTEST + row_id % DUPLICATE_CHECK_SPAN
+
+
+def unsealed(row: outbox.Claimed) -> outbox.Claimed | None:
+    """A row queued sealed (a vote's card update, bot/polls/vote.py) with its call opened; None when
+    there is nothing to call: the vote was typed, or the poll closed and its key is gone (the card
+    shows the poll's end instead)."""
+    if "sealed" not in row.payload:
+        return row
+    try:
+        call = json.loads(keystore().open(row.payload["sealed"]))
+    except KeyGone:
+        return None
+    return dataclasses.replace(row, payload=call) if call else None
 
 
 def with_defaults(row: outbox.Claimed, settings: Settings) -> dict[str, Any]:

@@ -203,6 +203,11 @@ class Sender:
             return outbox.claim_due(session, now=now, limit=room, lease=self._lease, endpoint=endpoint)
 
     async def _deliver(self, row: outbox.Claimed, deadline: float, probe: bool = False) -> None:
+        opened = payloads.unsealed(row)
+        if opened is None:
+            await self._mark(row, outbox.mark_sent, now=time.time(), result={"skipped": "nothing to call"})
+            return
+        row = opened
         try:
             payload = await payloads.with_media(self._client, self._engine,
                                                 payloads.with_defaults(row, self._settings), deadline)
