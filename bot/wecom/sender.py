@@ -204,8 +204,8 @@ class Sender:
 
     async def _deliver(self, row: outbox.Claimed, deadline: float, probe: bool = False) -> None:
         opened = payloads.unsealed(row)
-        if opened is None:
-            await self._mark(row, outbox.mark_sent, now=time.time(), result={"skipped": "nothing to call"})
+        if opened is None:  # marked as a call that went through is (its answer keeps nothing): the row
+            await self._mark(row, outbox.mark_sent, now=time.time(), result=_summary({}))  # must not tell
             return
         row = opened
         try:
