@@ -127,6 +127,7 @@ SAMPLES = {
                                      "item": {"standard": "时限", "what": NEXT.isoformat(), "by": NEXT.isoformat()},
                                      "progress": Obj(text="已落实", percent=50)},
     "progress_member.j2": {"items": [(TASK, False)]},
+    "progress_polls.j2": {"polls": [(POLL, NEXT_MOMENT)]},
     "rating_list.j2": {"plan": Obj(task=TASK, indicators=[]), "rows": []},
     "task_mark_list.j2": {"branch": Obj(name="一支部"), "tasks": [TASK], "asked": False},
     "rating_detail.j2": {"plan": Obj(task=TASK, indicators=[], rules=Obj(rating_weights={}, applied_defaults=lambda *names: [])), "branch": Obj(name="一支部"),
