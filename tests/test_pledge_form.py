@@ -236,7 +236,7 @@ def test_edit_keeps_what_is_unchanged_and_adds_a_version(engine, campaign):
     assert new.items[0]["how"] == "每周记录一次" and new.items[0]["what"] == old.items[0]["what"]
     assert new.items[1] == old.items[1]
     published = rows(engine, "pledge:")
-    assert len(published) == 2 and "第 2 次修改" in published[1].payload["markdown"]["content"]
+    assert len(published) == 2 and "第 1 次修改" in published[1].payload["markdown"]["content"]
 
 
 def test_edit_after_the_deadline_is_refused(engine, campaign):
