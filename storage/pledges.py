@@ -30,15 +30,15 @@ def written_items(session: Session, *, campaign_id: int) -> dict[str, list[tuple
     changed in place, so each process keeps those it has read and asks the database only for the ids,
     reading the pledges it has not seen."""
     seen = _PLEDGES.setdefault((database_of(session), campaign_id), {})
-    ids = session.scalars(select(Pledge.id).where(Pledge.campaign_id == campaign_id, Pledge.kind == "member"))
+    ids = sorted(session.scalars(select(Pledge.id).where(Pledge.campaign_id == campaign_id, Pledge.kind == "member")))
     unseen = [i for i in ids if i not in seen]
+    columns = select(Pledge.id, Pledge.userid, Pledge.submitted_at, Pledge.items)
     for start in range(0, len(unseen), IN_CHUNK):
-        for pledge_id, who, at, items in session.execute(select(Pledge.id, Pledge.userid, Pledge.submitted_at,
-                                                                Pledge.items).where(Pledge.id.in_(unseen[start:start + IN_CHUNK]))):
+        for pledge_id, who, at, items in session.execute(columns.where(Pledge.id.in_(unseen[start:start + IN_CHUNK]))):
             seen[pledge_id] = (who, at, [item["what"] for item in items])
     latest: dict[str, list[str]] = {}
     first: dict[tuple[str, str], float] = {}
-    for pledge_id in sorted(seen):  # in order made: each later one replaces the one before
+    for pledge_id in ids:  # in order made: each later one replaces the one before
         who, at, whats = seen[pledge_id]
         latest[who] = whats
         for what in whats:
@@ -46,7 +46,8 @@ def written_items(session: Session, *, campaign_id: int) -> dict[str, list[tuple
     return {who: [(what, first[(who, what)]) for what in whats] for who, whats in latest.items()}
 
 
-_PLEDGES: dict[tuple[str, int], dict[int, tuple[str, float, list[str]]]] = {}  # (database, campaign) -> pledge id -> (userid, submitted at, items)
+# (database, campaign) -> pledge id -> (userid, submitted at, its items' "what")
+_PLEDGES: dict[tuple[str, int], dict[int, tuple[str, float, list[str]]]] = {}
 
 
 def latest_pledge(session: Session, *, campaign_id: int, kind: str, userid: str | None = None,

@@ -33,7 +33,8 @@ def _to_vote(ctx: Context) -> list[tuple]:
     """The open polls this person may still vote in, each with its deadline in the reader's time zone
     (as the weekly digest lists them: /进度 is where a member looks for what is left to do)."""
     tz = ctx.now.tzinfo if ctx.now else None
-    return [(poll, datetime.fromtimestamp(poll.deadline, tz)) for poll in polls.pending_for(ctx.session, userid=ctx.person.userid)]
+    pending = polls.pending_for(ctx.session, userid=ctx.person.userid)
+    return [(poll, datetime.fromtimestamp(poll.deadline, tz)) for poll in pending]
 
 
 def _branch_rows(ob: Obligations, branch_id: int) -> list[dict]:
