@@ -655,7 +655,7 @@ def profile_summary(paths: list[str], top: int = 30) -> list[tuple[float, str]]:
 
 COMPONENTS = [  # (name, a frame that marks it); the first match in this order names a sample
     ("handling: formalism guard (jieba)", "check_item (bot/formalism.py"),
-    ("handling: others' pledge items", "others_items (storage/pledges.py"),
+    ("handling: others' pledge items", "written_items (storage/pledges.py"),
     ("handling: find_task (campaign + tasks)", "find_task (storage/campaigns.py"),
     ("handling: outbox enqueue (replies)", "enqueue (storage/outbox.py"),
     ("handling: Jinja2 render", "render (bot/texts.py"),

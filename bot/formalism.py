@@ -3,6 +3,11 @@
 "copied"/"template": Jaccard similarity of token sets >= threshold (default 0.6). Tokens come from
 jieba's search mode, which also emits the words inside compounds (思想认识 -> 思想, 认识). It is
 lexical: synonyms (党纪国法 / 党的纪律和国家法律) and 2名 / 两名 are not seen as the same.
+* copied: like another member's item written earlier. Of two alike items only the later is a copy:
+  an item keeps the time its author first wrote it (an edit that keeps it does not make it new).
+* template: like the campaign file's own texts (campaign_wording): the standards and their aims,
+  the summary, and every phase's and task's title and quoted source text, each cut into sentences
+  and runs of clauses, since a pledge copies a sentence or a clause, not a whole paragraph.
 
 "vague" (四化三可, applied gently to the item text; the form collects the deadline separately):
 an item is vague when it names no concrete action (动作), or has neither a measure (量化) nor a
@@ -19,7 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -54,6 +59,11 @@ _TIME = re.compile(
     r"本学期|本学年|本年度|今年|明年|下学期|上半年|下半年|学期末|学年末|期中|期末|年底|年末|年内|月底|月末|"
     r"寒假|暑假|开学|毕业前|[月日底末假考]前|\d{2,4}年|(?:\d+|[一二三四五六七八九十]+)月|\d+日|七一|国庆|截至|截止"
 )
+
+
+_SENTENCE_ENDS = re.compile(r"[。；;！？!?…\n]+")
+_CLAUSE_ENDS = re.compile(r"[，,：:]+")
+_QUOTES = str.maketrans("", "", "“”\"‘’'「」『』")
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,45 @@ def check_item(
     if "动作" in missing or {"量化", "时间"} <= set(missing):
         flags.append(Flag("vague", "、".join(missing)))
     return flags
+
+
+def campaign_wording(content: Mapping) -> list[str]:
+    """The campaign's own texts (a CampaignRecord's content, or a Campaign dumped as JSON), as the
+    pieces a pledge item could copy: each sentence and each run of its clauses."""
+    sets = content.get("standard_sets", {}).values()
+    phases = content.get("phases", [])
+    texts = [content.get("summary", ""), *content.get("rules", {}).get("source_texts", {}).values(),
+             *(text for s in sets for text in (*s.get("items", []), *s.get("aims", {}).values())),
+             *(p.get(key, "") for p in phases for key in ("name", "summary", "source_text")),
+             *(t.get(key, "") for p in phases for t in p.get("tasks", []) for key in ("title", "source_text"))]
+    return list(dict.fromkeys(piece for text in texts for piece in _pieces(text)))
+
+
+def _pieces(text: str) -> Iterable[str]:
+    """Each sentence's runs of consecutive clauses (对照工作标准,查找自身差距,明确努力方向 gives all six)."""
+    for sentence in _SENTENCE_ENDS.split(text.translate(_QUOTES)):
+        clauses = [c.strip() for c in _CLAUSE_ENDS.split(sentence) if c.strip()]
+        for first in range(len(clauses)):
+            for last in range(first, len(clauses)):
+                yield "，".join(clauses[first:last + 1])
+
+
+def flag_items(items: Sequence[dict], *, written: Mapping[str, Sequence[tuple[str, float]]], userid: str,
+               at: float, campaign: Mapping) -> list[dict]:
+    """Each pledge item ({"what": …, …}) with its flags ({"code", "detail"}). `written`: every member's
+    items (storage.pledges.written_items), each with when its author first wrote it; an item of this
+    person's that is already there keeps its time, a new one is written `at` now, and only what others
+    wrote before it can have been copied."""
+    wording = campaign_wording(campaign)
+    threshold = campaign.get("rules", {}).get("copy_similarity", 0.6)
+    first_written = dict(written.get(userid, ()))
+    flagged = []
+    for item in items:
+        since = first_written.get(item["what"], at)
+        earlier = [what for who, theirs in written.items() if who != userid for what, when in theirs if when < since]
+        flags = check_item(item["what"], others=earlier, wording=wording, threshold=threshold)
+        flagged.append({**item, "flags": [{"code": f.code, "detail": f.detail} for f in flags]})
+    return flagged
 
 
 def summarise(items: Sequence[str], top: int = 5) -> list[tuple[str, int]]:

@@ -46,8 +46,9 @@ from bot.wecom.updates import parse_update
 from storage import polls as poll_store
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
-from storage.models import (Branch, BranchParticipation, CampaignTask, ConversationState, DocumentSubmission,
+from storage.models import (BranchParticipation, CampaignTask, ConversationState, DocumentSubmission,
                             LeaderComment, Outbox, Person, Rating, Role, TaskDone)
+from storage.people import branches as branches_in_order
 
 LATE_DAYS = 7  # how late the late share is
 POLL_LEAD_DAYS = 3  # a poll is issued this many days before its due day, and closes that evening
@@ -181,7 +182,7 @@ class Stage:
             self.tasks = [_plain(t) for t in session.scalars(select(CampaignTask).order_by(CampaignTask.due,
                                                                                              CampaignTask.id))]
             self.people = {p.userid: _plain(p) for p in session.scalars(select(Person))}
-            self.branches = {b.id: _plain(b) for b in session.scalars(select(Branch))}
+            self.branches = {b.id: _plain(b) for b in branches_in_order(session)}
         self.by_title = sorted({t.title for t in self.tasks}, key=len, reverse=True)
         self.late = self._late_share(late_percent)
         self.failures: dict[str, list[datetime]] = {}
@@ -486,8 +487,9 @@ class Stage:
         with Session(self.engine) as session:
             ob = Obligations(session, today=day)
             lines = []
+            place = {f"branch:{bid}": n for n, bid in enumerate(self.branches)}  # branches as people count them
             for task in sorted(ob.tasks, key=lambda t: (t.due, t.id)):
-                for person, subject in self._parties(task):
+                for person, subject in sorted(self._parties(task), key=lambda party: place.get(party[1], 0)):
                     done = (task.id, subject) in ob.done
                     state = "done" if done else "open" if submittable(task) else "no_command"
                     lines.append(LedgerLine(task.key, task.title, task.kind, task.due, subject,

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from storage.counting import branch_sort_key
 from storage.models import Branch, Person, Role
 
 
@@ -54,7 +55,8 @@ def find(session: Session, userid: str) -> Person | None:
 
 
 def branches(session: Session) -> list[Branch]:
-    return list(session.scalars(select(Branch).order_by(Branch.id)))
+    """Every branch, in the order people count them (storage.counting.branch_sort_key)."""
+    return sorted(session.scalars(select(Branch)), key=lambda b: branch_sort_key(b.name))
 
 
 def in_branch(session: Session, *, branch_id: int) -> list[Person]:
@@ -80,8 +82,9 @@ def branch_named(every: list[Branch], name: str) -> Branch | None:
 def branch_overview(session: Session) -> list[dict[str, Any]]:
     stmt = (select(Branch.name, Branch.chat_id, func.count(Person.userid))
             .join(Person, Person.branch_id == Branch.id, isouter=True)
-            .group_by(Branch.id, Branch.name, Branch.chat_id).order_by(Branch.name))
-    return [{"name": n, "chat_id": c, "count": k} for n, c, k in session.execute(stmt)]
+            .group_by(Branch.id, Branch.name, Branch.chat_id))
+    rows = sorted(session.execute(stmt), key=lambda row: branch_sort_key(row[0]))
+    return [{"name": n, "chat_id": c, "count": k} for n, c, k in rows]
 
 
 def _branches(session: Session, names: Iterable[str]) -> dict[str, Branch]:

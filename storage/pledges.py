@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from storage.db import IN_CHUNK, database_of
@@ -23,23 +23,31 @@ def latest_pledges(session: Session, *, campaign_ids: list[int], branch_id: int 
     return list(latest.values())
 
 
-def others_items(session: Session, *, campaign_id: int, userid: str) -> list[str]:
-    """What every other member pledged in their latest pledge: the formalism guard's "copied" check
-    on each submission. Pledges are never changed in place, so each process keeps the items it has
-    read and asks the database only which pledge is each member's latest (the highest id, no JSON),
-    reading the items of pledges it has not seen."""
-    latest = dict(session.execute(select(Pledge.userid, func.max(Pledge.id)).where(
-        Pledge.campaign_id == campaign_id, Pledge.kind == "member").group_by(Pledge.userid)).all())
-    known = _ITEMS.setdefault((database_of(session), campaign_id), {})
-    unseen = [latest[u] for u in latest if known.get(u, (0, []))[0] != latest[u]]
+def written_items(session: Session, *, campaign_id: int) -> dict[str, list[tuple[str, float]]]:
+    """Every member's items ("what") in their latest pledge, each with when they first wrote it: the
+    earliest of their pledges holding the same text (an edit that keeps an item keeps its time). The
+    formalism guard's "copied" check: of two alike items only the later is a copy. Pledges are never
+    changed in place, so each process keeps those it has read and asks the database only for the ids,
+    reading the pledges it has not seen."""
+    seen = _PLEDGES.setdefault((database_of(session), campaign_id), {})
+    ids = sorted(session.scalars(select(Pledge.id).where(Pledge.campaign_id == campaign_id, Pledge.kind == "member")))
+    unseen = [i for i in ids if i not in seen]
+    columns = select(Pledge.id, Pledge.userid, Pledge.submitted_at, Pledge.items)
     for start in range(0, len(unseen), IN_CHUNK):
-        for who, pledge_id, items in session.execute(select(Pledge.userid, Pledge.id, Pledge.items).where(
-                Pledge.id.in_(unseen[start:start + IN_CHUNK]))):
-            known[who] = (pledge_id, [item["what"] for item in items])
-    return [what for who in latest if who != userid for what in known[who][1]]
+        for pledge_id, who, at, items in session.execute(columns.where(Pledge.id.in_(unseen[start:start + IN_CHUNK]))):
+            seen[pledge_id] = (who, at, [item["what"] for item in items])
+    latest: dict[str, list[str]] = {}
+    first: dict[tuple[str, str], float] = {}
+    for pledge_id in ids:  # in order made: each later one replaces the one before
+        who, at, whats = seen[pledge_id]
+        latest[who] = whats
+        for what in whats:
+            first[(who, what)] = min(at, first.get((who, what), at))
+    return {who: [(what, first[(who, what)]) for what in whats] for who, whats in latest.items()}
 
 
-_ITEMS: dict[tuple[str, int], dict[str, tuple[int, list[str]]]] = {}  # (database, campaign) -> userid -> (pledge id, items)
+# (database, campaign) -> pledge id -> (userid, submitted at, its items' "what")
+_PLEDGES: dict[tuple[str, int], dict[int, tuple[str, float, list[str]]]] = {}
 
 
 def latest_pledge(session: Session, *, campaign_id: int, kind: str, userid: str | None = None,

@@ -51,28 +51,30 @@ def test_a_read_inside_a_writing_transaction_sees_its_own_change(engine):
         assert campaigns.find_task(session, today=date(2026, 5, 5), kind="pledge") is None
 
 
-def test_others_items_follow_each_members_latest_version(engine, rostered):
+def test_written_items_follow_each_members_latest_version(engine, rostered):
     from sqlmodel import select as sql_select
 
     from storage.models import Person
-    from storage.pledges import add_pledge, others_items
+    from storage.pledges import add_pledge, written_items
 
     load(engine, {"v": 1}, [TASK])
 
-    def pledge(userid: str, what: str) -> None:
+    def pledge(userid: str, *whats: str, at: float) -> None:
         with transaction(engine) as session:
             person = session.exec(sql_select(Person).where(Person.userid == userid)).one()
             record = campaigns.campaigns(session)[0]
             [task] = campaigns.tasks_of(session, campaign_ids=[record.id])
             add_pledge(session, campaign_id=record.id, task_id=task.id, person=person, kind="member",
-                       items=[{"what": what}], at=0.0)
+                       items=[{"what": what} for what in whats], at=at)
 
-    def others(userid: str) -> list[str]:
+    def written() -> dict[str, list[tuple[str, float]]]:
         with transaction(engine) as session:
-            return sorted(others_items(session, campaign_id=campaigns.campaigns(session)[0].id, userid=userid))
+            return written_items(session, campaign_id=campaigns.campaigns(session)[0].id)
 
-    pledge("li", "每周听课")
-    assert others("zhang") == ["每周听课"] and others("li") == []
-    pledge("li", "每月家访")                 # a new version replaces the one read before
-    pledge("zhang", "集体备课")
-    assert others("wang") == ["每月家访", "集体备课"] and others("zhang") == ["每月家访"]
+    pledge("li", "每周听课", at=1.0)
+    assert written() == {"li": [("每周听课", 1.0)]}
+    pledge("li", "每月家访", at=2.0)                 # a new version replaces the one read before
+    pledge("zhang", "集体备课", at=3.0)
+    assert written() == {"li": [("每月家访", 2.0)], "zhang": [("集体备课", 3.0)]}
+    pledge("li", "每月家访", "每周听课", at=4.0)     # an item kept or taken up again keeps when li first wrote it
+    assert written()["li"] == [("每月家访", 2.0), ("每周听课", 1.0)]

@@ -2,7 +2,7 @@
 message is sent or is about), and a span shows both years when it crosses one."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace as Obj
 from zoneinfo import ZoneInfo
@@ -76,7 +76,7 @@ def test_a_reply_names_next_years_date(engine, rostered):
     dispatcher.feed_update(parse_update(text_xml("li", "/请假 两周", create_time=moment)))
     with Session(engine) as session:
         reply = session.scalars(select(Outbox).where(Outbox.idem_key.startswith("reply:"))).one()
-    assert "2027年1月10日之前不再给你发提醒" in reply.payload["text"]["content"]
+    assert "到2027年1月10日（共 14 天）不再给你发提醒，2027年1月11日起恢复" in reply.payload["text"]["content"]
 
 
 # -- every template that shows a date, rendered once with a date in another year -----------------
@@ -116,7 +116,7 @@ SAMPLES = {
     "pledge_preview.j2": {"items": [ITEM]},
     "progress_summary.j2": {"first": date(2026, 12, 1), "last": NEXT, "rows": [], "pledged": 1},
     "branch_pledge_preview.j2": {"items": [ITEM]},
-    "pause_set.j2": {"until": NEXT},
+    "pause_set.j2": {"until": NEXT, "resume": NEXT + timedelta(days=1), "days": 7},
     "poll_issued.j2": {"issued": [(POLL, 3)], "deadline": NEXT_MOMENT},
     "steps/poll_deadline.j2": {"default": NEXT_MOMENT},
     "phase_start.j2": {"phase": PHASE, "late": True, "planned": NEXT, "tasks": [TASK]},
@@ -127,6 +127,7 @@ SAMPLES = {
                                      "item": {"standard": "时限", "what": NEXT.isoformat(), "by": NEXT.isoformat()},
                                      "progress": Obj(text="已落实", percent=50)},
     "progress_member.j2": {"items": [(TASK, False)]},
+    "progress_polls.j2": {"polls": [(POLL, NEXT_MOMENT)]},
     "rating_list.j2": {"plan": Obj(task=TASK, indicators=[]), "rows": []},
     "task_mark_list.j2": {"branch": Obj(name="一支部"), "tasks": [TASK], "asked": False},
     "rating_detail.j2": {"plan": Obj(task=TASK, indicators=[], rules=Obj(rating_weights={}, applied_defaults=lambda *names: [])), "branch": Obj(name="一支部"),

@@ -7,9 +7,12 @@ nor a time anchor. They were written before running the checker and not changed 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.formalism import Flag, check_item, similarity, summarise, tokens
+from bot.campaigns import load_campaign_file
+from bot.formalism import Flag, campaign_wording, check_item, flag_items, similarity, summarise, tokens
 
 WORDING = (
     "带头学习提高", "带头争创佳绩", "带头服务群众", "带头遵纪守法", "带头弘扬正气",
@@ -178,3 +181,57 @@ def test_summarise_counts_items_per_word() -> None:
     assert not words & {"的", "一次", "一节", "每月", "每学期", "寒假", "并"}  # no stop words, measures or dates
     assert summarise([]) == []
     assert summarise(items, top=0) == []
+
+
+# -- the campaign's own texts (issue 19, finding 8: the README says copying them is caught) ---------
+CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"
+
+
+def _wording(seed: str) -> list[str]:
+    return campaign_wording(load_campaign_file(CAMPAIGNS / f"{seed}.yaml").model_dump(mode="json"))
+
+
+@pytest.mark.parametrize("seed,copied", [
+    ("seed000", "对照工作标准，查找自身差距，明确努力方向，制定跟进、赶超的具体措施"),  # a task's source_text
+    ("seed000", "定期将承诺事项的落实情况向师生公开"),  # a task's source_text, whole
+    ("seed001", "实事求是肯定取得的成绩，指出存在的问题和努力方向"),  # a clause of a source_text
+    ("seed002", "对工作任务进行分解，明确责任、明确要求、明确措施、明确时限"),
+    ("seed003", "针对差距，明确改进争优的承诺内容"),  # a task's title, after its colon
+    ("seed004", "工作有措施、有落实"),
+])
+def test_a_sentence_copied_from_a_shipped_campaign_file_is_flagged_as_its_wording(seed, copied):
+    codes = [flag.code for flag in check_item(copied, wording=_wording(seed))]
+    assert "template" in codes
+
+
+@pytest.mark.parametrize("seed", ["seed000", "seed001", "seed002", "seed003", "seed004"])
+def test_a_members_own_concrete_items_are_not_the_campaigns_wording(seed):
+    wording = _wording(seed)
+    assert not [text for text in (LISTEN, HOME_VISIT, READING, MENTOR, OPEN_CLASS)
+                if "template" in {flag.code for flag in check_item(text, wording=wording)}]
+
+
+def test_the_standards_names_and_aims_stay_in_the_wording():
+    wording = _wording("seed003")
+    assert "比本领，带头学习钻研强素质" in wording and "教书育人楷模" in wording
+
+
+# -- who copied whom: only the later of two alike items is a copy -----------------------------------
+def _copied(items: list[str], written: dict, userid: str, at: float) -> list[bool]:
+    flagged = flag_items([{"what": what} for what in items], written=written, userid=userid, at=at, campaign={})
+    return [any(f["code"] == "copied" for f in item["flags"]) for item in flagged]
+
+
+def test_the_original_author_is_not_flagged_when_someone_copies_their_item():
+    copy = "每周听青年教师一节课，并当面交流听课意见"  # near LISTEN, not the same text
+    written = {"li": [(LISTEN, 100.0)], "qian": [(copy, 200.0)]}  # li wrote it first, qian after
+    assert _copied([LISTEN], written, "li", at=300.0) == [False]  # li's edit keeps the item she wrote first
+    assert _copied([copy], written, "qian", at=300.0) == [True]  # qian's edit still copies it
+    assert _copied([copy], {"li": [(LISTEN, 100.0)]}, "zhao", at=300.0) == [True]  # a new copier is flagged
+
+
+def test_an_item_rewritten_after_the_copy_is_judged_at_its_own_time():
+    copy = "每周听青年教师一节课，并当面交流听课意见"
+    written = {"li": [(OPEN_CLASS, 100.0)], "qian": [(copy, 200.0)]}
+    # li now writes, at 300, something close to what qian wrote at 200: li is the later one
+    assert _copied([LISTEN], written, "li", at=300.0) == [True]

@@ -150,7 +150,7 @@ def test_pause_and_weekly_cap(engine, rostered, cfg):
     dispatcher = Dispatcher(engine, ROUTERS)
     moment = int(at("2026-03-05 12:00").timestamp())
     dispatcher.feed_update(parse_update(text_xml("li", "/请假 两周", create_time=moment)))
-    assert "3月18日之前不再给你发提醒" in texts(rows(engine, "reply:"))["li"]
+    assert "到3月18日（共 14 天）不再给你发提醒，3月19日起恢复" in texts(rows(engine, "reply:"))["li"]
     with transaction(engine) as session:
         session.add(Nudge(userid="zhao", week="2026-W11", count=1))  # zhao already had this week's reminder
     run_job("digest", engine, replace(cfg, nudge_cap=1), at("2026-03-09 09:07"))

@@ -182,7 +182,7 @@ def test_seed000_phase_four_branch_pledge_is_a_new_pledge_and_closes_its_task(en
     published = [r.payload["markdown"]["content"] for r in rows(engine, "pledge:")]
     assert len(published) == 2 and "修改" not in published[1] and tasks["branch-four-set-pledge"].title in published[1]
     chat.fill("zhang", "/承诺 支部", date(2012, 8, 2))  # the same window again: an edit of that pledge
-    assert "（第 2 次修改）" in rows(engine, "pledge:")[-1].payload["markdown"]["content"]
+    assert "（第 1 次修改）" in rows(engine, "pledge:")[-1].payload["markdown"]["content"]
     with Session(engine) as session:
         assert [(p.task_id, p.version) for p in session.scalars(select(Pledge).order_by(Pledge.id))] == [
             (tasks["branch-pledge"].id, 1), (tasks["branch-four-set-pledge"].id, 1), (tasks["branch-four-set-pledge"].id, 2)]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from sqlmodel import Session
 
-from bot.exports.book import names_of, when, workbook
+from bot.exports.book import in_branch_order, names_of, when, workbook
 from bot.texts import vocabulary
 from storage import comments
 from storage.models import CampaignRecord
@@ -15,7 +15,7 @@ from storage.models import CampaignRecord
 
 def comments_book(session: Session, record: CampaignRecord, branches: dict[int, str], tz: ZoneInfo) -> Workbook:
     words, names = vocabulary()["export"], names_of(session)
-    rows = [[branches[c.branch_id], c.task_title, names.get(c.userid, c.userid), c.userid, c.text,
-             when(c.written_at, tz)] for c in comments.of_campaign(session, campaign_id=record.id)]
-    rows.sort(key=lambda row: (row[0], row[5]))
+    rows = in_branch_order([branches[c.branch_id], c.task_title, names.get(c.userid, c.userid), c.userid, c.text,
+                            when(c.written_at, tz)]
+                           for c in comments.of_campaign(session, campaign_id=record.id))  # by time within a branch
     return workbook(words["comments"], ((words["comments_sheet"], row) for row in rows), empty=words["comments_sheet"])

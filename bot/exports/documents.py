@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from sqlmodel import Session
 
 from bot.document_files import safe_name
-from bot.exports.book import names_of, when, workbook
+from bot.exports.book import in_branch_order, names_of, when, workbook
 from bot.texts import vocabulary
 from storage import documents
 from storage.models import CampaignRecord, DocumentSubmission
@@ -59,5 +59,5 @@ def documents_book(session: Session, record: CampaignRecord, branches: dict[int,
     words, names = vocabulary()["export"], names_of(session)
     docs = documents.of_campaign(session, campaign_id=record.id)
     written = write_files(session, docs, files) if files is not None else {}
-    rows = [_row(doc, branches[doc.branch_id], names, words, tz, written.get(doc.id)) for doc in docs]
+    rows = in_branch_order(_row(doc, branches[doc.branch_id], names, words, tz, written.get(doc.id)) for doc in docs)
     return workbook(words["documents"], ((words["documents_sheet"], row) for row in rows), empty=words["documents_sheet"])

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.exports.book import names_of, when, workbook
+from bot.exports.book import in_branch_order, names_of, when, workbook
 from bot.scheduler.obligations import Obligations
 from bot.texts import render, vocabulary
 from storage import ledger
@@ -27,15 +27,17 @@ def ledger_book(session: Session, record: CampaignRecord, branches: dict[int, st
     evidence, names = ledger.evidence(session, campaign_id=record.id), names_of(session)
     rows = []
     for task in ob.tasks:
+        task_rows = []
         for subject, person in ob.parties(task):
             done = closed.get((task.id, subject))
-            rows.append((words["ledger_sheet"], [
+            task_rows.append((words["ledger_sheet"], [
                 _branch(subject, person, branches), task.title, ob.campaigns[task.campaign_id].content["phases"][task.phase_index]["name"],
                 task.due.isoformat(), _party(subject, names, branches), _state(done, task.due, ob.today, words),
                 when(done.done_at, tz) if done else None,
                 render("ledger_evidence", e=evidence.get((task.id, subject))) if done and done.how == "fulfilled" else None,
                 done.reason if done else None, names.get(done.marked_by, done.marked_by) if done and done.marked_by else None,
                 task.key, subject]))
+        rows += in_branch_order(task_rows, branch=lambda row: row[1][0])  # each task's parties branch by branch
     return workbook(words["ledger"], rows, empty=words["ledger_sheet"])
 
 

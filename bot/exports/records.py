@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.exports.book import names_of, when, workbook
+from bot.exports.book import in_branch_order, names_of, when, workbook
 from bot.texts import vocabulary
 from storage.models import CampaignRecord, SelfAssessment
 from storage.pledges import latest_pledges
@@ -39,4 +39,5 @@ def by_branch(session: Session, what: str, record: CampaignRecord, branches: dic
                tz: ZoneInfo) -> Workbook:
     rows = _pledge_rows if what == "pledges" else _assessment_rows
     words = vocabulary()["export"]
-    return workbook(words[what], ((branches[bid], row) for bid, row in rows(session, record.id, tz)), empty=words["empty"])
+    sheets = in_branch_order((branches[bid], row) for bid, row in rows(session, record.id, tz))  # a sheet per branch
+    return workbook(words[what], sheets, empty=words["empty"])

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
-from bot.exports.book import names_of, when, workbook
+from bot.exports.book import in_branch_order, names_of, when, workbook
 from bot.ratings import History, Inputs, propose
 from bot.texts import render, vocabulary
 from storage import ratings as stored
@@ -65,9 +65,9 @@ def ratings_book(session: Session, record: CampaignRecord, branches: dict[int, s
     words, rules = vocabulary()["export"], rules_of(record)
     found = stored.of_campaign(session, campaign_id=record.id)
     names = names_of(session)
-    rows = [_rating_row(rating, task, history, rules, branches[rating.branch_id],
-                        names.get(rating.confirmed_by, rating.confirmed_by), words, tz)
-            for (rating, task), history in zip(found, _histories(found, rules), strict=True)]
+    rows = in_branch_order(_rating_row(rating, task, history, rules, branches[rating.branch_id],
+                                       names.get(rating.confirmed_by, rating.confirmed_by), words, tz)
+                           for (rating, task), history in zip(found, _histories(found, rules), strict=True))
     return _table(words["ratings_sheet"], words["ratings"], rows, percent=(3, 4))  # 满意率, 党员参与率
 
 
@@ -89,6 +89,6 @@ def polls_book(session: Session, record: CampaignRecord, branches: dict[int, str
     stmt = select(Poll).where(Poll.campaign_id == record.id).order_by(Poll.branch_id, Poll.created_at, Poll.id)
     polls = list(session.scalars(stmt))
     options = list(dict.fromkeys(option for poll in polls for option in poll.options))
-    rows = [_poll_row(p, branches[p.branch_id], options, words, tz) for p in polls]
+    rows = in_branch_order(_poll_row(p, branches[p.branch_id], options, words, tz) for p in polls)
     header = words["polls"] + [words["poll_option"].format(option) for option in options]
     return _table(words["polls_sheet"], header, rows, percent=(8, 10))  # 参评率, 满意率

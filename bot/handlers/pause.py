@@ -3,10 +3,10 @@ import re
 from datetime import timedelta
 
 from bot.routing import Context, Router
+from storage.counting import chinese_number
 from storage.models import ReminderPause
 
 router = Router()
-NUMERALS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 MAX_DAYS = 60
 
 
@@ -15,14 +15,8 @@ def parse_days(text: str) -> int | None:
     match = re.search(r"(\d+|[一两二三四五六七八九十]+)\s*(个)?\s*(天|日|周|星期|礼拜|月)?", text)
     if not match:
         return None
-    number = match[1]
-    if number.isdigit():
-        count = int(number)
-    else:  # 十, 十五, 二十 are enough for a pause
-        tens, _, ones = number.partition("十")
-        count = (NUMERALS.get(tens, 1) * 10 + NUMERALS.get(ones, 0)) if "十" in number else NUMERALS.get(number, 0)
     unit = match[3] or "天"
-    return count * {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30}[unit]
+    return chinese_number(match[1]) * {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30}[unit]
 
 
 @router.command("/请假")
@@ -37,6 +31,8 @@ def pause_reminders(ctx: Context) -> None:
     if not days or days > MAX_DAYS:
         ctx.reply("pause_help")
         return
+    # Today is the first of the days, so 7天 on 12月2日 is the 2nd to the 8th, both included: the
+    # reply names that last day and the day after, when reminders come back (storage.nudges.paused).
     until = ctx.today + timedelta(days=days - 1)
     ctx.session.merge(ReminderPause(userid=ctx.person.userid, until=until))  # a new pause replaces the old one
-    ctx.reply("pause_set", until=until)
+    ctx.reply("pause_set", until=until, resume=until + timedelta(days=1), days=days)

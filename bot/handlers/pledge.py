@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import forms
 from bot.answers import Invalid
-from bot.formalism import check_item
+from bot.formalism import flag_items
 from bot.forms import Step, confirm_step
 from bot.handlers import branch_pledge
 from bot.routing import Context, Router
@@ -17,7 +17,7 @@ from bot.scheduler.obligations import audiences
 from bot.texts import render, vocabulary
 from storage import campaigns
 from storage.models import CampaignRecord, CampaignTask, Pledge, Role
-from storage.pledges import add_pledge, latest_pledge, others_items
+from storage.pledges import add_pledge, latest_pledge, written_items
 
 router = Router()
 
@@ -75,13 +75,9 @@ def pledge_items(ctx: Context, answers: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _flagged(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     record = pledge_campaign(ctx)
-    others = ctx.once("others_items", lambda: others_items(ctx.session, campaign_id=record.id,
-                                                             userid=ctx.person.userid))
-    wording = [w for s in record.content["standard_sets"].values() for w in [*s["items"], *s.get("aims", {}).values()]]
-    threshold = record.content.get("rules", {}).get("copy_similarity", 0.6)
-    return [{**item, "flags": [{"code": f.code, "detail": f.detail} for f in
-                               check_item(item["what"], others=others, wording=wording, threshold=threshold)]}
-            for item in items]
+    written = ctx.once("written_items", lambda: written_items(ctx.session, campaign_id=record.id))
+    return flag_items(items, written=written, userid=ctx.person.userid, at=float(ctx.update.create_time),
+                      campaign=record.content)
 
 
 def _standards(ctx: Context) -> list[tuple[str, str]]:

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from storage import campaigns
-from storage.models import Branch, CampaignRecord, CampaignTask, Person, Role
+from storage.models import CampaignRecord, CampaignTask, Person, Role
+from storage.people import branches as branches_in_order
 
 TRUTHY = {"是", "有", "有职", "yes", "true", "1", "y"}
 PERSONAL = {"members", "post_holders", "secretaries", "committee", "masses"}
@@ -82,7 +83,7 @@ class Obligations:
         self.done = campaigns.done_subjects(session, task_ids=[t.id for t in self.tasks])
         # Plain rows, not ORM objects: read-only here, and a tenth of the cost for 100,000 people.
         self.people = list(people) if people is not None else list(session.execute(select(*PERSON_COLUMNS)))
-        self.branches = {b.id: b for b in session.scalars(select(Branch))}
+        self.branches = {b.id: b for b in branches_in_order(session)}
         self._plain = [(t, t.audience, t.kind, t.branch_id, t.userid,
                         Owed(t, self.campaigns[t.campaign_id].name, self._phase(t)["name"], t.due < today))
                        for t in self.tasks]

@@ -1,0 +1,27 @@
+"""/帮助 closes with someone the reader can ask (issue 19, finding 8): a member or 群众 asks the branch
+secretary; the secretary asks the bureau's committee; the committee, at the top, is told who to ask
+about the bot itself. On SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+
+from bot.dispatch import Dispatcher
+from bot.handlers import ROUTERS
+from tests.test_dispatch import feed, replies
+
+ASK = {"secretary": "问支部书记", "committee": "问局党委", "admin": "管理员"}
+
+
+@pytest.mark.parametrize("userid,asks", [("li", "secretary"), ("wang", "secretary"), ("zhang", "committee"),
+                                         ("sun", "admin")])
+def test_help_closes_with_who_this_reader_can_ask(engine, rostered, userid, asks):
+    feed(Dispatcher(engine, ROUTERS), userid, "帮助")
+    [reply] = replies(engine, userid)
+    closing = reply.strip().splitlines()[-1]
+    assert ASK[asks] in closing
+    assert not [other for key, other in ASK.items() if key != asks and other in closing]
+
+
+def test_the_committees_help_points_at_what_shows_the_bots_state(engine, rostered):
+    feed(Dispatcher(engine, ROUTERS), "sun", "帮助")
+    assert "xianfeng status" in replies(engine, "sun")[0]
