@@ -2,9 +2,10 @@
 
 A form declares its steps (built from its answers so far, which is how it branches); the current
 step is the first one not yet answered. Anywhere: 取消 cancels (nothing saved), 返回 goes back a
-step, 跳过 skips an optional step. A wrong answer gets a specific re-prompt and the form waits. One
-message may answer several steps (Form.read_several: a pledge item's 事项、措施、时限 together); a
-follow-up step then asks only for a part it left out.
+step, 跳过 skips an optional step. A wrong answer gets a specific re-prompt and the form waits; free
+text that says nothing (bot/content.py) is a wrong answer too. One message may answer several steps
+(Form.read_several: a pledge item's 事项、措施、时限 together); a follow-up step then asks only for a
+part it left out.
 The person's row in conversation_state is locked while an answer is applied, so a burst of
 messages is taken one at a time and no step is skipped. A form idle for too long is parked;
 /继续 resumes it where it stopped.
@@ -16,13 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlmodel import Session
 
+from bot import content
 from bot.answers import Invalid, parse_choice, parse_date, parse_text
 from bot.routing import Context
 from bot.texts import render, vocabulary
 from storage import campaigns
-from storage.models import CampaignRecord, CampaignTask, ConversationState
+from storage.models import CampaignRecord, CampaignTask, ConversationState, Person
 
 
 def steering(word: str) -> str | None:
@@ -293,11 +296,21 @@ def _value(ctx: Context, form: Form, step: Step, text: str, answers: dict[str, A
         if not step.optional:
             raise Invalid("form_required")
         return None
-    value = previous[step.key] if steering(word) == "keep" and step.key in previous else step.parse(text, ctx.today)
+    if steering(word) == "keep" and step.key in previous:
+        value = previous[step.key]
+    else:
+        value = step.parse(text, ctx.today)
+        if step.kind == "text" and isinstance(value, str):  # free text is kept and often published
+            content.check_answer(value, names=lambda: _roster_names(ctx))
     if step.kind == "date" and value < ctx.today.isoformat():  # every date a form asks is a deadline
         raise Invalid("invalid_past")  # a kept one too: editing after it passed must move it
     form.check(ctx, answers, step, value)
     return value
+
+
+def _roster_names(ctx: Context) -> set[str]:
+    """Everyone's name, once per update: an answer that is a name is content, whatever it looks like."""
+    return ctx.once("roster_names", lambda: set(ctx.session.scalars(select(Person.name))))
 
 
 def _save(ctx: Context, state: ConversationState, answers: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from bot import forms, pledge_reading
+from bot import content, forms, pledge_reading
 from bot.answers import Invalid, parse_date, parse_text
 from bot.formalism import check_item
 from bot.forms import Several, Step, confirm_step
@@ -250,7 +250,7 @@ def _read_pasted(ctx: Context, pasted: dict[int, str], answers: dict[str, Any]) 
 def _item_values(ctx: Context, prefix: str, typed: pledge_reading.ItemText
                  ) -> tuple[dict[str, Any], dict[str, Invalid]]:
     """({answer key: value} of the parts that read well, {answer key: why not} of the others): text
-    as any free-text step takes it, the 时限 as a date to come."""
+    as any free-text step takes it (bot/content.py too), the 时限 as a date to come."""
     values, problems = {}, {}
     for part in PARTS:
         raw = getattr(typed, part)
@@ -277,12 +277,14 @@ def _next_note(ctx: Context, answers: dict[str, Any], problems: dict[str, Invali
     return None
 
 
-def _kept(ctx: Context, step: Step, prefix: str, text: str, previous: dict[str, Any]) -> Several | None:
+def _kept(ctx: Context, step: Step, prefix: str, text: str, previous: dict[str, Any]) -> Several:
     """不变 under an item's question while editing: the whole item as it was (a 时限 that has passed
     is asked again)."""
     parts = {p: previous.get(f"{prefix}_{p}") for p in PARTS}
     if parts["what"] is None:
-        return Several({prefix: None}) if step.optional else None
+        if step.optional:
+            return Several({prefix: None})
+        content.check_answer(text)  # "不变" with nothing to keep: said so
     values = {_key(prefix, p): value for p, value in parts.items() if value is not None}
     if parts["by"] and parts["by"] < ctx.today.isoformat():
         values.pop(_key(prefix, "by"))
@@ -316,7 +318,9 @@ def _named_elsewhere(ctx: Context, pasted: dict[int, str], prefix: str, text: st
 
 
 def _text_part(raw: str) -> str:
-    return parse_text(raw)
+    value = parse_text(raw)
+    content.check_answer(value)
+    return value
 
 
 def _date_part(raw: str, today: date) -> str:
