@@ -2,7 +2,10 @@
 
 A form declares its steps (built from its answers so far, which is how it branches); the current
 step is the first one not yet answered. Anywhere: 取消 cancels (nothing saved), 返回 goes back a
-step, 跳过 skips an optional step. A wrong answer gets a specific re-prompt and the form waits.
+step, 跳过 skips an optional step. A wrong answer gets a specific re-prompt and the form waits; free
+text that says nothing (bot/content.py) is a wrong answer too. One message may answer several steps
+(Form.read_several: a pledge item's 事项、措施、时限 together); a follow-up step then asks only for a
+part it left out.
 The person's row in conversation_state is locked while an answer is applied, so a burst of
 messages is taken one at a time and no step is skipped. A form idle for too long is parked;
 /继续 resumes it where it stopped.
@@ -14,13 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlmodel import Session
 
+from bot import content
 from bot.answers import Invalid, parse_choice, parse_date, parse_text
 from bot.routing import Context
 from bot.texts import render, vocabulary
 from storage import campaigns
-from storage.models import CampaignRecord, CampaignTask, ConversationState
+from storage.models import CampaignRecord, CampaignTask, ConversationState, Person
 
 
 def steering(word: str) -> str | None:
@@ -37,6 +42,7 @@ class Step:
     optional: bool = False
     requires: str = ""  # asked only when this earlier step was answered (not skipped): how forms branch
     data: dict[str, Any] = field(default_factory=dict)  # more words for the prompt; callables run when asked
+    follow_up: bool = False  # asks for a part the step before left out: numbered with it, undone with it
 
     def applies(self, answers: dict[str, Any]) -> bool:
         return not self.requires or answers.get(self.requires) is not None
@@ -52,6 +58,14 @@ class Step:
         return parse_text(text)
 
 
+@dataclass(frozen=True)
+class Several:
+    """One message read as the answers of several steps (a pledge item's 事项、措施 and 时限 together);
+    `note` is said before the next question (why a part it held is asked again)."""
+    answers: dict[str, Any]
+    note: Invalid | None = None
+
+
 class Form(Protocol):
     name: str
     title: str
@@ -60,6 +74,10 @@ class Form(Protocol):
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
         """Raise Invalid when a well-formed answer does not fit the others."""
+
+    def read_several(self, ctx: Context, step: Step, text: str, answers: dict[str, Any],
+                     previous: dict[str, Any]) -> Several | None:
+        """The answers of several steps in this message, or None: it answers `step` alone, as usual."""
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None: ...
 
@@ -76,6 +94,10 @@ class BaseForm:
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
         pass
+
+    def read_several(self, ctx: Context, step: Step, text: str, answers: dict[str, Any],
+                     previous: dict[str, Any]) -> Several | None:
+        return None
 
 
 FORMS: dict[str, Form] = {}
@@ -148,8 +170,22 @@ def _current(steps: list[Step], answers: dict[str, Any]) -> tuple[int, Step | No
     return len(steps), None
 
 
-def _previous(steps: list[Step], answers: dict[str, Any], index: int) -> Step | None:
-    return next((s for s in reversed(steps[:index]) if s.applies(answers) and s.key in answers), None)
+def _undone(steps: list[Step], answers: dict[str, Any], index: int) -> list[Step]:
+    """What 返回 takes back: the answer before this question; when that belongs to an earlier question
+    with follow-ups, the whole of it (one message may have answered it all, so it is asked again)."""
+    answered = [i for i in range(index) if steps[i].applies(answers) and steps[i].key in answers]
+    if not answered:
+        return []
+    last = answered[-1]
+    if not any(not s.follow_up for s in steps[last + 1:index + 1]):  # a part of the question being asked
+        return [steps[last]]
+    head = next(i for i in range(last, -1, -1) if not steps[i].follow_up)
+    return [steps[i] for i in answered if i >= head]
+
+
+def _numbered(steps: list[Step], index: int) -> tuple[int, int]:
+    """(this question's number, how many): a follow-up shares the number of the question it completes."""
+    return sum(not s.follow_up for s in steps[:index + 1]), sum(not s.follow_up for s in steps)
 
 
 def ask(ctx: Context, form: Form, answers: dict[str, Any], note: Invalid | None = None,
@@ -158,7 +194,8 @@ def ask(ctx: Context, form: Form, answers: dict[str, Any], note: Invalid | None 
     steps = form.steps(ctx, answers) if steps is None else steps
     index, step = _current(steps, answers)
     words = {key: value() if callable(value) else value for key, value in step.data.items()}  # e.g. a preview
-    ctx.reply("form_step", title=form.title, step=step, number=index + 1, total=len(steps), answers=answers,
+    number, total = _numbered(steps, index)
+    ctx.reply("form_step", title=form.title, step=step, number=number, total=total, answers=answers,
               note=note.template if note else None, note_data=note.data if note else {},
               previous=(previous or {}).get(step.key), **words)
 
@@ -214,14 +251,18 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
         ctx.reply("form_cancelled", title=form.title)
         return
     if steering(word) == "back":
-        earlier = _previous(steps, answers, index)
-        if earlier is not None:
+        undone = _undone(steps, answers, index)
+        for earlier in undone:
             answers.pop(earlier.key)
         _save(ctx, state, answers)
-        ask(ctx, form, answers, None if earlier else Invalid("form_at_start"), previous)
+        ask(ctx, form, answers, None if undone else Invalid("form_at_start"), previous)
         return
     try:
-        answers[step.key] = _value(ctx, form, step, text, answers, previous)
+        several = form.read_several(ctx, step, text, answers, previous)
+        if several is None:
+            answers[step.key] = _value(ctx, form, step, text, answers, previous)
+        else:
+            answers.update(several.answers)
     except Invalid as problem:
         ask(ctx, form, answers, problem, previous, steps)
         return
@@ -231,7 +272,7 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
         form.submit(ctx, answers)
         return
     _save(ctx, state, answers)
-    ask(ctx, form, answers, previous=previous, steps=steps)
+    ask(ctx, form, answers, several.note if several else None, previous=previous, steps=steps)
 
 
 def reads_as_structured(ctx: Context, state: ConversationState, text: str) -> bool:
@@ -255,11 +296,21 @@ def _value(ctx: Context, form: Form, step: Step, text: str, answers: dict[str, A
         if not step.optional:
             raise Invalid("form_required")
         return None
-    value = previous[step.key] if steering(word) == "keep" and step.key in previous else step.parse(text, ctx.today)
+    if steering(word) == "keep" and step.key in previous:
+        value = previous[step.key]
+    else:
+        value = step.parse(text, ctx.today)
+        if step.kind == "text" and isinstance(value, str):  # free text is kept and often published
+            content.check_answer(value, names=lambda: _roster_names(ctx))
     if step.kind == "date" and value < ctx.today.isoformat():  # every date a form asks is a deadline
         raise Invalid("invalid_past")  # a kept one too: editing after it passed must move it
     form.check(ctx, answers, step, value)
     return value
+
+
+def _roster_names(ctx: Context) -> set[str]:
+    """Everyone's name, once per update: an answer that is a name is content, whatever it looks like."""
+    return ctx.once("roster_names", lambda: set(ctx.session.scalars(select(Person.name))))
 
 
 def _save(ctx: Context, state: ConversationState, answers: dict[str, Any]) -> None:

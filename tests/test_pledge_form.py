@@ -71,10 +71,10 @@ def pledges(engine) -> list[Pledge]:
 
 def test_happy_path_publishes_to_the_group_and_marks_the_tasks_done(engine, campaign):
     li = Phone(engine, "li")  # a 有职党员: one standard, then the 岗位承诺
-    assert "【公开承诺 1/7】" in li.say("/承诺")[0] and "带头学习提高" in li.replies()[-1]
+    assert "【公开承诺 1/3】" in li.say("/承诺")[0] and "带头学习提高" in li.replies()[-1]
     assert "准备怎么做" in li.say("每周听一节青年教师的课并交流")[0]
     assert "什么时候前完成" in li.say("每月记录一次，学期末写总结")[0]
-    assert "4/7" in li.say("6月15日")[0] and "岗位承诺" in li.replies()[-1]
+    assert "2/3" in li.say("6月15日")[0] and "岗位承诺" in li.replies()[-1]  # 措施 and 时限 follow up item 1
     li.say("把教研组的集体备课做实")
     li.say("每两周组织一次集体备课")
     confirm = li.say("月底")[0]
@@ -100,10 +100,10 @@ def test_back_goes_to_the_previous_question(engine, campaign):
     li = Phone(engine, "li")
     li.say("/承诺")
     li.say("第一次写的事项")
-    assert "1/7" in li.say("返回")[0]
+    assert "1/3" in li.say("返回")[0]
     assert "已经是第一项了" in li.say("返回")[0]
     li.say("改过的事项")
-    assert li.answers() == {"s0_what": "改过的事项"}
+    assert li.answers() == {"s0": "改过的事项"}
 
 
 def test_skip_optional_but_not_required(engine, campaign):
@@ -128,9 +128,9 @@ def test_date_answers(engine, campaign, answer, note):
     li.say("每月记录一次")
     reply = li.say(answer)[0]
     if note:
-        assert note in reply and "3/7" in reply and "s0_by" not in li.answers()
+        assert note in reply and "什么时候前完成" in reply and "s0_by" not in li.answers()
     else:
-        assert "4/7" in reply and li.answers()["s0_by"] >= "2026-03-05"
+        assert "2/3" in reply and li.answers()["s0_by"] >= "2026-03-05"
 
 
 def test_text_and_choice_answers_are_checked(engine, campaign):
@@ -148,8 +148,8 @@ def test_command_mid_form_is_answered_and_the_form_waits(engine, campaign):
     li.say("/承诺")
     li.say("每周听一节课")
     help_reply, again = li.say("帮助")
-    assert "你可以发送这些命令" in help_reply and "2/7" in again
-    assert li.answers() == {"s0_what": "每周听一节课"}
+    assert "你可以发送这些命令" in help_reply and "准备怎么做" in again
+    assert li.answers() == {"s0": "每周听一节课"}
 
 
 def test_restart_mid_form_resumes_at_the_same_question(engine, campaign):
@@ -157,7 +157,7 @@ def test_restart_mid_form_resumes_at_the_same_question(engine, campaign):
     Phone(engine, "li").say("每周听一节课")
     restarted = Phone(engine, "li")  # a new Dispatcher, as in a new process: nothing kept in memory
     restarted.sent = 10
-    assert "3/7" in restarted.say("每月记录一次")[0]
+    assert "什么时候前完成" in restarted.say("每月记录一次")[0]
 
 
 def test_burst_of_five_messages_skips_no_step(engine, campaign):
@@ -173,7 +173,7 @@ def test_burst_of_five_messages_skips_no_step(engine, campaign):
     with ThreadPoolExecutor(5) as pool:
         list(pool.map(send, range(5)))
     answers = li.answers()
-    assert set(answers) == {"s0_what", "s0_how"}  # the third step wants a date: the rest were re-prompted
+    assert set(answers) == {"s0", "s0_how"}  # the third step wants a date: the rest were re-prompted
     assert len(li.replies()) == 1 + 5
 
 
@@ -184,7 +184,7 @@ def test_idle_form_is_parked_and_resumed(engine, campaign):
     reply = li.replies()[-1]
     assert "还没填完" in reply and "/继续" in reply
     assert "没看懂" in li.say("随便说点什么")[0]  # parked: ordinary chat again
-    assert "1/7" in li.say("/继续")[0]
+    assert "1/3" in li.say("/继续")[0]
 
 
 # A phone's keyboard; XML 1.0 carries no control characters, surrogates, U+FFFE or U+FFFF (the platform
@@ -230,7 +230,7 @@ def test_edit_keeps_what_is_unchanged_and_adds_a_version(engine, campaign):
     li.say_all(LI_PLEDGE)
     first = li.say("/修改 承诺")[0]
     assert "上次写的是：每周听一节课" in first and "不变" in first
-    li.say_all(("不变", "每周记录一次", "不变", "不变", "不变", "不变", "1"))
+    li.say_all(("措施：每周记录一次", "不变", "1"))  # one message per item: the part to change, or 不变 for all
     old, new = pledges(engine)
     assert (old.version, new.version) == (1, 2)
     assert new.items[0]["how"] == "每周记录一次" and new.items[0]["what"] == old.items[0]["what"]
@@ -318,7 +318,7 @@ def test_idle_forms_job_parks_and_tells_once(engine, campaign, cfg):
     assert run_job("idle_forms", engine, replace(cfg, form_idle_minutes=1), later) == 1
     assert run_job("idle_forms", engine, replace(cfg, form_idle_minutes=1), later) == 0
     assert "/继续" in li.replies()[-1]
-    assert "2/7" in li.say("/继续")[0] and li.answers() == {"s0_what": "每周听一节课"}
+    assert "准备怎么做" in li.say("/继续")[0] and li.answers() == {"s0": "每周听一节课"}
 
 
 async def test_every_form_through_real_callbacks(bot, emulator, engine, rostered):

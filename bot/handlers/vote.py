@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from bot.content import has_words
 from bot.polls.issue import poll_id_of
 from bot.polls.vote import cast
 from bot.routing import Context, Router
@@ -15,6 +16,14 @@ router = Router()
 # "2", "2 意见", "7-2 意见"; \d and int() take full-width digits as phones type them
 TEXT_VOTE = re.compile(r"^(?:(\d{1,9})\s*[-－—]\s*)?(\d{1,2})(?:[\s,，:：]+(.+))?$", re.S)
 COMMENT_LIMIT = 200
+
+
+def kept_comment(typed: str | None) -> str | None:
+    """The comment a typed vote keeps: none for only emoji, punctuation or symbols ("2 😀👍": the vote
+    counts, the comment is dropped). Not asked about either: the thanks must read the same with a
+    comment or without, and a follow-up question would tell who commented."""
+    comment = (typed or "").strip()[:COMMENT_LIMIT]
+    return comment if has_words(comment) else None
 
 
 @router.card("poll-")
@@ -35,7 +44,7 @@ def text_vote(ctx: Context, text: str) -> bool:
     if not match:
         return False
     number = int(match[2])
-    comment = (match[3] or "").strip()[:COMMENT_LIMIT] or None
+    comment = kept_comment(match[3])
     if match[1]:  # "7-2": poll 7 named; cast() answers an outsider, a late or a second vote
         cast(ctx, int(match[1]), number, comment)
         return True
