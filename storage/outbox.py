@@ -224,6 +224,12 @@ def mark_dead(session: Session, *, row_id: int, now: float, reason: str) -> None
     _finish(session, row_id, status=OutboxStatus.dead, lease_until=0.0, last_error=reason, sent_at=None)
 
 
+def sent_rows(session: Session, *, keys: Iterable[str]) -> list[Outbox]:
+    """The rows with these keys that were sent: what the platform answered (result) and when (sent_at)."""
+    return list(session.scalars(select(Outbox).where(Outbox.idem_key.in_(list(keys)),
+                                                     Outbox.status == OutboxStatus.sent).order_by(Outbox.id)))
+
+
 def dead_letters(session: Session, *, limit: int = 200) -> list[Outbox]:
     """The newest dead letters first, with their reasons in last_error."""
     return list(session.scalars(select(Outbox).where(Outbox.status == OutboxStatus.dead)

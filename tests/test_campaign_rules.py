@@ -19,7 +19,7 @@ from bot.campaigns import CampaignFileError, Rules, load_campaign_file, load_cam
 from bot.polls.rules import consequences
 from bot.texts import _environment
 from storage.models import CampaignRecord, CampaignTask
-from tests.test_polls import POLL_CAMPAIGN, Town, issued_poll, populate
+from tests.test_polls import POLL_CAMPAIGN, Town, end_poll, issued_poll, populate
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGNS = ROOT / "campaigns"
@@ -51,7 +51,7 @@ def closed_result(engine, tmp_path, campaign: str, choices: list[str]) -> tuple[
     poll = issued_poll(town)
     for voter, option in zip(["m1", "m2", "m3", "m4", "m5", "q1", "q2", "q3", "q4"], choices, strict=False):
         town.tap(voter, poll.id, option)
-    town.say("sec", "/评议 结束")
+    end_poll(town)
     return town.rows(f"poll:{poll.id}:result")[0].payload["markdown"]["content"], poll.id
 
 
@@ -258,7 +258,7 @@ def test_a_member_rated_below_seed000s_line_owes_their_own_rectification(engine,
     assert poll.subject_userid == "m1"
     for voter in ["m2", "m3", "m4", "m5", "q1", "q2"]:
         town.tap(voter, poll.id, "4")  # 差
-    town.say("sec", f"/评议 结束 {poll.id}")
+    end_poll(town, number=str(poll.id))
     [task] = rectify_tasks(engine)
     assert (task.userid, task.audience, task.kind) == ("m1", "members", "pledge")
     assert task.due == date(2026, 5, 11) + timedelta(days=15)

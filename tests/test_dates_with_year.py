@@ -95,6 +95,7 @@ SAMPLES = {
                                       deadline=NEXT_MOMENT, description="")]},
     "poll_announced.j2": {"poll": POLL, "deadline": NEXT_MOMENT, "eligible": 3},
     "poll_card_desc.j2": {"poll": POLL, "deadline": NEXT_MOMENT},
+    "poll_end_preview.j2": {"poll": POLL, "t": {"voted": 1, "eligible": 3}, "deadline": NEXT_MOMENT},
     "phase_end.j2": {"phase": PHASE, "late": True},
     "task_reminder.j2": {"task": TASK, "days_left": 3, "late": True, "planned": NEXT},
     "task_opens.j2": {"task": TASK, "late": True, "planned": NEXT},

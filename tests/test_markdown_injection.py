@@ -7,7 +7,7 @@ import pytest
 
 from bot.texts import markdown_plain
 from tests.test_pledge_form import Phone, rows
-from tests.test_polls import Town, issued_poll, populate
+from tests.test_polls import Town, end_poll, issued_poll, populate
 from tests.test_scheduler import load
 
 LINK = "[点我领奖](http://evil.example/x)"
@@ -53,7 +53,7 @@ def test_vote_comments_with_markdown_are_published_as_typed(engine, tmp_path):
     poll = issued_poll(town)
     for voter, payload in zip(["m1", "m2", "m3", "m4", "m5"], [LINK, FONT, MENTION, f"{HEADING}\n{QUOTE}", BOLD]):
         assert "已收到" in town.say(voter, f"{poll.id}-1 {payload}")[0]
-    town.say("sec", "/评议 结束")
+    end_poll(town)
     text = town.rows(f"poll:{poll.id}:result")[0].payload["markdown"]["content"]
     assert_shown_not_formatted(text, (LINK, FONT, MENTION, HEADING, QUOTE, BOLD))
     assert "＜font color=\"warning\"＞结果作废＜/font＞" in text and "＜＠all＞" in text

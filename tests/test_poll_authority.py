@@ -2,16 +2,7 @@
 (issue 18, findings 4, 5 and 7), through the bot on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlmodel import Session
-
-from storage.models import Poll
-from tests.test_polls import ROSTER, Town, polls, populate
-
-
-def status(engine, poll_id: int) -> str:
-    with Session(engine) as session:
-        return session.get(Poll, poll_id).status
+from tests.test_polls import ROSTER, Town, end_poll, polls, populate, status
 
 
 def test_a_secretary_cannot_end_a_poll_the_committee_issued_about_their_branch(engine, tmp_path):
@@ -23,7 +14,7 @@ def test_a_secretary_cannot_end_a_poll_the_committee_issued_about_their_branch(e
         reply = town.say("sec", asked)[0]
         assert "只能由发起人或党委结束" in reply and f"编号 {poll.id}" in reply
     assert status(engine, poll.id) == "open"
-    town.say("boss", f"/评议 结束 {poll.id}")
+    end_poll(town, "boss", str(poll.id))
     assert status(engine, poll.id) == "closed"
 
 
@@ -32,7 +23,7 @@ def test_the_issuer_ends_their_own_poll(engine, tmp_path):
     town = Town(engine)
     town.say("sec", "/评议 支部满意度 截止 5月15日 18:00")
     [poll] = polls(engine)
-    town.say("sec", "/评议 结束")
+    end_poll(town)
     assert status(engine, poll.id) == "closed"
 
 

@@ -4,6 +4,7 @@ group receives the result text and its chart with the right counts and 满意率
 from __future__ import annotations
 
 import io
+import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -81,3 +82,57 @@ async def test_poll_end_to_end(live, emulator, engine, settings):
     kind, data = emulator.media[image["image"]["media_id"]]
     assert kind == "image/png" and Image.open(io.BytesIO(data)).size[0] >= 400
     assert [m["msgtype"] for m in chat.messages].index("image") > [m["msgtype"] for m in chat.messages].index("markdown")
+
+
+# -- issue 19, finding 6: the cards of those who did not vote, after the close ----------------------------------------
+class AheadClock:
+    """The emulator's clock, days ahead of ours: the platform's 72 hours pass without waiting."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self) -> float:
+        return time.time() + self.seconds
+
+
+def update_calls(emulator) -> list[dict]:
+    return [c.body for c in emulator.calls if c.api == "message/update_template_card"]
+
+
+async def issue_and_vote(emulator, engine, days: int, voters: list[str]) -> tuple[Poll, datetime]:
+    deadline = (datetime.now(TZ) + timedelta(days=days)).replace(hour=18, minute=0, second=0, microsecond=0)
+    await emulator.say("sec", f"/评议 支部满意度 截止 {deadline:%Y-%m-%d} 18:00")
+    everyone = ["sec", *MEMBERS, *MASSES]
+    assert await eventually(lambda: all(emulator.cards(u) for u in everyone), timeout=15)
+    for userid in voters:
+        assert (await emulator.click(userid, emulator.cards(userid)[0].id, selected={"choice": ["1"]})).attempts == [200]
+    assert await eventually(lambda: all(emulator.cards(u)[0].state == "已提交" for u in voters))
+    with Session(engine) as session:
+        return session.scalars(select(Poll)).one(), deadline
+
+
+async def test_closed_within_72_hours_the_cards_of_those_who_did_not_vote_show_the_end(live, emulator, engine, settings):
+    voted = ["m01", "m02", "q1"]
+    poll, deadline = await issue_and_vote(emulator, engine, 2, voted)
+    run_job("polls", engine, settings, deadline + timedelta(minutes=1))
+    others = [u for u in ["sec", *MEMBERS, *MASSES] if u not in voted]
+    assert await eventually(lambda: all(emulator.cards(u)[0].state == "评议已结束" for u in others), timeout=15)
+    assert [emulator.cards(u)[0].state for u in voted] == ["已提交"] * 3  # theirs still say they voted
+    [ended] = [b for b in update_calls(emulator) if b["button"]["replace_name"] == "评议已结束"]
+    assert sorted(ended["userids"]) == sorted(others)  # one call, the send's response_code, used once
+
+
+async def test_after_72_hours_a_late_tap_is_answered_kindly_and_closes_its_card(live, emulator, engine, settings):
+    voted = ["m01", "m02", "m03", "q1", "q2"]
+    poll, deadline = await issue_and_vote(emulator, engine, 4, voted)  # a four-day poll
+    emulator.clock = AheadClock(deadline.timestamp() + 60 - time.time())
+    run_job("polls", engine, settings, deadline + timedelta(minutes=1))
+    chat = emulator.chats[chat_of(engine, "第一党支部")]
+    assert await eventually(lambda: any(m["msgtype"] == "image" for m in chat.messages), timeout=15)
+    assert not [b for b in update_calls(emulator) if b["button"]["replace_name"] == "评议已结束"]  # code expired
+    assert emulator.cards("m04")[0].state == ""  # still open on the phone: the platform allowed no update
+    assert (await emulator.click("m04", emulator.cards("m04")[0].id, selected={"choice": ["2"]})).attempts == [200]
+    reply = await eventually(lambda: next((t for t in emulator.texts("m04") if "已经结束" in t), None))
+    assert "不能再投票" in reply and "第一党支部·创先争优" in reply
+    assert await eventually(lambda: emulator.cards("m04")[0].state == "评议已结束")
+    assert emulator.cards("m05")[0].state == ""  # the others' cards wait for their own tap

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from storage.models import Ballot, Poll
 from tests.test_campaign_rules import campaign_with_rules_of
-from tests.test_polls import Town, issued_poll, populate
+from tests.test_polls import Town, end_poll, issued_poll, populate
 
 # seed004's rules, with 3 ballots enough to publish (the test branch has four 群众)
 SEED004_MIN3 = campaign_with_rules_of("seed004", **{"min_ballots: {value: 5, default: true}":
@@ -40,7 +40,7 @@ def ballots(engine) -> list[Ballot]:
 
 
 def close(town: Town, poll: Poll) -> tuple[str, dict]:
-    town.say("sec", "/评议 结束")
+    end_poll(town)
     with Session(town.engine) as session:
         result = session.get(Poll, poll.id).result
     return town.rows(f"poll:{poll.id}:result")[0].payload["markdown"]["content"], result

@@ -66,6 +66,18 @@ def issued_poll(town: "Town", text: str = "/评议 支部满意度 截止 5月15
     return polls(town.engine)[-1]
 
 
+def end_poll(town: "Town", userid: str = "sec", number: str = "") -> list[str]:
+    """/评议 结束 (with this number), confirmed: what the person is told once it ended."""
+    asked = town.say(userid, f"/评议 结束 {number}".strip())
+    assert "确认" in asked[-1], asked
+    return town.say(userid, "1")
+
+
+def status(engine, poll_id: int) -> str:
+    with Session(engine) as session:
+        return session.get(Poll, poll_id).status
+
+
 @pytest.fixture
 def branch(engine, tmp_path):
     populate(engine, tmp_path)
@@ -131,7 +143,7 @@ def test_guided_form_issues_cards_to_members_and_masses(engine, branch):
     assert voters == {"sec", *(f"m{i}" for i in range(1, 6)), *(f"q{i}" for i in range(1, 5))}
     assert card.payload["template_card"]["card_type"] == "vote_interaction"
     announce = [r for r in town.rows("poll:") if r.endpoint == "appchat/send"]
-    assert len(announce) == 1 and "10 人" in announce[0].payload["text"]["content"]
+    assert len(announce) == 1 and "10 人" in announce[0].payload["markdown"]["content"]  # a group post: markdown
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(TaskDone)) == 1  # the branch's poll task
 
@@ -197,7 +209,7 @@ def test_closing_posts_the_result_once_and_late_votes_are_refused(engine, branch
     assert "满意：3 票" in text and "基本满意：2 票" in text and "不满意：1 票" in text
     assert "5 ÷ 6 = 83.3%" in text and "参评：6/10" in text and "保留评先评优资格" in text
     town.clock = int(after.timestamp())
-    assert "已经截止" in town.say("m4", "1")[0] or "已经截止" in town.tap("m4", poll.id, "1")[0]
+    assert "已经结束" in town.tap("m4", poll.id, "1")[0]
 
 
 def test_under_the_threshold_nothing_is_shown_or_kept(engine, branch):
@@ -205,7 +217,7 @@ def test_under_the_threshold_nothing_is_shown_or_kept(engine, branch):
     poll = issued_poll(town)
     for voter in ("m1", "m2", "m3", "q1"):  # k - 1 = 4 ballots
         town.tap(voter, poll.id, "3")
-    assert "有效票不足 5 张" in town.say("sec", f"/评议 结束 {poll.id}")[0]
+    assert "有效票不足 5 张" in end_poll(town, number=str(poll.id))[0]
     [closed] = polls(engine)
     assert closed.result["published"] is False and closed.result["counts"] == {} and closed.result["rate"] is None
     assert ballots(engine) == 0
@@ -218,7 +230,7 @@ def test_below_eighty_percent_creates_a_rectification_task_for_that_branch(engin
     poll = issued_poll(town)
     for voter, option in [("m1", "1"), ("m2", "3"), ("m3", "3"), ("q1", "1"), ("q2", "2")]:
         town.tap(voter, poll.id, option)
-    town.say("sec", "/评议 结束")
+    end_poll(town)
     with Session(engine) as session:
         task = session.scalars(select(CampaignTask).where(CampaignTask.key == f"rectify-poll-{poll.id}")).one()
     assert task.branch_id == poll.branch_id and "整改" in task.title

@@ -1,12 +1,13 @@
 """Closing a poll, exactly once (the row is locked and its status checked in the closing
 transaction, and every message it queues has a key of its own): count, store the result, post it
-with its chart to the branch group, and apply the campaign's rules: only the consequences its file
-defines (below its line a 整改方案 task for the branch, or for the member a 民主评议党员 rated, where
-it sets rectify_days), its defaults named as such."""
+with its chart to the branch group, close the cards of those who did not vote, and apply the
+campaign's rules: only the consequences its file defines (below its line a 整改方案 task for the
+branch, or for the member a 民主评议党员 rated, where it sets rectify_days), its defaults named as such."""
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,9 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.campaigns import Rules, rules_of
+from bot.polls import issue
 from bot.polls import rules as poll_rules
 from bot.texts import render, vocabulary
 from bot.wecom import messages
+from storage import outbox
 from storage import polls as store
 from storage.db import after_commit
 from storage.models import Branch, CampaignRecord, CampaignTask, Poll
@@ -51,6 +54,7 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
             messages.to_person(session, key=f"poll:{poll.id}:rectify", userid=rated,
                                text=render("poll_rectify_member", poll=poll, task=task, r=result))
     _publish(session, poll)
+    _close_cards(session, poll)
     return poll
 
 
@@ -98,6 +102,27 @@ def _publish(session: Session, poll: Poll) -> None:
                                    png=chart(poll), filename=f"poll-{poll.id}.png")
     messages.to_person(session, key=f"poll:{poll.id}:issuer", userid=poll.issuer,
                        text=render("poll_closed_issuer", poll=poll, r=poll.result, posted=bool(branch and branch.chat_id)))
+
+
+# The card update waits its turn in the outbox; a code that might expire on the way is not used (the
+# platform would refuse it, and the row would be a dead letter for the operator to wonder about).
+CARD_UPDATE_MARGIN = 600.0
+
+
+def _close_cards(session: Session, poll: Poll) -> None:
+    """The cards of those who did not vote say the poll ended (issue 19: they stayed open and a tap was
+    refused): one update per batch of cards, with the response_code its send returned, while that is
+    valid (messages.RESPONSE_CODE_SECONDS from the send). A batch not sent, or sent longer ago, is left
+    as it is: a tap on such a card is answered kindly and closes that one card (vote.py). Voters' cards
+    say 已提交 already, or (voted by number) stay as they are: one code, one text for all it updates."""
+    missing = {p.userid for p in store.not_voted(session, poll_id=poll.id)}
+    batches = math.ceil(poll.result["eligible"] / issue.TOUSER_LIMIT)
+    for row in outbox.sent_rows(session, keys=[issue.card_key(poll.id, n) for n in range(batches)]):
+        code = (row.result or {}).get("response_code")
+        people = [u for u in row.recipients if u in missing]
+        if code and people and row.sent_at + messages.RESPONSE_CODE_SECONDS - CARD_UPDATE_MARGIN > poll.closed_at:
+            messages.replace_card_button(session, key=f"{row.idem_key}:ended", response_code=code, userids=people,
+                                         text=vocabulary()["poll"]["ended"])
 
 
 def chart(poll: Poll) -> bytes:

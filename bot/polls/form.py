@@ -3,7 +3,7 @@ The committee first picks the branch; a secretary's poll is for their own branch
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from bot.answers import Invalid
 from bot.campaigns import Task, rules_of
 from bot.forms import Step, confirm_step
 from bot.polls.issue import PollSpec, issue
-from bot.polls.rules import DEFAULT_CLOSING
+from bot.polls.rules import default_deadline
 from bot.routing import Context
 from bot.texts import render, vocabulary
 from storage import campaigns, people
@@ -21,6 +21,10 @@ from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Person, Role
 
 NAME_SEPARATORS = re.compile(r"[、，,；;\s]+")
+# The longest description the form takes as typed: what the card's main_title.desc (90236: 建议不超过44个字)
+# holds beside a deadline in another year ("｜不记名，2027年12月31日 18:00截止", issue.card_desc); a longer
+# one (a task's title, the one-line /评议) is shortened on the card and read whole in the group.
+DESCRIPTION_CHARS = 20
 
 
 def _spec(record: CampaignRecord | None, task: CampaignTask | None) -> dict[str, Any]:
@@ -42,7 +46,7 @@ def poll_choices(ctx: Context, answers: dict[str, Any], rates: str | None = None
     branch_id = _branch_id(ctx, answers)
     if branch_id is None:
         return None
-    rates = rates or (_key("rates", answers["rates"]) if answers.get("rates") else None)
+    rates = rates or (vocabulary_key("rates", answers["rates"]) if answers.get("rates") else None)
     lookup = lambda only: campaigns.tasks_to_credit(  # noqa: E731
         ctx.session, today=ctx.today, kind="poll", audiences={"branches"}, branch_id=branch_id,
         subject=f"branch:{branch_id}", only=only)
@@ -79,30 +83,42 @@ def _branch_id(ctx: Context, answers: dict[str, Any]) -> int | None:
 
 def task_defaults(ctx: Context, answers: dict[str, Any] | None = None, rates: str | None = None) -> dict[str, Any]:
     """The campaign task's voters, rates and scale (a file's stored content has them all, defaults
-    included), its due date at 18:00 (else a week from now) and its title. Once per update and
-    answers: the form's steps are built several times per answer."""
+    included), the default deadline (rules.default_deadline: near today, never the task's due months
+    ahead) and the task's title. Once per update and answers: the form's steps are built several
+    times per answer."""
     found = poll_task(ctx, answers, rates)
-    return ctx.once(f"poll_defaults:{found[1].id if found else None}", lambda: _task_defaults(found, ctx.today))
+    return ctx.once(f"poll_defaults:{found[1].id if found else None}", lambda: _task_defaults(found, ctx.now))
 
 
-def _task_defaults(found: tuple[CampaignRecord, CampaignTask] | None, today: date) -> dict[str, Any]:
+def _task_defaults(found: tuple[CampaignRecord, CampaignTask] | None, now: datetime) -> dict[str, Any]:
     record, task = found if found else (None, None)
     spec = _spec(record, task)
-    due = task.due if task and task.due >= today else today + timedelta(days=7)
     return {key: spec.get(key, Task.model_fields[key].default) for key in ("voters", "rates", "scale")} | {
-        "deadline": datetime.combine(due, DEFAULT_CLOSING), "title": task.title if task else ""}
+        "deadline": default_deadline(now, task.due if task else None), "title": task.title if task else ""}
+
+
+def default_description(defaults: dict[str, Any], *, rates: str, scale: str, branch: Branch | None) -> str:
+    """What the poll is about when its issuer does not say: the task's title where the task rates what
+    this poll rates (the card shortens a long one, the group reads it whole); else words from what is
+    rated and how (a branch satisfaction poll in December is not "年底民主评议党员", issue 19)."""
+    title = defaults["title"]
+    if title and defaults["rates"] == rates:
+        return title
+    return render("poll_default_description", rates=rates, scale=scale, branch=branch.name if branch else "")
 
 
 def scale_labels(ctx: Context) -> dict[str, str]:
-    """The campaign's scales as the form offers them ("满意度：满意/基本满意/不满意") → their keys."""
+    """The campaign's scales as the form offers them ("满意度：满意 / 基本满意 / 不满意", and
+    "好 / 较好 / 一般 / 差" for a scale named by its options run together) → their keys."""
     def labels() -> dict[str, str]:
         found = poll_found(ctx)
         rules = rules_of(found[0] if found else None)
-        return {f"{name}：{'/'.join(s.options)}": name for name, s in rules.scales.items()}
+        return {render("poll_scale_label", name=name, options=s.options): name for name, s in rules.scales.items()}
     return ctx.once("poll_scales", labels)
 
 
-def _key(table: str, label: str) -> str:
+def vocabulary_key(table: str, label: str) -> str:
+    """The key of a label in vocabulary.toml's [poll.<table>] ("党员和群众" → "both")."""
     return next(k for k, v in vocabulary()["poll"][table].items() if v == label)
 
 
@@ -128,7 +144,8 @@ class PollForm(forms.BaseForm):
                   Step("voters", "poll_voters", kind="choice", options=tuple(words["voters"].values())),
                   Step("deadline", "poll_deadline", kind="datetime", optional=True,
                        data={"default": defaults["deadline"]}),
-                  Step("description", "poll_description", optional=True, data={"default": defaults["title"]}),
+                  Step("description", "poll_description", optional=True,
+                       data={"default": lambda: self._description(ctx, answers), "most": DESCRIPTION_CHARS}),
                   confirm_step("poll_confirm", lambda: render("poll_preview", **self._preview(ctx, answers)))]
         return steps
 
@@ -143,15 +160,17 @@ class PollForm(forms.BaseForm):
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
         if step.key == "deadline" and datetime.fromisoformat(value) <= ctx.now.replace(tzinfo=None):
             raise Invalid("invalid_past")
+        if step.key == "description" and len(value) > DESCRIPTION_CHARS:
+            raise Invalid("poll_description_long", most=DESCRIPTION_CHARS, length=len(value))
         if step.key == "members":
             self._members(ctx, answers, value)
         if step.key == "voters":  # the form waits here: another choice of voters may be enough
             branch = self._branch(ctx, answers)
             excluded = self._members(ctx, answers, answers["members"]) if answers.get("members") else [None]
             for person in excluded:
-                spec = PollSpec(branch=branch, rates="", scale="", voters=_key("voters", value), deadline=ctx.now,
-                                description="", subject_person=person)
-                too_few(ctx, spec, poll_found(ctx, answers, _key("rates", answers["rates"])), raise_it=True)
+                spec = PollSpec(branch=branch, rates="", scale="", voters=vocabulary_key("voters", value),
+                                deadline=ctx.now, description="", subject_person=person)
+                too_few(ctx, spec, poll_found(ctx, answers, vocabulary_key("rates", answers["rates"])), raise_it=True)
 
     def _members(self, ctx: Context, answers: dict[str, Any], text: str) -> list[Person]:
         by_name = {p.name: p for p in branch_members(ctx, self._branch(ctx, answers).id)}
@@ -163,14 +182,18 @@ class PollForm(forms.BaseForm):
 
     def specs(self, ctx: Context, answers: dict[str, Any]) -> list[PollSpec]:
         defaults, branch = task_defaults(ctx, answers), self._branch(ctx, answers)
-        rates = _key("rates", answers["rates"])
+        rates = vocabulary_key("rates", answers["rates"])
         deadline = datetime.fromisoformat(answers["deadline"]) if answers.get("deadline") else defaults["deadline"]
         common = dict(branch=branch, rates=rates, scale=scale_labels(ctx)[answers["scale"]],
-                      voters=_key("voters", answers["voters"]), deadline=deadline,
-                      description=answers.get("description") or defaults["title"])
+                      voters=vocabulary_key("voters", answers["voters"]), deadline=deadline,
+                      description=answers.get("description") or self._description(ctx, answers))
         if rates != "members":
             return [PollSpec(**common)]
         return [PollSpec(**common, subject_person=p) for p in self._members(ctx, answers, answers["members"])]
+
+    def _description(self, ctx: Context, answers: dict[str, Any]) -> str:
+        return default_description(task_defaults(ctx, answers), rates=vocabulary_key("rates", answers["rates"]),
+                                   scale=scale_labels(ctx)[answers["scale"]], branch=self._branch(ctx, answers))
 
     def _preview(self, ctx: Context, answers: dict[str, Any]) -> dict[str, Any]:
         specs = self.specs(ctx, answers)

@@ -17,6 +17,9 @@ from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Person, Poll
 
 TOUSER_LIMIT = messages.TOUSER_LIMIT
+# 90236, vote_interaction: main_title.title 建议不超过36个字, main_title.desc 建议不超过44个字 (the
+# emulator refuses more, so nothing relies on the platform cutting it).
+CARD_TITLE_CHARS, CARD_DESC_CHARS = 36, 44
 TASK_PREFIX = "poll-"
 # poll-<installation>-<poll>-<batch>; cards sent before installations had ids say poll-<poll>-<batch>.
 # Bounded digits: a forged TaskId of forty digits is not a poll (and int() of it overflows SQL integers).
@@ -56,13 +59,13 @@ def issue(session: Session, *, spec: PollSpec, issuer: Person, tz: str, key: str
         description=spec.description, scale=spec.scale, options=list(scale.options),
         satisfied=list(scale.satisfied), voters=spec.voters, min_ballots=rules.min_ballots,
         deadline=spec.deadline.replace(tzinfo=ZoneInfo(tz)).timestamp(), created_at=now))
-    send_cards(session, poll=poll, userids=voters, deadline=spec.deadline, key=key)
+    send_cards(session, poll=poll, userids=voters, deadline=spec.deadline)
     if task is not None:
         campaigns.mark_done(session, task_id=task.id, subject=f"branch:{spec.branch.id}")
     if spec.branch.chat_id:
         messages.to_chat(session, key=f"{key}:announce:{poll.id}", chat_id=spec.branch.chat_id,
                          text=render("poll_announced", poll=poll, deadline=spec.deadline, eligible=len(voters),
-                                     voters=vocabulary()["poll"]["voters"][spec.voters]))
+                                     voters=vocabulary()["poll"]["voters"][spec.voters]), markdown=True)
     return poll, len(voters)
 
 
@@ -70,19 +73,37 @@ def card(poll: Poll, deadline: datetime, task_id: str) -> dict:
     words = vocabulary()["poll"]
     return {"card_type": "vote_interaction", "task_id": task_id,
             "source": {"desc": render("poll_card_source")},
-            "main_title": {"title": render("poll_card_title", poll=poll)[:36],
-                           "desc": render("poll_card_desc", poll=poll, deadline=deadline)[:44]},  # 44: the docs' advice
+            "main_title": {"title": render("poll_card_title", poll=poll)[:CARD_TITLE_CHARS],
+                           "desc": card_desc(poll, deadline)},
             "checkbox": {"question_key": "choice", "mode": 0,
                          "option_list": [{"id": str(n), "text": o} for n, o in enumerate(poll.options, 1)]},
             "submit_button": {"text": words["submit_button"], "key": f"vote-{poll.id}"}}
 
 
-def send_cards(session: Session, *, poll: Poll, userids: list[str], deadline: datetime, key: str) -> None:
+def card_desc(poll: Poll, deadline: datetime) -> str:
+    """The description, the deadline and anonymity within the card's 44 characters: the hint to vote by
+    number too where there is room; a description too long for the rest is shortened, marked with "…"."""
+    def desc(description: str, hint: bool) -> str:
+        return render("poll_card_desc", poll=poll, deadline=deadline, description=description, hint=hint)
+
+    text = next((t for hint in (True, False) if len(t := desc(poll.description, hint)) <= CARD_DESC_CHARS), None)
+    if text is not None:
+        return text
+    over = len(desc(poll.description, False)) - CARD_DESC_CHARS
+    return desc(poll.description[:max(0, len(poll.description) - over - 1)] + "…", False)
+
+
+def card_key(poll_id: int, batch_no: int) -> str:
+    """The outbox key of a poll's batch of cards: the close finds the batch's response_code by it."""
+    return f"poll:{poll_id}:card:{batch_no}"
+
+
+def send_cards(session: Session, *, poll: Poll, userids: list[str], deadline: datetime) -> None:
     installation = bot_state.installation_id(session)
     for batch_no, start in enumerate(range(0, len(userids), TOUSER_LIMIT)):
         batch = userids[start:start + TOUSER_LIMIT]
         task_id = f"{TASK_PREFIX}{installation}-{poll.id}-{batch_no}"
-        outbox.enqueue(session, key=f"{key}:card:{poll.id}:{batch_no}", endpoint="message/send",
+        outbox.enqueue(session, key=card_key(poll.id, batch_no), endpoint="message/send",
                        payload={"touser": "|".join(batch), "msgtype": "template_card",
                                 "template_card": card(poll, deadline, task_id)}, recipients=batch)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
 from bot.answers import Invalid, parse_date
 
 DEFAULT_CLOSING = time(18, 0)  # a deadline given as a day closes at the end of that working day
+# How long a poll runs when its issuer does not say: a week reaches those away for a few days and still
+# reports while the question is fresh (issue 19: a task due in December was offered in May).
+DEFAULT_DAYS = 7
 _TIME = re.compile(r"(上午|下午|晚上)?\s*(\d{1,2})\s*(?:[:：点时]\s*(\d{1,2})?\s*分?)?$")
 
 
@@ -26,6 +29,14 @@ def parse_deadline(text: str, today: date) -> datetime:
         day = parse_date(day_text, today) if day_text else today
         return datetime.combine(day, time(hour, minute))
     return datetime.combine(parse_date(text, today), DEFAULT_CLOSING)
+
+
+def default_deadline(now: datetime, due: date | None = None) -> datetime:
+    """A week from today at 18:00, or the poll task's due date when that comes sooner and is still ahead
+    (`now` local, naive or not; the result naive local)."""
+    week = datetime.combine(now.date() + timedelta(days=DEFAULT_DAYS), DEFAULT_CLOSING)
+    at_due = datetime.combine(due, DEFAULT_CLOSING) if due is not None else None
+    return at_due if at_due is not None and now.replace(tzinfo=None) < at_due < week else week
 
 
 def tally(options: list[str], choices: Iterable[str]) -> dict[str, int]:

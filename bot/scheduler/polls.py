@@ -20,7 +20,8 @@ from storage import polls as store
 
 
 def run_polls(session: Session, settings: Settings, now: datetime) -> int:
-    closed = [close_poll(session, poll_id=i, tz=settings.tz) for i in store.due_to_close(session, now=now.timestamp())]
+    at = now.timestamp()  # the job's moment (a rerun for a missed minute too): the close's, for its cards
+    closed = [close_poll(session, poll_id=i, tz=settings.tz, now=at) for i in store.due_to_close(session, now=at)]
     store.sweep_keys(session, now=now.timestamp())
     after_commit(session, functools.partial(inbox.retire_keys, session.get_bind()))
     reminded = 0 if is_quiet(now, settings.quiet_hours) else remind(session, now)

@@ -13,6 +13,9 @@ from bot.texts import split_message
 from storage import outbox
 
 TOUSER_LIMIT = 1000
+# 94888 (更新模版卡片消息): a response_code, from message/send's answer for an interactive card (all its
+# recipients) or from a click's callback (the one who clicked), updates cards once, "且只能在72小时内调用".
+RESPONSE_CODE_SECONDS = 72 * 3600
 
 
 def _body(text: str, markdown: bool) -> dict:
@@ -51,6 +54,17 @@ def to_chat(session: Session, *, key: str, chat_id: str, text: str, markdown: bo
     for n, part in enumerate(split_message(text)):
         outbox.enqueue(session, key=f"{key}#{n}", endpoint="appchat/send",
                        payload={"chatid": chat_id, **_body(part, markdown)}, channel=f"chat:{chat_id}")
+
+
+def replace_card_button(session: Session, *, key: str, response_code: str, userids: Sequence[str], text: str,
+                        reply_to: str | None = None) -> None:
+    """These people's copies of a card, their button replaced by `text` and no longer tappable, with a
+    response_code (RESPONSE_CODE_SECONDS); `reply_to`: part of the answer to what this person just did,
+    sent with their replies."""
+    outbox.enqueue(session, key=key, endpoint="message/update_template_card",
+                   payload={"userids": list(userids), "response_code": response_code, "button": {"replace_name": text}},
+                   recipients=[], channel=f"user:{reply_to}" if reply_to else None,
+                   priority=outbox.REPLY if reply_to else outbox.BULK)
 
 
 def image_to_chat(session: Session, *, key: str, chat_id: str, png: bytes, filename: str) -> None:

@@ -211,10 +211,13 @@ class EmulatorState:
     # -- kept between demo runs --------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """What the real service would still know after our restart: chats, messages, used task ids
-        (refused forever, 90236), and the uploaded images those messages show, with their expiry."""
+        (refused forever, 90236), the response_codes not yet used (a poll closed after the demo
+        restarted still updates its cards), and the uploaded images those messages show, with their expiry."""
         return {"inbox": {u: [dataclasses.asdict(e) for e in es] for u, es in self.inbox.items()},
                 "chats": {c: dataclasses.asdict(chat) for c, chat in self.chats.items()},
                 "task_ids": sorted(self.task_ids),
+                "response_codes": {c: [task, users, self.response_code_expires[c]]
+                                   for c, (task, users) in self.response_codes.items()},
                 "media": {m: [kind, base64.b64encode(data).decode()] for m, (kind, data) in self.media.items()},
                 "media_expires": self.media_expires, "media_names": self.media_names}
 
@@ -223,6 +226,8 @@ class EmulatorState:
             self.inbox[user_key(userid)].extend(Entry(**e) for e in entries)
         self.chats.update({c: Chat(**chat) for c, chat in saved.get("chats", {}).items()})
         self.task_ids.update(saved.get("task_ids", []))
+        for code, (task_id, userids, expires) in saved.get("response_codes", {}).items():
+            self.response_codes[code], self.response_code_expires[code] = (task_id, userids), expires
         self.media.update({m: (kind, base64.b64decode(data)) for m, (kind, data) in saved.get("media", {}).items()})
         # A snapshot from before media expired: its images get three days from now.
         self.media_expires.update({m: self.clock() + MEDIA_TTL for m in saved.get("media", {})})
