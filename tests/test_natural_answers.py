@@ -198,3 +198,13 @@ def test_an_everyday_yes_that_is_also_an_option_is_asked_about(engine, town):
     [asked] = town.say("m2", "一")  # option 1 or the start of 一般
     assert "不能更改" in asked and ballots(engine) == 0
     assert "已收到" in town.say("m2", "较好")[0] and ballots(engine) == 1
+
+
+def test_a_long_number_after_a_poll_number_stays_the_forms_answer(engine, town):
+    """Option numbers have at most two digits, as before words were read: "7-2026" is text, not a vote."""
+    poll = issued_poll(town)
+    town.say("m1", "/自评")
+    town.say("m1", "2")
+    [question] = town.say("m1", f"{poll.id}-2026")
+    assert "措施" in question and state(engine, "m1").data["answers"]["g0"] == f"{poll.id}-2026"
+    assert ballots(engine) == 0

@@ -30,9 +30,15 @@ def card_vote(ctx: Context) -> None:
     cast(ctx, poll_id, int(options[0]), None)
 
 
+def _number(choice: str) -> int | None:
+    """An option number (2, ２, 二, ②) of at most two digits: "7-2026" is no vote but a form's answer."""
+    number = option_number(choice)
+    return number if number is not None and number < 100 else None
+
+
 def _names_an_option(choice: str, polls: list[Poll]) -> bool:
     """A number (any script), or the words of an option of one of these polls."""
-    return option_number(choice) is not None or any(choice in poll.options for poll in polls)
+    return _number(choice) is not None or any(choice in poll.options for poll in polls)
 
 
 def _vote(ctx: Context, poll: Poll, choice: str, comment: str | None, *, named: bool) -> None:
@@ -44,7 +50,7 @@ def _vote(ctx: Context, poll: Poll, choice: str, comment: str | None, *, named: 
     try:
         number = choice_index(choice, poll.options, prefixes=False) + 1
     except Invalid:
-        number = option_number(choice) or 0
+        number = _number(choice) or 0
         if 1 <= number <= len(poll.options):  # a numeral that also starts another option
             ctx.reply("vote_unclear", poll=poll, typed=choice, number=number, named=named,
                       starting=[o for o in poll.options if o.startswith(choice)])
@@ -61,10 +67,10 @@ def text_vote(ctx: Context, text: str) -> bool:
     comment = (match[3] or "").strip()[:COMMENT_LIMIT] or None
     if match[1]:  # "7-2": poll 7 named; cast() answers an outsider, a late or a second vote
         poll = ctx.session.get(Poll, int(match[1]))
-        if option_number(choice) is None and (poll is None or choice not in poll.options):
+        if _number(choice) is None and (poll is None or choice not in poll.options):
             return False  # "2026-06-15", or words that are no option of poll 7
         if poll is None:
-            cast(ctx, int(match[1]), option_number(choice), comment)
+            cast(ctx, int(match[1]), _number(choice), comment)
         else:
             _vote(ctx, poll, choice, comment, named=True)
         return True
@@ -78,7 +84,7 @@ def text_vote(ctx: Context, text: str) -> bool:
     if pending:
         return False  # words that are no option: the hint answers them
     voted = [p for p in store.pending_for(ctx.session, userid=ctx.person.userid, voted=True)
-             if option_number(choice) is not None or (choice in p.options and not is_yes(choice))]
+             if _number(choice) is not None or (choice in p.options and not is_yes(choice))]
     if not voted:
         return False  # just a number, or a word: the hint answers it
     ctx.reply("vote_already", poll=voted[0])  # most likely a second try at the poll just voted in
