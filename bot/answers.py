@@ -185,7 +185,7 @@ def parse_date(text: str, today: date) -> date:
         found = reading(text, today)
         if found is not None:
             return found
-    if re.fullmatch(r"(?:今年|本年|今年年)?(?:年底|年末|年内)|今年底", text):
+    if re.fullmatch(r"(?:今年|本年)年?(?:底|末|内)|年(?:底|末|内)", text):
         return date(today.year, 12, 31)
     if re.fullmatch(r"明年(?:年)?(?:底|末)", text):
         return date(today.year + 1, 12, 31)

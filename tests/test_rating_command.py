@@ -134,6 +134,18 @@ def test_enter_the_superior_score_confirm_and_the_card_explains_itself(engine, f
     assert done == [("classify", f"branch:{branch_id(engine, '第一党支部')}")]  # the round open today, of two
 
 
+# Issue 19, finding 7: the card posted to the group ended "规则：定级测试·f6efecd7", a hash no reader can use.
+def test_the_rating_card_names_its_rules_without_a_version_hash(engine, first):
+    sun = Phone(engine, "sun")
+    [detail] = sun.say("/定级 第一党支部 上级 80 表彰 无")
+    sun.say("/定级 确认 第一党支部")
+    [card] = chat_posts(engine)
+    hash8 = first.content_hash[:8]
+    assert hash8 not in card and hash8 not in detail
+    assert "定级测试" in card and "满意率 86.7%，计 86.67 分" in card
+    assert ratings(engine)["第一党支部"].rule_version == f"定级测试·{hash8}"  # kept, for whoever traces it
+
+
 def test_no_confirmation_while_an_input_is_missing(engine, first):
     sun = Phone(engine, "sun")
     [reply] = sun.say("/定级 确认 第一党支部")

@@ -1,7 +1,8 @@
 """Nothing a developer would write on the screen (issue 19, finding 7): the rating card posted to the
 group ended "规则：…·f6efecd7" (a rule version hash), /我 showed "其他：有职 是" (a raw roster column),
 and percentages were rounded three ways (83.33 %, 87.5 %, 80.0 %). One rule for percentages now, in
-one filter (bot.texts.percent, `pct` in templates), and no template may print a rate another way."""
+one filter (bot.texts.percent, `pct` in templates), and no template may print a rate another way.
+The rating card's test is in tests/test_rating_command.py, with its fixtures."""
 from __future__ import annotations
 
 import re
@@ -11,8 +12,6 @@ import pytest
 
 from bot.texts import TEMPLATE_DIR, percent
 from tests.test_dispatch import feed, replies
-from tests.test_pledge_form import Phone
-from tests.test_rating_command import (campaign, chat_posts, first, ratings)  # noqa: F401  (fixtures)
 
 
 # -- one rule for percentages -------------------------------------------------------------------
@@ -69,19 +68,6 @@ def test_the_walk_finds_a_raw_percentage(source):
 @pytest.mark.parametrize("source", ["满意率 {{ r.rate | pct }}", "/参与率 92%", "{{ \"%.2f\" | format(x) }} 分"])
 def test_the_walk_lets_the_filter_and_typed_examples_be(source):
     assert raw_percentages(source) == []
-
-
-# -- the rating card ------------------------------------------------------------------------------
-
-def test_the_rating_card_names_its_rules_without_a_version_hash(engine, first):  # noqa: F811
-    sun = Phone(engine, "sun")
-    [detail] = sun.say("/定级 第一党支部 上级 80 表彰 无")
-    sun.say("/定级 确认 第一党支部")
-    [card] = chat_posts(engine)
-    hash8 = first.content_hash[:8]
-    assert hash8 not in card and hash8 not in detail
-    assert "定级测试" in card and "满意率 86.7%，计 86.67 分" in card
-    assert ratings(engine)["第一党支部"].rule_version == f"定级测试·{hash8}"  # kept, for whoever traces it
 
 
 # -- /我 ------------------------------------------------------------------------------------------
