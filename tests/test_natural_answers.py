@@ -21,13 +21,13 @@ SUBMIT = "提交"
 
 @pytest.mark.parametrize("typed", ["1", "１", "一", "①", "提交", "确认", "确认。", "确认！", "确 认", "确定", "好",
                                    "好的", "好的！", "对", "对的", "是", "是的", "没问题", "可以", "行", "OK", "ok",
-                                   "确认无误", "确认提交", "同意"])
+                                   "确认无误", "确认提交", "同意", "没错", "好了", "👍"])
 def test_a_yes_confirms(typed):
     assert parse_confirm(typed, [SUBMIT]) == SUBMIT
 
 
 @pytest.mark.parametrize("typed", ["不确认", "不对", "不好", "不是", "不行", "不可以", "有问题", "好像不对", "是不是",
-                                   "对了，我还想改", "等等", "确认什么", "2", "二", "0", "好吧我再想想", "错了"])
+                                   "对了，我还想改", "对了", "等等", "好吗", "确认一下", "确认什么", "2", "二", "0", "好吧我再想想", "错了"])
 def test_what_is_not_a_yes_waits(typed):
     with pytest.raises(Invalid):
         parse_confirm(typed, [SUBMIT])
