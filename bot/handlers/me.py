@@ -13,5 +13,5 @@ def show_me(ctx: Context) -> None:
     all; any other column the roster had is shown as its header and value."""
     branch = branch_of(ctx.session, ctx.person)
     others = {key: value for key, value in ctx.person.attributes.items() if key != POST_COLUMN}
-    ctx.reply("me", role_label=vocabulary()["roles"][ctx.person.role], post_holder="post_holders" in audiences(ctx.person),
-              branch_name=branch.name if branch else None, attributes=others)
+    ctx.reply("me", role_label=vocabulary()["roles"][ctx.person.role], branch_name=branch.name if branch else None,
+              post_holder="post_holders" in audiences(ctx.person), attributes=others)
