@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot import content
-from bot.answers import Invalid, parse_choice, parse_date, parse_text
+from bot.answers import Invalid, parse_choice, parse_confirm, parse_date, parse_text
 from bot.routing import Context
 from bot.texts import render, vocabulary
 from storage import campaigns
@@ -37,7 +37,7 @@ def steering(word: str) -> str | None:
 class Step:
     key: str
     prompt: str  # template name
-    kind: str = "text"  # text | date | datetime | choice
+    kind: str = "text"  # text | date | datetime | choice | confirm (a choice that also takes a plain yes)
     options: tuple[str, ...] = ()
     optional: bool = False
     requires: str = ""  # asked only when this earlier step was answered (not skipped): how forms branch
@@ -55,6 +55,8 @@ class Step:
             return parse_deadline(text, today).isoformat(timespec="minutes")
         if self.kind == "choice":
             return parse_choice(text, list(self.options))
+        if self.kind == "confirm":
+            return parse_confirm(text, list(self.options))
         return parse_text(text)
 
 
@@ -149,8 +151,9 @@ def campaign_task(ctx: Context, kind: str, audiences: frozenset[str] | None = No
 
 
 def confirm_step(prompt: str, preview) -> Step:
-    """The last step of every form: a preview (rendered only when asked) and one option to submit."""
-    return Step("confirm", prompt, kind="choice", options=(vocabulary()["forms"]["submit"],), data={"preview": preview})
+    """The last step of every form: a preview (rendered only when asked) and one option to submit,
+    which 确认, 好的 or 没问题 choose as well as 1."""
+    return Step("confirm", prompt, kind="confirm", options=(vocabulary()["forms"]["submit"],), data={"preview": preview})
 
 
 def register(form: Form) -> Form:

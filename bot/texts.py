@@ -5,6 +5,7 @@ import tomllib
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -89,9 +90,21 @@ def _span_filter(context: TemplateContext, first: date | str, last: date | str) 
     return chinese_span(first, last, _today_of(context))
 
 
+_TENTH = Decimal("0.1")
+
+
 def percent(value: float | None) -> str:
-    """0.8666… → 86.7%: one decimal, as the rule lines (80%, 90%, 95%) are compared."""
-    return "—" if value is None else f"{value * 100:.1f}%"
+    """How every rate reads (the `pct` filter): one decimal, rounded half up, a whole one bare —
+    13/15 → 86.7%, 7/8 → 87.5%, 12/15 → 80%, so "13 ÷ 15 = 86.7%" adds up on a calculator. A rate just
+    below a whole percent stays below it (1999/2500 → 79.9%, not 80%): the rules' lines are whole
+    percents, and a shown rate must not seem to reach a line the rules say it missed."""
+    if value is None:
+        return "—"
+    exact = Decimal(repr(round(value, 9))) * 100  # 12/15 is exactly 80 %, as bot.polls.rules compares it
+    shown = exact.quantize(_TENTH, ROUND_HALF_UP)
+    if shown > exact and shown == shown.to_integral_value():
+        shown -= _TENTH
+    return f"{shown.normalize():f}%"
 
 
 # WeChat Work's markdown (90236) reads # headings, **bold**, [links](url), `code`, > quotes,

@@ -63,23 +63,23 @@ def rectify_tasks(engine) -> list[CampaignTask]:
 # -- results state only their campaign's consequences (through the bot, both databases) -------------
 def test_a_seed002_poll_at_100_percent_says_nothing_of_red_flags_or_stars(engine, tmp_path):
     text, _ = closed_result(engine, tmp_path, campaign_with_rules_of("seed002"), ["1"] * 6)
-    assert "6 ÷ 6 = 100.0%" in text
+    assert "6 ÷ 6 = 100%" in text
     assert "红旗" not in text and "星级" not in text and "评先评优" not in text and "整改" not in text
 
 
 def test_a_seed001_poll_below_80_percent_says_nothing_of_eligibility_or_rectification(engine, tmp_path):
     text, _ = closed_result(engine, tmp_path, campaign_with_rules_of("seed001"), ["1", "3", "3", "1", "2"])
-    assert "3 ÷ 5 = 60.0%" in text
+    assert "3 ÷ 5 = 60%" in text
     assert "评先评优" not in text and "整改" not in text
     assert rectify_tasks(engine) == []
 
 
 def test_a_seed000_poll_below_its_line_loses_eligibility_and_owes_a_rectification(engine, tmp_path):
     text, poll_id = closed_result(engine, tmp_path, campaign_with_rules_of("seed000"), ["1", "3", "3", "1", "2"])
-    assert "3 ÷ 5 = 60.0%" in text and "满意率低于 80.0%：按活动规定取消本次评先评优资格" in text
+    assert "3 ÷ 5 = 60%" in text and "满意率低于 80%：按活动规定取消本次评先评优资格" in text
     # the plan states the 80 % line and the 整改提升方案, not its time: that is the campaign's default
     assert f"{DEFAULT_NOTE}：" in text and "整改方案在结果公布后 15 天内制定" in text
-    assert "满意率低于 80.0% 取消" not in text  # the line itself is stated, so it is not named as a default
+    assert "满意率低于 80% 取消" not in text  # the line itself is stated, so it is not named as a default
     [task] = rectify_tasks(engine)
     assert task.due == date(2026, 5, 11) + timedelta(days=15)
 
@@ -93,7 +93,7 @@ def test_rectify_days_come_from_the_campaign_file(engine, tmp_path):
 
 def test_a_seed000_poll_at_or_above_its_line_keeps_eligibility(engine, tmp_path):
     text, _ = closed_result(engine, tmp_path, campaign_with_rules_of("seed000"), ["1", "1", "2", "2", "3"])
-    assert "满意率不低于 80.0%，保留评先评优资格" in text and "整改" not in text and "红旗" not in text
+    assert "满意率不低于 80%，保留评先评优资格" in text and "整改" not in text and "红旗" not in text
     assert f"{DEFAULT_NOTE}：“满意”“基本满意”算满意；有效票不少于 5 张才公布结果。" in text
     assert rectify_tasks(engine) == []
 
@@ -102,7 +102,7 @@ def test_a_marked_default_is_named_where_a_result_applies_it(engine, tmp_path):
     """seed004 states the red flag's 95 % but leaves open which answers count as satisfied and how many
     ballots a result needs: the result names the two defaults, not the stated line."""
     text, _ = closed_result(engine, tmp_path, campaign_with_rules_of("seed004"), ["1"] * 6)
-    assert "满意率达到 90.0%：符合星级指标的满意度要求" in text
+    assert "满意率达到 90%：符合星级指标的满意度要求" in text
     # 红旗 reads 群众's own ballots, too few of them here to publish apart: no verdict, no substitute
     assert "红旗党组织看群众满意度（只看群众的票），这次群众票数不足，不能据此判定" in text
     note = next(line for line in text.splitlines() if DEFAULT_NOTE in line)

@@ -139,7 +139,7 @@ def test_text_and_choice_answers_are_checked(engine, campaign):
     assert "太短" in li.say("好")[0]
     assert "超过了 500 字" in li.say("听" * 501)[0]
     li.say_all(LI_ANSWERS)
-    assert "请回复选项前的数字" in li.say("5")[0] and pledges(engine) == []
+    assert "还没有提交" in li.say("5")[0] and pledges(engine) == []
     assert "已提交" in li.say("提交")[0]
 
 

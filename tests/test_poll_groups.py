@@ -59,8 +59,8 @@ def test_the_red_flag_reads_the_masses_ballots_apart(engine, tmp_path):
     assert result["groups"]["member"]["rate"] == 3 / 5 and result["groups"]["masses"]["counts"] == \
         {"满意": 3, "基本满意": 1, "不满意": 0}
     assert result["consequences"] == ["red_flag"]  # 群众 at 100 % meet 95 %; the whole poll meets no line
-    assert "群众：满意率 4 ÷ 4 = 100.0%" in text and "党员：满意率 3 ÷ 5 = 60.0%" in text
-    assert "群众满意率达到 95.0%：符合红旗党组织“群众对党组织满意度”的要求" in text
+    assert "群众：满意率 4 ÷ 4 = 100%" in text and "党员：满意率 3 ÷ 5 = 60%" in text
+    assert "群众满意率达到 95%：符合红旗党组织“群众对党组织满意度”的要求" in text
     assert ballots(engine) == []  # counted: the ballots are gone, the result holds what is published
 
 
@@ -118,4 +118,4 @@ def test_a_poll_only_群众_vote_in_is_their_rate(engine, tmp_path):
         assert "groups" not in closed.result and closed.result["consequences"] == ["star", "red_flag"]
     town = Town(engine)
     text = town.rows(f"poll:{made.id}:result")[0].payload["markdown"]["content"]
-    assert "群众满意率达到 95.0%：符合红旗党组织“群众对党组织满意度”的要求" in text
+    assert "群众满意率达到 95%：符合红旗党组织“群众对党组织满意度”的要求" in text

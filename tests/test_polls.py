@@ -235,7 +235,7 @@ def test_below_eighty_percent_creates_a_rectification_task_for_that_branch(engin
         task = session.scalars(select(CampaignTask).where(CampaignTask.key == f"rectify-poll-{poll.id}")).one()
     assert task.branch_id == poll.branch_id and "整改" in task.title
     text = town.rows(f"poll:{poll.id}:result")[0].payload["markdown"]["content"]
-    assert "3 ÷ 5 = 60.0%" in text and "取消本次评先评优资格" in text
+    assert "3 ÷ 5 = 60%" in text and "取消本次评先评优资格" in text
     assert "整改" in town.say("sec", "/承诺 支部")[0]
 
 

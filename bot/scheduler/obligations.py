@@ -21,6 +21,7 @@ from storage import campaigns
 from storage.models import CampaignRecord, CampaignTask, Person, Role
 from storage.people import branches as branches_in_order
 
+POST_COLUMN = "有职"  # the roster column that marks a 有职党员 (a post holder: 岗位承诺)
 TRUTHY = {"是", "有", "有职", "yes", "true", "1", "y"}
 PERSONAL = {"members", "post_holders", "secretaries", "committee", "masses"}
 PERSON_COLUMNS = (Person.userid, Person.name, Person.branch_id, Person.role, Person.attributes)
@@ -38,7 +39,7 @@ def audiences(person: Person) -> set[str]:
     found = set()
     if person.role in (Role.member, Role.secretary):
         found.add("members")
-        if str(person.attributes.get("有职", "")).strip().lower() in TRUTHY:
+        if str(person.attributes.get(POST_COLUMN, "")).strip().lower() in TRUTHY:
             found.add("post_holders")
     if person.role == Role.secretary:
         found |= {"secretaries", "branches"}
