@@ -128,3 +128,10 @@ def test_the_pledges_export_has_a_sheet_per_branch_in_counting_order(town, tmp_p
     with Session(town) as session:
         assert export(session, what="pledges", campaign="排序测试", out=out) > 0
     assert load_workbook(out).sheetnames == COUNTED + ["机关党支部"]
+
+
+def test_the_committees_poll_form_offers_branches_in_counting_order(town):
+    """/评议 asks the committee which branch first: its options are numbered in counting order."""
+    question = _say(town, "boss", "/评议", datetime(2026, 3, 10, 12, 0, tzinfo=TZ))
+    offered = re.findall(r"^\s*\d+[.、．]\s*(\S+党支部)", question, flags=re.M)
+    assert offered == COUNTED + ["机关党支部"], question

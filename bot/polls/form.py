@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 
 from bot import forms
 from bot.answers import Invalid
@@ -133,7 +132,7 @@ class PollForm(forms.BaseForm):
         words = vocabulary()["poll"]
         steps = []
         if ctx.person.role == Role.committee:
-            names = ctx.once("poll_branches", lambda: tuple(ctx.session.scalars(select(Branch.name).order_by(Branch.id))))
+            names = ctx.once("poll_branches", lambda: tuple(b.name for b in people.branches(ctx.session)))
             steps.append(Step("branch", "poll_branch", kind="choice", options=names))
         steps.append(Step("rates", "poll_rates", kind="choice", options=tuple(words["rates"].values())))
         if answers.get("rates") == words["rates"]["members"]:
