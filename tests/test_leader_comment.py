@@ -120,6 +120,7 @@ def test_refusals_are_kind_and_save_nothing(engine, rostered):
     unknown = chat.say("sun", f"/点评 第九支部 {TEXT}", IN_2010H2)
     assert "没有找到唯一叫“第九支部”的支部" in unknown and "现有支部：第一党支部、第二党支部" in unknown
     assert "至少写 6 个字" in chat.say("sun", "/点评 第一 很好", IN_2010H2)
+    assert "只有表情或符号" in chat.say("sun", "/点评 第一 😀😀😀👍👍👍", IN_2010H2)  # issue 19: not published
     assert "没有要写的领导点评" in chat.say("sun", f"/点评 第一 {TEXT}", date(2010, 6, 1))  # phase 1: none yet
     assert comments(engine) == [] and group_posts(engine) == [] and done(engine) == set()
 

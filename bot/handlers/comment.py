@@ -14,6 +14,7 @@ from typing import Any
 
 from bot import forms
 from bot.answers import Invalid
+from bot.content import has_words
 from bot.forms import Step, confirm_step
 from bot.routing import Context, Router
 from bot.texts import render, vocabulary
@@ -48,8 +49,10 @@ def _targets(ctx: Context, choice: str) -> list[Branch]:
 
 
 def comment_text(text: str) -> str:
-    """The comment as written (its lines kept), neither a word nor a whole report."""
+    """The comment as written (its lines kept), neither a word nor a whole report, nor only emoji."""
     cleaned = text.replace("\r\n", "\n").strip()
+    if not has_words(cleaned):
+        raise Invalid("content_no_words")
     if len(cleaned) < SHORTEST:
         raise Invalid("invalid_short", shortest=SHORTEST)
     if len(cleaned) > LONGEST:
