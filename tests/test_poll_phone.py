@@ -271,3 +271,31 @@ def test_no_update_is_queued_for_cards_that_never_left(engine, tmp_path):
     issued_poll(town)  # cards still queued: no response_code yet
     run_job("polls", engine, make_settings("sqlite://", "http://127.0.0.1:9"), CLOSE)
     assert card_updates(town) == []
+
+
+def test_a_card_submitted_with_nothing_chosen(engine, tmp_path):
+    """While the poll is open: choose one first; once it has ended, the end is what is said."""
+    import re
+
+    from bot.wecom.emulator.callbacks import card_event
+    from bot.wecom.updates import parse_update
+    from tests.conftest import AGENT_ID, CORP_ID
+
+    populate(engine, tmp_path)
+    town = Town(engine)
+    poll = issued_poll(town)
+
+    def tap_nothing(userid: str) -> list[str]:
+        before = len(town.texts(userid))
+        town.clock += 1
+        xml = card_event(CORP_ID, AGENT_ID, userid, key=f"vote-{poll.id}", task_id=f"poll-{poll.id}-0",
+                         card_type="vote_interaction", selected={"choice": []}, response_code="code")
+        town.dispatcher.feed_update(parse_update(re.sub(r"<CreateTime>\d+</CreateTime>",
+                                                        f"<CreateTime>{town.clock}</CreateTime>", xml)))
+        return town.texts(userid)[before:]
+
+    assert "请选一个选项" in tap_nothing("m1")[0]
+    run_job("polls", engine, make_settings("sqlite://", "http://127.0.0.1:9"), CLOSE)
+    town.clock = int(CLOSE.timestamp()) + 60
+    reply = tap_nothing("m2")[0]
+    assert "已经结束" in reply and "请选" not in reply

@@ -33,10 +33,7 @@ def card_vote(ctx: Context) -> None:
     options = [o for item in ctx.update.selected_items for o in item.option_ids]
     if poll_id is None:
         return
-    if len(options) != 1 or not options[0].isdigit():
-        ctx.reply("vote_pick_one")
-        return
-    cast(ctx, poll_id, int(options[0]), None)
+    cast(ctx, poll_id, int(options[0]) if len(options) == 1 and options[0].isdigit() else None, None)
 
 
 def _number(choice: str) -> int | None:

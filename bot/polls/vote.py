@@ -22,12 +22,16 @@ from storage.models import Branch, CampaignRecord, Poll
 from storage.sealing import CARD_SIZE, keystore
 
 
-def cast(ctx: Context, poll_id: int, number: int, comment: str | None) -> None:
+def cast(ctx: Context, poll_id: int, number: int | None, comment: str | None) -> None:
+    """number: the option chosen, None for a card submitted with no single option (after the end the
+    end is what is said)."""
     poll = store.lock(ctx.session, poll_id=poll_id, share=True)
     if poll is None:
         ctx.reply("vote_no_poll")
     elif poll.status != "open" or ctx.update.create_time > poll.deadline:
         _late(ctx, poll)
+    elif number is None:
+        ctx.reply("vote_pick_one")
     elif not 1 <= number <= len(poll.options):
         ctx.reply("vote_bad_option", poll=poll)
     else:
