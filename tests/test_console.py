@@ -250,6 +250,10 @@ async def test_the_committee_sees_every_branch_and_each_person(console, town):
                  "/console/exports", "/console/audit"):
         response = await console.get(path)
         assert response.status == 200, path
+    pledges = await (await console.get("/console/pledges")).text()
+    assert "党员甲 · 党员公开承诺" in pledges and "每周读一本书" in pledges and "措施：晚上读" in pledges
+    timeline = await (await console.get("/console/timeline")).text()
+    assert '<li class="today">今天 5月11日</li>' in timeline and "截止：党员公开承诺（党员）" in timeline
 
 
 async def test_a_secretary_gets_403_for_another_branch(console, town):

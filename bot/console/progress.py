@@ -92,7 +92,7 @@ def _groups_in_order(groups: dict) -> list:
 
 
 def _post(value: str | None) -> dict[str, Any]:
-    return {"有职": value} if value is not None else {}
+    return {counted.POST_KEY: value} if value is not None else {}
 
 
 def progress(session: Session, *, today: date, branch_id: int | None = None) -> Progress:

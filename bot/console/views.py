@@ -112,8 +112,9 @@ def page_number(value: str | None) -> int:
     return int(value) if value and value.isdigit() and 0 < int(value) < 1_000_000 else 1
 
 
-def branch_number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and int(value) < 2**31 else None
+def positive_number(value: str | None) -> int | None:
+    """A positive whole number from the query (a branch, an entry to page before), or None."""
+    return int(value) if value and value.isdigit() and 0 < int(value) < 2**31 else None
 
 
 def current_campaigns(session: Session, today: date) -> list[CampaignRecord]:
@@ -214,7 +215,7 @@ def _own_pledges(session: Session, person: Person, running: dict[int, CampaignRe
 
 # -- polls -----------------------------------------------------------------------------------------
 def polls_page(session: Session, viewer: Viewer, today: date, query: dict[str, str]) -> Page:
-    scope = viewer.scope(branch_number(query.get("branch")))
+    scope = viewer.scope(positive_number(query.get("branch")))
     number = page_number(query.get("page"))
     rows, total = polls.page(session, branch_id=scope, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     return Page("console/polls", {"polls": rows, "pager": Pager(number, total), "scope": scope,
@@ -252,7 +253,7 @@ class RatingRow:
 def ratings_page(session: Session, viewer: Viewer, today: date, query: dict[str, str]) -> Page:
     """Each campaign's rating rounds; for each branch its level in each round, the latest one explained
     (its sources, weights, formula, lines, what would change it, its stars) and how it moved."""
-    scope = viewer.scope(branch_number(query.get("branch")))
+    scope = viewer.scope(positive_number(query.get("branch")))
     every = [b for b in session.execute(select(Branch.id, Branch.name).order_by(Branch.id))
              if scope is None or b.id == scope]
     pager = Pager(page_number(query.get("page")), len(every), size=10)
@@ -288,7 +289,7 @@ def _rating_section(session: Session, record: CampaignRecord, rounds: list[Campa
 # -- pledges and documents ---------------------------------------------------------------------------
 def pledges_page(session: Session, viewer: Viewer, today: date, query: dict[str, str]) -> Page:
     """公开承诺: published to the branch, so the committee sees every branch's and a secretary their own."""
-    scope = viewer.scope(branch_number(query.get("branch")))
+    scope = viewer.scope(positive_number(query.get("branch")))
     kind = "branch" if query.get("kind") == "branch" else "member"
     number = page_number(query.get("page"))
     running = current_campaigns(session, today)
@@ -301,7 +302,7 @@ def pledges_page(session: Session, viewer: Viewer, today: date, query: dict[str,
 
 
 def documents_page(session: Session, viewer: Viewer, today: date, query: dict[str, str]) -> Page:
-    scope = viewer.scope(branch_number(query.get("branch")))
+    scope = viewer.scope(positive_number(query.get("branch")))
     number = page_number(query.get("page"))
     rows, total = documents.page(session, branch_id=scope, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     return Page("console/documents", {"documents": rows, "scope": scope, "pager": Pager(number, total),
@@ -402,7 +403,7 @@ def audit_page(session: Session, viewer: Viewer, today: date, query: dict[str, s
         from storage import audit
     except ImportError:
         return Page("console/audit", {"entries": None})
-    before = branch_number(query.get("before"))
+    before = positive_number(query.get("before"))
     try:
         entries = [_columns(e) for e in audit.entries(session, limit=AUDIT_PAGE, before=before)]
     except DBAPIError:  # its migration has not run on this database
