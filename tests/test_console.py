@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+import zipfile
 from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -259,13 +260,13 @@ async def test_the_committee_sees_every_branch_and_each_person(console, town):
 async def test_a_secretary_gets_403_for_another_branch(console, town):
     await sign_in(console, "sec1")
     home = await (await console.get("/console/")).text()
-    assert "第一党支部" in home and "党员甲" in home and "全局概览" not in home and "导出档案" not in home
+    assert "第一党支部" in home and "党员甲" in home and "全局概览" not in home and "操作记录" not in home
     other = town["branches"]["第二党支部"]
     own = town["branches"]["第一党支部"]
     assert (await console.get(f"/console/branches/{own}")).status == 200
     for path in (f"/console/branches/{other}", f"/console/pledges?branch={other}", f"/console/polls?branch={other}",
                  f"/console/documents?branch={other}", f"/console/ratings?branch={other}", "/console/people/m3",
-                 "/console/exports", f"/console/exports/{town['campaign']}/ledger", "/console/audit"):
+                 "/console/audit"):
         response = await console.get(path)
         assert response.status == 403 and "不在你可以查看的范围内" in await response.text(), path
     assert (await console.get("/console/people/m2")).status == 200  # a person of their own branch
@@ -374,16 +375,19 @@ async def test_ratings_are_shown_with_their_explanation_and_history(console, eng
     assert "历次定级：一般 → 强（晋位升级）" in text and "第二党支部" not in text.split("<main>")[1]
 
 
-async def test_a_submitted_file_is_downloaded_only_by_those_allowed(console, engine, town):
-    branch = town["branches"]["第一党支部"]
+def submit_file(engine, town, number: int, branch: str, userid: str, name: str, data: bytes) -> None:
+    branch_id = town["branches"][branch]
     with transaction(engine) as session:
-        session.add(DocumentSubmission(id=5, campaign_id=town["campaign"], task_id=town["tasks"]["plan"],
-                                       task_title="支部报送方案", subject=f"branch:{branch}", branch_id=branch,
-                                       userid="sec1", kind="file", media_id="m", file_name="方案.html",
-                                       file_status="kept"))
+        session.add(DocumentSubmission(id=number, campaign_id=town["campaign"], task_id=town["tasks"]["plan"],
+                                       task_title="支部报送方案", subject=f"branch:{branch_id}", branch_id=branch_id,
+                                       userid=userid, kind="file", media_id="m", file_name=name, file_status="kept"))
         session.flush()
-        session.add(DocumentFile(submission_id=5, filename="方案.html", content_type="text/html", size=13,
-                                 sha256="0" * 64, fetched_at=time.time(), data=b"<script>1</script>"))
+        session.add(DocumentFile(submission_id=number, filename=name, content_type="text/html", size=len(data),
+                                 sha256="0" * 64, fetched_at=time.time(), data=data))
+
+
+async def test_a_submitted_file_is_downloaded_only_by_those_allowed(console, engine, town):
+    submit_file(engine, town, 5, "第一党支部", "sec1", "方案.html", b"<script>1</script>")
     for userid, status in (("boss", 200), ("sec1", 200), ("sec2", 403), ("m1", 403)):
         console.session.cookie_jar.clear()
         await sign_in(console, userid)
@@ -406,6 +410,43 @@ async def test_the_committee_downloads_an_excel_export(console, town):
     book = load_workbook(io.BytesIO(await response.read()))
     assert book.worksheets[0].max_row > 1
     assert (await console.get(f"/console/exports/{town['campaign']}/nonsense")).status == 404
+
+
+async def test_a_secretarys_export_holds_their_branch_only(console, town):
+    rows = {}
+    for userid in ("boss", "sec1"):
+        console.session.cookie_jar.clear()
+        await sign_in(console, userid)
+        assert "导出档案" in await (await console.get("/console/exports")).text()
+        for what in ("ledger", "pledges"):
+            response = await console.get(f"/console/exports/{town['campaign']}/{what}")
+            assert response.status == 200, (userid, what)
+            book = load_workbook(io.BytesIO(await response.read()))
+            rows[(userid, what)] = [(sheet.title, row) for sheet in book.worksheets
+                                    for row in sheet.iter_rows(min_row=2, values_only=True)]
+    branches = {row[0] for _title, row in rows[("boss", "ledger")]}
+    assert {"第一党支部", "第二党支部"} <= branches
+    assert {row[0] for _title, row in rows[("sec1", "ledger")]} == {"第一党支部"}
+    assert [r for r in rows[("boss", "ledger")] if r[1][0] == "第一党支部"] == rows[("sec1", "ledger")]
+    assert {title for title, _row in rows[("sec1", "pledges")]} == {"第一党支部"}
+    console.session.cookie_jar.clear()
+    await sign_in(console, "m1")
+    assert (await console.get(f"/console/exports/{town['campaign']}/ledger")).status == 403
+
+
+async def test_a_secretarys_documents_export_carries_their_branchs_files_only(console, engine, town):
+    submit_file(engine, town, 5, "第一党支部", "sec1", "一支部方案.txt", b"first")
+    submit_file(engine, town, 6, "第二党支部", "sec2", "二支部方案.txt", b"second")
+    names = {}
+    for userid in ("boss", "sec2"):
+        console.session.cookie_jar.clear()
+        await sign_in(console, userid)
+        response = await console.get(f"/console/exports/{town['campaign']}/documents")
+        assert response.status == 200 and response.headers["Content-Type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(await response.read())) as bundle:
+            names[userid] = {name.rsplit("/", 1)[-1] for name in bundle.namelist()}
+    assert {"5-一支部方案.txt", "6-二支部方案.txt"} <= names["boss"]
+    assert "6-二支部方案.txt" in names["sec2"] and "5-一支部方案.txt" not in names["sec2"]
 
 
 async def test_the_audit_log_is_shown_to_the_committee(console, engine):

@@ -107,7 +107,7 @@ def test_each_role_sees_what_is_theirs_on_a_phone_and_a_desktop(demo, browser): 
         shown = open_home(page, demo, SECRETARY)
         assert "第一党支部" in shown and "人员" in shown and "第二党支部" not in shown
         menu = page.inner_text("nav.menu")
-        assert "本支部" in menu and "全局概览" not in menu and "导出档案" not in menu and fits(page)
+        assert "本支部" in menu and "全局概览" not in menu and "操作记录" not in menu and fits(page)
         page.goto(console_url(demo, "branches/2"))
         assert "不在你可以查看的范围内" in page.inner_text("main")
 

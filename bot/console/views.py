@@ -2,7 +2,7 @@
 shows it. Every read is bounded: counts are aggregated by the database, lists come a page at a time.
 
 Who may see what is decided here, by Viewer: the committee everything; a secretary their own branch
-(its people, polls, ratings, pledges, documents) and the timeline; a member their own tasks and pledge;
+(its people, polls, ratings, pledges, documents, its rows of the exports) and the timeline; a member their own tasks and pledge;
 群众 a page saying what the app is for. Asking for more is Forbidden (403). Nothing here reads a ballot:
 a poll shows how many have voted while it is open and its stored result (poll.result) once closed.
 """
@@ -357,18 +357,18 @@ def _plan(campaign: Campaign, today: date) -> dict[str, Any]:
 
 # -- exports and the audit log -----------------------------------------------------------------------
 def exports_page(session: Session, viewer: Viewer, today: date) -> Page:
-    if not viewer.committee:
-        raise Forbidden()
+    """The committee's downloads are the whole campaign's; a secretary's hold their branch's rows only."""
+    scope = viewer.scope(None)
     from bot.exports import BOOKS
 
     return Page("console/exports", {"campaigns": list(reversed(stored_campaigns.campaigns(session))),
-                                    "books": list(BOOKS)})
+                                    "books": list(BOOKS), "scope": scope})
 
 
 def export_file(session: Session, viewer: Viewer, campaign_id: int, what: str, tz: str, folder: Path) -> Path:
-    """The workbook written into `folder`; documents with the files kept beside it, zipped together."""
-    if not viewer.committee:
-        raise Forbidden()
+    """The workbook written into `folder` (a secretary's: their branch's rows only); documents with the
+    files kept beside it, zipped together."""
+    scope = viewer.scope(None)
     from bot.exports import BOOKS, export
     from bot.exports.documents import files_folder
 
@@ -376,7 +376,7 @@ def export_file(session: Session, viewer: Viewer, campaign_id: int, what: str, t
     if record is None or what not in BOOKS:
         raise NotFound()
     out = folder / f"{record.name.replace('/', '_').replace(chr(92), '_')}_{what}.xlsx"
-    export(session, what=what, campaign=record.name, out=out, tz=tz)
+    export(session, what=what, campaign=record.name, out=out, tz=tz, branch_id=scope)
     files = files_folder(out)
     if not files.exists():
         return out
