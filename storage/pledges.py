@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, func
 
 from storage.db import IN_CHUNK, database_of
 from storage.models import Person, Pledge
@@ -39,23 +39,7 @@ def others_items(session: Session, *, campaign_id: int, userid: str) -> list[str
     return [what for who in latest if who != userid for what in known[who][1]]
 
 
-_ITEMS: dict[tuple[str, int], dict[str, tuple[int, list[str]]]] = {}
-
-
-def latest_page(session: Session, *, campaign_ids: list[int], kind: str, branch_id: int | None = None,
-                limit: int, offset: int = 0) -> tuple[list[Pledge], int]:
-    """One page of latest_pledges (by branch, then person), and how many there are in all: the
-    latest version is found by the database (highest id of each task's pledge), not by reading every
-    version."""
-    owner = Pledge.userid if kind == "member" else Pledge.branch_id
-    latest = select(func.max(Pledge.id).label("id")).where(Pledge.campaign_id.in_(campaign_ids), Pledge.kind == kind)
-    if branch_id is not None:
-        latest = latest.where(Pledge.branch_id == branch_id)
-    latest = latest.group_by(Pledge.campaign_id, Pledge.task_id, owner).subquery()
-    total = session.scalar(select(func.count()).select_from(latest)) or 0
-    stmt = (select(Pledge).join(latest, latest.c.id == Pledge.id)
-            .order_by(Pledge.branch_id, Pledge.userid, Pledge.id).limit(limit).offset(offset))
-    return list(session.scalars(stmt)), total  # (database, campaign) -> userid -> (pledge id, items)
+_ITEMS: dict[tuple[str, int], dict[str, tuple[int, list[str]]]] = {}  # (database, campaign) -> userid -> (pledge id, items)
 
 
 def latest_pledge(session: Session, *, campaign_id: int, kind: str, userid: str | None = None,
@@ -80,3 +64,19 @@ def add_pledge(session: Session, *, campaign_id: int, task_id: int, person: Pers
     session.add(pledge)
     session.flush()  # its id keys the message that publishes it
     return pledge
+
+
+def latest_page(session: Session, *, campaign_ids: list[int], kind: str, branch_id: int | None = None,
+                limit: int, offset: int = 0) -> tuple[list[Pledge], int]:
+    """One page of latest_pledges (by branch, then person), and how many there are in all: the
+    latest version is found by the database (highest id of each task's pledge), not by reading every
+    version."""
+    owner = Pledge.userid if kind == "member" else Pledge.branch_id
+    latest = select(func.max(Pledge.id).label("id")).where(Pledge.campaign_id.in_(campaign_ids), Pledge.kind == kind)
+    if branch_id is not None:
+        latest = latest.where(Pledge.branch_id == branch_id)
+    latest = latest.group_by(Pledge.campaign_id, Pledge.task_id, owner).subquery()
+    total = session.scalar(select(func.count()).select_from(latest)) or 0
+    stmt = (select(Pledge).join(latest, latest.c.id == Pledge.id)
+            .order_by(Pledge.branch_id, Pledge.userid, Pledge.id).limit(limit).offset(offset))
+    return list(session.scalars(stmt)), total
