@@ -8,6 +8,7 @@ from typing import AsyncIterator
 from aiohttp import web
 from sqlalchemy import Engine
 
+from bot import console
 from bot.background import Runtime, background, cancel
 from bot.config import Settings
 from bot.dispatch import Dispatcher, warm_up_nlp
@@ -41,6 +42,7 @@ def build_app(settings: Settings, engine: Engine, handlers: HandlerProcesses | N
                                 handles=handlers is None, on_recorded=handlers.wake if handlers else lambda: None)
     callback.add_routes(app)
     app.router.add_get("/healthz", _healthz)
+    console.add_routes(app, settings, engine)
     if handlers is None:  # otherwise only the handler processes dispatch, so only they need jieba (~100 MB)
         app.cleanup_ctx.append(_background_context(settings, engine))
         app.on_startup.append(_warm_up_nlp)

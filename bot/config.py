@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import hmac
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -19,6 +21,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin"
+# 网页授权 (91022): the page that asks the platform who opened a link and sends them back with a code.
+# 政务微信 and the emulator serve it elsewhere (WECOM_OAUTH_BASE).
+DEFAULT_OAUTH_BASE = "https://open.weixin.qq.com/connect/oauth2/authorize"
 WECOM_REQUIRED = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
 
 
@@ -118,6 +123,23 @@ def _agent_id(value: str) -> int:
     return int(value)
 
 
+def _web_address(value: str) -> str:
+    """An http(s) address without a trailing slash (the OAuth page, the console's public address)."""
+    value = value.rstrip("/")
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c in value for c in " ?#"):
+        raise ValueError("web_address")
+    return value
+
+
+def _origin(value: str) -> str:
+    """scheme://host[:port], nothing after it: the console's pages live at /console/ of it."""
+    value = _web_address(value)
+    if "/" in value.split("://", 1)[1]:
+        raise ValueError("origin")
+    return value
+
+
 def _seal_key(value: str) -> str:
     if len(value) < 32:
         raise ValueError("seal_key")
@@ -178,6 +200,11 @@ class Settings:
     # polls' ballots), and the directory of those keys (beside a SQLite file, else data/keys).
     seal_key: str = field(default="", repr=False)
     key_dir: str = ""
+    # The console (bot/console/): the platform's 网页授权 page, and the address people open it at when a
+    # reverse proxy stands in front ("https://xf.example.cn"; it decides the OAuth redirect_uri and
+    # whether the session cookie is Secure). Unset: the address the request came to.
+    oauth_base: str = DEFAULT_OAUTH_BASE
+    public_url: str = ""
 
     def key_directory(self) -> Path:
         if self.key_dir:
@@ -193,6 +220,14 @@ class Settings:
 
         if self.seal_key or self.aes_key:
             sealing.configure(self.key_directory(), self.seal_key or self.aes_key)
+
+    def console_key(self) -> bytes | None:
+        """The key the console signs its cookies with: derived from the sealing master key (never the
+        master itself, never logged), so a deployment has one secret fewer to keep. None without one."""
+        master = self.seal_key or self.aes_key
+        if not master:
+            return None
+        return hmac.new(master.encode(), b"xianfeng console session v1", hashlib.sha256).digest()
 
     def require_wecom(self) -> "Settings":
         """`serve` cannot run without the app's credentials; other commands can."""
@@ -210,6 +245,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "WECOM_TOKEN": ("token", str),
     "WECOM_AES_KEY": ("aes_key", _aes_key),
     "WECOM_API_BASE": ("api_base", lambda v: v.rstrip("/")),
+    "WECOM_OAUTH_BASE": ("oauth_base", _web_address),
+    "XIANFENG_PUBLIC_URL": ("public_url", _origin),
     "DATABASE_URL": ("database_url", _database_url),
     "XIANFENG_TZ": ("tz", _timezone),
     "XIANFENG_HTTP_TIMEOUT": ("http_timeout", _positive_float),

@@ -24,7 +24,7 @@ from bot.campaigns import load_campaign_file, save_campaign
 from bot.config import Settings
 from bot.roster import import_roster, read_roster
 from bot.texts import render, vocabulary
-from bot.wecom.emulator import WeComEmulator
+from bot.wecom.emulator import WeComEmulator, oauth
 from storage.campaigns import campaigns
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
@@ -78,6 +78,7 @@ def demo_settings(files: DemoFiles, emulator_port: int) -> Settings:
     return Settings(corp_id=creds["WECOM_CORP_ID"], agent_id=1000002, secret=creds["WECOM_SECRET"],
                     token=creds["WECOM_TOKEN"], aes_key=creds["WECOM_AES_KEY"],
                     api_base=f"http://127.0.0.1:{emulator_port}/cgi-bin",
+                    oauth_base=f"http://127.0.0.1:{emulator_port}/connect/oauth2/authorize",
                     database_url=f"sqlite:///{files.database}",
                     # A demo should show announcements whenever it is started.
                     announce_time="00:00", quiet_hours="")
@@ -126,6 +127,8 @@ async def run_demo(root: Path, *, host: str = "127.0.0.1", port: int = 8700, res
     emulator = build_emulator(settings, files)
     emulator.connect_bot(url=f"http://127.0.0.1:{port + 1}/wecom/callback", token=settings.token,
                          aes_key=settings.aes_key)
+    # The app's 应用主页 is the console; /console/login signs in whoever the phone page shows now.
+    oauth.set_home(emulator, f"http://127.0.0.1:{port + 1}/console/login")
     runners = [web.AppRunner(emulator.app(), access_log=None), web.AppRunner(build_app(settings, engine), **SERVER_OPTIONS)]
     try:
         for runner, (bind, at) in zip(runners, ((host, port), ("127.0.0.1", port + 1)), strict=True):

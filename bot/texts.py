@@ -122,10 +122,24 @@ def markdown_plain(value: Any) -> str:
 
 @cache
 def _environment() -> Environment:
+    return _with_filters(_new_environment(autoescape=False))
+
+
+@cache
+def html_environment() -> Environment:
+    """For the console's pages (message_templates/console/): the same filters and words, every value
+    escaped for HTML, including what the message templates it imports (rating_parts.j2) put out."""
+    return _with_filters(_new_environment(autoescape=True))
+
+
+def _new_environment(*, autoescape: bool) -> Environment:
     # auto_reload off: templates ship with the package and do not change under a running bot, so
     # each render need not stat its file (about 1 % of a callback's time, issue 7).
-    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, autoescape=False, auto_reload=False)
+    return Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True, autoescape=autoescape, auto_reload=False)
+
+
+def _with_filters(env: Environment) -> Environment:
     # Dates: md (a date or ISO text), mdhm (with the time), span (first | span(last)); each shows the
     # year when it is not the reader's (see chinese_date). isodate_md is md's older name for ISO text.
     env.filters["md"] = env.filters["isodate_md"] = _date_filter

@@ -108,10 +108,15 @@ def _copy(row):
     return type(row)(**{column.key: getattr(row, column.key) for column in row.__table__.columns})
 
 
-def done_subjects(session: Session, *, task_ids: list[int]) -> set[tuple[int, str]]:
-    if not task_ids:
+def done_subjects(session: Session, *, task_ids: list[int], subjects: list[str] | None = None
+                  ) -> set[tuple[int, str]]:
+    """(task, subject) of every task_done row of these tasks; of these subjects only, when given (a page
+    of people, rather than everyone's rows)."""
+    if not task_ids or subjects == []:
         return set()
     stmt = select(TaskDone.task_id, TaskDone.subject).where(TaskDone.task_id.in_(task_ids))
+    if subjects is not None:
+        stmt = stmt.where(TaskDone.subject.in_(subjects))
     return {(task_id, subject) for task_id, subject in session.execute(stmt)}
 
 

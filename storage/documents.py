@@ -14,7 +14,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from storage import campaigns
@@ -76,6 +76,15 @@ def of_campaign(session: Session, *, campaign_id: int) -> list[DocumentSubmissio
     stmt = select(DocumentSubmission).where(DocumentSubmission.campaign_id == campaign_id) \
         .order_by(DocumentSubmission.branch_id, DocumentSubmission.submitted_at, DocumentSubmission.id)
     return list(session.scalars(stmt))
+
+
+def page(session: Session, *, branch_id: int | None = None, limit: int, offset: int = 0
+         ) -> tuple[list[DocumentSubmission], int]:
+    """Submissions newest first (of one branch, when given), one page, and how many there are in all."""
+    where = [DocumentSubmission.branch_id == branch_id] if branch_id is not None else []
+    total = session.scalar(select(func.count()).select_from(DocumentSubmission).where(*where)) or 0
+    stmt = select(DocumentSubmission).where(*where).order_by(DocumentSubmission.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt)), total
 
 
 def reviewers(session: Session) -> list[str]:

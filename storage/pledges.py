@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, func
 
 from storage.db import IN_CHUNK, database_of
 from storage.models import Person, Pledge
@@ -72,3 +72,19 @@ def add_pledge(session: Session, *, campaign_id: int, task_id: int, person: Pers
     session.add(pledge)
     session.flush()  # its id keys the message that publishes it
     return pledge
+
+
+def latest_page(session: Session, *, campaign_ids: list[int], kind: str, branch_id: int | None = None,
+                limit: int, offset: int = 0) -> tuple[list[Pledge], int]:
+    """One page of latest_pledges (by branch, then person), and how many there are in all: the
+    latest version is found by the database (highest id of each task's pledge), not by reading every
+    version."""
+    owner = Pledge.userid if kind == "member" else Pledge.branch_id
+    latest = select(func.max(Pledge.id).label("id")).where(Pledge.campaign_id.in_(campaign_ids), Pledge.kind == kind)
+    if branch_id is not None:
+        latest = latest.where(Pledge.branch_id == branch_id)
+    latest = latest.group_by(Pledge.campaign_id, Pledge.task_id, owner).subquery()
+    total = session.scalar(select(func.count()).select_from(latest)) or 0
+    stmt = (select(Pledge).join(latest, latest.c.id == Pledge.id)
+            .order_by(Pledge.branch_id, Pledge.userid, Pledge.id).limit(limit).offset(offset))
+    return list(session.scalars(stmt)), total

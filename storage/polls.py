@@ -187,6 +187,27 @@ def open_polls(session: Session, *, branch_id: int | None = None) -> list[Poll]:
     return list(session.scalars(stmt.order_by(Poll.deadline, Poll.id)))
 
 
+def page(session: Session, *, branch_id: int | None = None, limit: int, offset: int = 0) -> tuple[list[Poll], int]:
+    """Polls newest first (of one branch, when given), one page, and how many there are in all."""
+    where = [Poll.branch_id == branch_id] if branch_id is not None else []
+    total = session.scalar(select(func.count()).select_from(Poll).where(*where)) or 0
+    stmt = select(Poll).where(*where).order_by(Poll.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt)), total
+
+
+def turnouts(session: Session, *, poll_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """poll id -> (voted, eligible), in one grouped query: who may vote and how many have, never what."""
+    if not poll_ids:
+        return {}
+    found: dict[int, list[int]] = {pid: [0, 0] for pid in poll_ids}
+    stmt = (select(PollVoter.poll_id, PollVoter.voted, func.count()).where(PollVoter.poll_id.in_(poll_ids))
+            .group_by(PollVoter.poll_id, PollVoter.voted))
+    for poll_id, voted, n in session.execute(stmt):
+        found[poll_id][1] += n
+        found[poll_id][0] += n if voted else 0
+    return {pid: (voted, eligible) for pid, (voted, eligible) in found.items()}
+
+
 def due_to_close(session: Session, *, now: float) -> list[int]:
     return list(session.scalars(select(Poll.id).where(Poll.status == "open", Poll.deadline <= now).order_by(Poll.id)))
 

@@ -76,3 +76,28 @@ def test_config_option_is_read(monkeypatch, capsys, tmp_path):
     path.write_text('XIANFENG_TZ = "Nowhere/Land"\n')
     assert main(["serve", "--config", str(path)]) == 2
     assert "XIANFENG_TZ" in capsys.readouterr().err
+
+
+def test_the_consoles_sign_in_settings(tmp_path, monkeypatch):
+    """WECOM_OAUTH_BASE: 网页授权 (91022) at open.weixin.qq.com unless 政务微信 or the emulator serve it
+    elsewhere; XIANFENG_PUBLIC_URL: only scheme, host and port (the console lives at /console/ of it)."""
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env=FULL)
+    assert settings.oauth_base == "https://open.weixin.qq.com/connect/oauth2/authorize" and settings.public_url == ""
+    settings = load_settings(env={**FULL, "WECOM_OAUTH_BASE": "https://gov.example.cn/connect/oauth2/authorize/",
+                                  "XIANFENG_PUBLIC_URL": "https://xf.example.cn/"})
+    assert settings.oauth_base == "https://gov.example.cn/connect/oauth2/authorize"
+    assert settings.public_url == "https://xf.example.cn"
+    for name, value in (("WECOM_OAUTH_BASE", "open.weixin.qq.com/connect"), ("XIANFENG_PUBLIC_URL", "ftp://x"),
+                        ("XIANFENG_PUBLIC_URL", "https://xf.example.cn/console"), ("WECOM_OAUTH_BASE", "https://a b")):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(env={**FULL, name: value})
+        assert caught.value.name == name
+
+
+def test_the_consoles_key_is_derived_never_the_secret_itself():
+    settings = load_settings(env=FULL)
+    key = settings.console_key()
+    assert key and len(key) == 32 and AES_KEY.encode() not in key
+    assert load_settings(env={**FULL, "XIANFENG_SEAL_KEY": "s" * 40}).console_key() != key
+    assert load_settings(env={}).console_key() is None

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import aiohttp
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from bot.config import Settings
 from bot.wecom.ratelimit import RateLimiter, TransientError
-from storage.db import transaction
+from storage.db import insert_new, transaction
 from storage.models import AccessToken
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,12 @@ class WeComClient:
     async def call(self, endpoint: str, payload: dict[str, Any], *, deadline: float | None = None) -> dict[str, Any]:
         """`deadline` (time.monotonic()): raise Throttled rather than wait for a turn after it."""
         return await self._with_token(lambda token: self._post(endpoint, token, payload, deadline))
+
+    async def query(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
+        """A GET call with the token in its query (auth/getuserinfo: the console's sign-in); its answer,
+        or ApiError with the platform's errcode."""
+        return await self._with_token(
+            lambda token: self._request("GET", endpoint, params={**params, "access_token": token}))
 
     async def upload(self, kind: str, *, filename: str, content_type: str, data: bytes,
                      deadline: float | None = None) -> str:
@@ -186,10 +192,13 @@ class WeComClient:
             return (row.token, row.expires_at) if row else None
 
     def _store(self, token: str, expires_at: float) -> None:
+        """Insert or replace: another client of the app (the sender, the console's sign-in, another
+        process) may be storing the one it fetched at the same moment."""
         with transaction(self._engine) as session:
-            row = session.get(AccessToken, self._key) or AccessToken(key=self._key, token=token, expires_at=expires_at)
-            row.token, row.expires_at = token, expires_at
-            session.add(row)
+            session.execute(insert_new(session, AccessToken, "key").values(key=self._key, token=token,
+                                                                         expires_at=expires_at))
+            session.execute(update(AccessToken).where(AccessToken.key == self._key)
+                            .values(token=token, expires_at=expires_at))
 
     async def _post(self, endpoint: str, token: str, payload: dict[str, Any],
                     deadline: float | None) -> dict[str, Any]:

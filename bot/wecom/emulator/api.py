@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.wecom.emulator import chats, directory, messages
+from bot.wecom.emulator import chats, directory, messages, oauth
 from bot.wecom.emulator.messages import reply
 from bot.wecom.emulator.quota import LIMIT_ERRCODE
 from bot.wecom.emulator.state import ALL_APIS, Call, EmulatorState
@@ -24,7 +24,8 @@ class EmulatorApi:
                     "appchat/create": chats.appchat_create, "appchat/update": chats.appchat_update,
                     "appchat/send": chats.appchat_send, "appchat/get": chats.appchat_get,
                     "user/get": directory.user_get, "user/list": directory.user_list,
-                    "department/list": directory.department_list, "agent/get": directory.agent_get}
+                    "department/list": directory.department_list, "agent/get": directory.agent_get,
+                    "auth/getuserinfo": oauth.getuserinfo}
         self._routes = {api: partial(handler, state) for api, handler in handlers.items()}
 
     def add_routes(self, app: web.Application) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.wecom.emulator import oauth
 from bot.wecom.emulator.state import user_key
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def add_page_routes(app: web.Application, emulator: "WeComEmulator") -> None:
     app.router.add_post("/emulator/enter", enter)
     app.router.add_get("/emulator/modes", modes)
     app.router.add_post("/emulator/modes", modes)
+    oauth.add_routes(app, emulator)  # 网页授权: the authorize page, and the app's 应用主页 for the phone page
 
 
 async def _close_streams(emulator: "WeComEmulator") -> None:
