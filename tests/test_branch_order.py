@@ -135,3 +135,14 @@ def test_the_committees_poll_form_offers_branches_in_counting_order(town):
     question = _say(town, "boss", "/评议", datetime(2026, 3, 10, 12, 0, tzinfo=TZ))
     offered = re.findall(r"^\s*\d+[.、．]\s*(\S+党支部)", question, flags=re.M)
     assert offered == COUNTED + ["机关党支部"], question
+
+
+def test_the_consoles_overview_and_ratings_list_branches_in_counting_order(town):
+    from bot.console.views import Viewer, overview, ratings_page
+
+    boss = Viewer(userid="boss", name="党委甲", role="committee", branch_id=None, branch="")
+    with Session(town) as session:
+        page = overview(session, boss, datetime(2026, 3, 10, tzinfo=TZ).date(), {})
+        listed = [row["name"] for row in page.context["branches"]]
+        assert listed == (COUNTED + ["机关党支部"])[:len(listed)] and len(listed) >= 10
+        assert ratings_page(session, boss, datetime(2026, 3, 10, tzinfo=TZ).date(), {}).status == 200

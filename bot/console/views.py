@@ -24,6 +24,7 @@ from bot.ratings import History, Inputs, propose
 from storage import campaigns as stored_campaigns
 from storage import documents, pledges, polls
 from storage import progress as counted
+from storage.counting import branch_sort_key
 from storage.models import Branch, CampaignRecord, CampaignTask, DocumentSubmission, Person, Pledge, Poll, Rating, Role
 from storage.people import find
 
@@ -152,6 +153,11 @@ def _chart_rows(progress_rows: list[tuple[CampaignTask, Count]]) -> list[dict[st
     return [{"label": task.title, "count": count} for task, count in progress_rows]
 
 
+def _counted(session: Session) -> list:
+    """Every branch (id, name) in the order people count them (storage.counting.branch_sort_key)."""
+    return sorted(session.execute(select(Branch.id, Branch.name)), key=lambda b: branch_sort_key(b.name))
+
+
 def overview(session: Session, viewer: Viewer, today: date, query: dict[str, str]) -> Page:
     """The committee's first page: every opened task's progress across all branches, and each branch's."""
     if not viewer.committee:
@@ -159,7 +165,7 @@ def overview(session: Session, viewer: Viewer, today: date, query: dict[str, str
     found = progress(session, today=today)
     tasks = found.by_task()
     per_branch = found.by_branch()
-    every = list(session.execute(select(Branch.id, Branch.name).order_by(Branch.id)))  # in the roster's order
+    every = _counted(session)
     pager = Pager(page_number(query.get("page")), len(every))
     rows = [{"id": b.id, "name": b.name, "count": per_branch.get(b.id, Count())}
             for b in every[pager.offset:pager.offset + pager.size]]
@@ -254,8 +260,7 @@ def ratings_page(session: Session, viewer: Viewer, today: date, query: dict[str,
     """Each campaign's rating rounds; for each branch its level in each round, the latest one explained
     (its sources, weights, formula, lines, what would change it, its stars) and how it moved."""
     scope = viewer.scope(positive_number(query.get("branch")))
-    every = [b for b in session.execute(select(Branch.id, Branch.name).order_by(Branch.id))
-             if scope is None or b.id == scope]
+    every = [b for b in _counted(session) if scope is None or b.id == scope]
     pager = Pager(page_number(query.get("page")), len(every), size=10)
     shown = every[pager.offset:pager.offset + pager.size]
     sections = []
