@@ -60,7 +60,8 @@ def end(ctx: Context, number: str) -> None:
     if len(chosen) != 1:
         ctx.reply("poll_end_which", polls=candidates, asked=number)
         return
-    closed = close_poll(ctx.session, poll_id=chosen[0].id, tz=str(ctx.now.tzinfo), now=float(ctx.update.create_time))
+    closed = close_poll(ctx.session, poll_id=chosen[0].id, tz=str(ctx.now.tzinfo), now=float(ctx.update.create_time),
+                        actor=ctx.person.userid)
     if closed is None or closed.issuer != ctx.person.userid:  # the issuer hears it from close_poll
         ctx.reply("poll_ended", poll=closed or chosen[0])
 
