@@ -466,11 +466,19 @@ def rules_of(record: Any) -> Rules:
     return Rules.model_validate(record.content.get("rules", {})) if record is not None else Rules()
 
 
-def save_campaign(session, campaign: Campaign, *, source_file: str):
-    """Store a validated campaign and its tasks (storage.campaigns.upsert_campaign); idempotent."""
+def save_campaign(session, campaign: Campaign, *, source_file: str, actor: str = "system"):
+    """Store a validated campaign and its tasks (storage.campaigns.upsert_campaign); idempotent. A load
+    that changes it is logged (storage.audit) as `actor`'s: "cli", or "system" (the demo, a rehearsal)."""
+    from storage import audit
     from storage.campaigns import upsert_campaign
 
     tasks = [dict(key=t.id, phase_index=i, title=t.title, kind=t.kind, audience=t.audience, due=t.due,
                   remind_days=t.remind_days_before) for i, p in enumerate(campaign.phases) for t in p.tasks]
-    return upsert_campaign(session, name=campaign.name, content=campaign.model_dump(mode="json"),
-                           source_file=source_file, start=campaign.start, end=campaign.end, tasks=tasks)
+    result = upsert_campaign(session, name=campaign.name, content=campaign.model_dump(mode="json"),
+                             source_file=source_file, start=campaign.start, end=campaign.end, tasks=tasks)
+    if result.status != "unchanged":
+        record = result.record
+        audit.append(session, actor=actor, action="campaign.loaded", subject=f"campaign:{record.id}", details={
+            "name": record.name, "status": result.status, "file": Path(source_file).name, "start": record.start,
+            "end": record.end, "tasks": len(tasks), "content_hash": record.content_hash})
+    return result

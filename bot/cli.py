@@ -1,4 +1,4 @@
-"""The `xianfeng` command: serve, db upgrade, roster import."""
+"""The `xianfeng` command: serve, db upgrade, roster import, campaigns, jobs, exports, the audit log."""
 from __future__ import annotations
 
 import argparse
@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     roster = commands.add_parser("roster", parents=[common], help="people and branches")
     roster_import = roster.add_subparsers(dest="action", required=True).add_parser("import", parents=[common])
     roster_import.add_argument("file", type=Path)
+
+    audit = commands.add_parser("audit", parents=[common], help="the audit log")
+    audit = audit.add_subparsers(dest="action", required=True)
+    audit.add_parser("verify", parents=[common], help="check every entry's hash and link, and the head")
+    show = audit.add_parser("show", parents=[common], help="the newest entries")
+    show.add_argument("--limit", type=int, default=30)
+    show.add_argument("--before", type=int, help="entries older than this one")
 
     doctor = commands.add_parser("doctor", parents=[common], help="check the WeChat Work settings against the platform")
     doctor.add_argument("--to", metavar="USERID", help="send a test message to this member")
@@ -148,7 +155,7 @@ def _roster_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.roster import RosterRejected, import_roster
 
     try:
-        summary = import_roster(_engine(settings), args.file)
+        summary = import_roster(_engine(settings), args.file, actor="cli")
     except RosterRejected as exc:
         print(exc.render(), file=sys.stderr)
         return 1
@@ -179,7 +186,7 @@ def _campaign_load(settings: Settings, args: argparse.Namespace) -> int:
         print(render("cli/campaign_anchors_moved", moved=moved), file=sys.stderr)
     campaign = moved.campaign if moved else campaign
     with transaction(_engine(settings)) as session:
-        result = save_campaign(session, campaign, source_file=str(args.file))
+        result = save_campaign(session, campaign, source_file=str(args.file), actor="cli")
     print(render("cli/campaign_loaded", campaign=campaign, status=result.status, moved=moved))
     _warn_unknown_holidays(settings, campaign.start, campaign.end)
     return 0
@@ -262,6 +269,29 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.audit_log import verify_words
+    from storage import audit
+    from storage.db import reading
+
+    with reading(_engine(settings)) as session:
+        report = audit.verify(session)
+    print(verify_words(report, settings.tz), file=sys.stderr if report.problems else sys.stdout)
+    return 1 if report.problems else 0
+
+
+def _audit_show(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.audit_log import shown
+    from storage import audit
+    from storage.db import reading
+
+    limit = max(1, min(args.limit, audit.SHOW_LIMIT - 1))  # one more is read, to tell whether there are older ones
+    with reading(_engine(settings)) as session:
+        entries = shown(session, limit=limit + 1, before=args.before, tz=settings.tz)
+    print(render("cli/audit_show", entries=entries[:limit], more=len(entries) > limit))
+    return 0
+
+
 def _outbox_command(name: str):
     def run(settings: Settings, args: argparse.Namespace) -> int:
         from bot import outbox_commands
@@ -276,6 +306,7 @@ COMMANDS = {("status", None): _outbox_command("status"), ("outbox", "dead"): _ou
             ("campaign", "load"): _campaign_load, ("campaign", "show"): _campaign_show,
             ("campaign", "rehearse"): _campaign_rehearse,
             ("jobs", "list"): _jobs_list, ("jobs", "run"): _jobs_run,
+            ("audit", "verify"): _audit_verify, ("audit", "show"): _audit_show,
             ("serve", None): _serve, ("demo", None): _demo, ("db", "upgrade"): _db_upgrade, ("roster", "import"): _roster_import}
 
 

@@ -7,6 +7,7 @@ the outbox in the same transaction, because an app may only post to group chats 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 
 from bot.texts import render, vocabulary
 from bot.wecom import messages
+from storage import audit
 from storage.db import transaction
 from storage.models import Role
 from storage.people import ImportSummary, RosterEntry, upsert_people, userid_key
@@ -141,10 +143,16 @@ def read_roster(path: Path) -> list[RosterEntry]:
     return entries
 
 
-def import_roster(engine: Engine, path: Path) -> ImportSummary:
+def import_roster(engine: Engine, path: Path, *, actor: str = "system") -> ImportSummary:
+    """Import the file whole or not at all; an import that changes anyone or any chat is logged
+    (storage.audit) as `actor`'s: "cli", or "system" (the demo, a rehearsal)."""
     entries = read_roster(path)
     with transaction(engine) as session:
         summary = upsert_people(session, entries)
+        if summary.created or summary.updated or summary.chats:
+            audit.append(session, actor=actor, action="roster.imported", subject="roster", details={
+                "file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "created": summary.created,
+                "updated": summary.updated, "unchanged": summary.unchanged, "chats": len(summary.chats)})
         for change in summary.chats:
             branch, revision = change.branch, change.branch.chat_revision
             key = f"appchat:{branch.chat_id}:{revision}"

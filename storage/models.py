@@ -445,3 +445,20 @@ class LeaderComment(SQLModel, table=True):
     userid: str = Field(foreign_key="person.userid", max_length=64)
     text: str = Field(sa_column=Column(Text, nullable=False))
     written_at: float = Field(default_factory=time.time)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One entry of the audit log (storage/audit.py): who (a userid, "cli" or "system") did what
+    (a short action code) to what (subject, e.g. "poll:12"), with a few details (never anything from a
+    ballot). Each entry's hash covers its fields and the hash of the entry before it, so an edit or a
+    deletion shows; `seq` runs 1, 2, 3… without gaps, assigned under a lock (no autoincrement)."""
+
+    __tablename__ = "audit_entry"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: float
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    subject: str = Field(max_length=120)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)

@@ -136,6 +136,9 @@ SAMPLES = {
     "rating_no_campaign.j2": {"today": TODAY, "rounds": [Obj(title="定级", start=NEXT, end=date(2027, 2, 28))]},
     "task_choice_option.j2": {"task": TASK},
     "document_pending.j2": {"docs": [(Obj(id=1, task_title="小结", kind="file", file_name="小结.pdf"), "一支部", NEXT)]},
+    "audit_entry.j2": {"plain": False, "entry": Obj(action="campaign.loaded", subject="campaign:1", details={
+        "name": "活动", "status": "created", "file": "a.yaml", "start": NEXT.isoformat(), "end": "2027-02-28",
+        "tasks": 3, "content_hash": "0" * 64})},
 }
 # The committee's confirmation is dated the day it is sent: never another year by construction.
 DATED_TODAY = {"rating_card.j2"}

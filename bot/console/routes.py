@@ -101,7 +101,7 @@ def add_routes(app: web.Application, settings: Settings, engine: Engine) -> None
     add("/console/timeline", _page(lambda s, v, t, q, m: views.timeline_page(s, v, t)))
     add("/console/exports", _page(lambda s, v, t, q, m: views.exports_page(s, v, t)))
     add(r"/console/exports/{campaign_id:\d{1,9}}/{what}", export_download)
-    add("/console/audit", _page(lambda s, v, t, q, m: views.audit_page(s, v, t, q)))
+    add("/console/audit", _page(lambda s, v, t, q, m: views.audit_page(s, v, t, q, tz=settings.tz)))
 
 
 async def to_home(_request: web.Request) -> web.Response:

@@ -18,11 +18,12 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot import audit_log
 from bot.campaigns import Campaign, rules_of
 from bot.console.progress import Count, owed_by, progress, summary
 from bot.ratings import History, Inputs, propose
+from storage import audit, documents, pledges, polls
 from storage import campaigns as stored_campaigns
-from storage import documents, pledges, polls
 from storage import progress as counted
 from storage.counting import branch_sort_key
 from storage.models import Branch, CampaignRecord, CampaignTask, DocumentSubmission, Person, Pledge, Poll, Rating, Role
@@ -397,32 +398,15 @@ def export_file(session: Session, viewer: Viewer, campaign_id: int, what: str, t
 AUDIT_PAGE = 50
 
 
-def audit_page(session: Session, viewer: Viewer, today: date, query: dict[str, str]) -> Page:
-    """The hash-chained audit log (storage/audit.py, issue 20's other half), newest first, a page at a
-    time before an entry; a page saying it is not there yet while that is not installed."""
+def audit_page(session: Session, viewer: Viewer, today: date, query: dict[str, str], *, tz: str) -> Page:
+    """The hash-chained audit log (storage/audit.py), newest first, a page at a time before an entry,
+    with whether the whole log verifies."""
     if not viewer.committee:
         raise Forbidden()
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        from storage import audit
-    except ImportError:
-        return Page("console/audit", {"entries": None})
     before = positive_number(query.get("before"))
-    try:
-        entries = [_columns(e) for e in audit.entries(session, limit=AUDIT_PAGE, before=before)]
-    except DBAPIError:  # its migration has not run on this database
-        return Page("console/audit", {"entries": None})
-    last = entries[-1].get("id") if len(entries) == AUDIT_PAGE else None
-    return Page("console/audit", {"entries": entries, "heads": list(entries[0]) if entries else [], "older": last})
+    entries = audit_log.shown(session, limit=AUDIT_PAGE + 1, before=before, tz=tz)
+    older = f"?before={entries[AUDIT_PAGE - 1].seq}" if len(entries) > AUDIT_PAGE else None
+    return Page("console/audit", {"entries": entries[:AUDIT_PAGE], "report": audit.verify(session),
+                                  "older_url": older})
 
 
-def _columns(entry: Any) -> dict[str, Any]:
-    """An entry's fields in order, whatever kind of object storage/audit.py returns."""
-    if hasattr(entry, "__table__"):
-        return {c.key: getattr(entry, c.key) for c in entry.__table__.columns}
-    if hasattr(entry, "_mapping"):
-        return dict(entry._mapping)
-    if hasattr(entry, "__dataclass_fields__"):
-        return {name: getattr(entry, name) for name in entry.__dataclass_fields__}
-    return dict(vars(entry))

@@ -20,8 +20,8 @@ from bot.rating_requests import Request, parse
 from bot.routing import Context, Router
 from bot.texts import render
 from bot.wecom import messages
-from storage import campaigns, people, ratings
-from storage.models import Branch, Person, Role
+from storage import audit, campaigns, people, ratings
+from storage.models import Branch, Person, Rating, Role
 
 router = Router()
 
@@ -51,6 +51,8 @@ def _show(ctx: Context, plan: Plan, branch: Branch, entered: dict) -> None:
     """One branch, after recording what the committee entered (never over a confirmed rating)."""
     now = _one(ctx, plan, branch, entered)
     note = ("locked" if now.rating.status == "confirmed" else "entered") if entered else ""
+    if note == "entered":
+        _log(ctx, "rating.entered", now.rating, branch, entered)
     _detail(ctx, plan, branch, now, note)
 
 
@@ -94,6 +96,7 @@ def _star(ctx: Context, plan: Plan, branch: Branch, request: Request) -> None:
     decision = {"decision": request.decision, "comment": request.comment, "by": ctx.person.name,
                 "claim": now.inputs.claim(star)}
     entered = {"star_decisions": {**now.inputs.star_decisions, star: decision}}
+    _log(ctx, "rating.entered", now.rating, branch, {"star": star, "decision": request.decision})
     _detail(ctx, plan, branch, _one(ctx, plan, branch, entered), note=f"star_{request.decision}", star=star)
 
 
@@ -108,11 +111,19 @@ def _confirm(ctx: Context, plan: Plan, branch: Branch) -> None:
         _detail(ctx, plan, branch, now, note=refused)
         return
     ratings.confirm(ctx.session, rating=rating, userid=ctx.person.userid, at=float(ctx.update.create_time))
+    _log(ctx, "rating.confirmed", rating, branch, {"level": rating.level, "score": rating.score, "stars": rating.stars,
+                                                    "red_flag": rating.red_flag})
     _mark_done(ctx, plan, branch)
     history = histories(ctx.session, plan, {branch.id: rating})[branch.id]
     if branch.chat_id:
         _post(ctx, plan, branch, now, history)
     ctx.reply("rating_confirmed", branch=branch, rating=rating, posted=bool(branch.chat_id), history=history)
+
+
+def _log(ctx: Context, action: str, rating: Rating, branch: Branch, details: dict) -> None:
+    """An entry in the audit log: what the committee entered, confirmed or withdrew, on which round's rating."""
+    audit.append(ctx.session, actor=ctx.person.userid, action=action, subject=f"rating:{rating.id}",
+                 details={"branch": branch.name, "round": rating.task_id, **details})
 
 
 def _post(ctx: Context, plan: Plan, branch: Branch, now: Current, history: History) -> None:
@@ -127,6 +138,7 @@ def _reopen(ctx: Context, plan: Plan, branch: Branch) -> None:
     [rating] = ratings.locked(ctx.session, task=plan.task, branch_ids=[branch.id]).values()
     reopened = rating.status == "confirmed"
     if reopened:
+        _log(ctx, "rating.withdrawn", rating, branch, {"level": rating.level})  # the level it had
         ratings.reopen(ctx.session, rating=rating)  # recomputed below from today's inputs; what was entered stays
     _detail(ctx, plan, branch, _one(ctx, plan, branch), note="reopened" if reopened else "not_confirmed")
 

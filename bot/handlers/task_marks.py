@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.routing import Context, Router
 from bot.scheduler.obligations import Obligations
 from bot.texts import vocabulary
-from storage import campaigns, people
+from storage import audit, campaigns, people
 from storage.models import Branch, CampaignTask, Role
 
 router = Router()
@@ -32,8 +32,10 @@ def mark(ctx: Context) -> None:
         return
     number, how, reason = choice
     task = tasks[number - 1]
-    campaigns.mark_by_hand(ctx.session, task_id=task.id, subject=f"branch:{branch.id}", how=how, reason=reason,
-                           by=ctx.person.userid)
+    if campaigns.mark_by_hand(ctx.session, task_id=task.id, subject=f"branch:{branch.id}", how=how, reason=reason,
+                              by=ctx.person.userid):
+        audit.append(ctx.session, actor=ctx.person.userid, action="task.marked", subject=f"task:{task.id}", details={
+            "title": task.title, "branch": branch.name, "for": f"branch:{branch.id}", "how": how, "reason": reason})
     ctx.reply("task_mark_done", branch=branch, task=task, how=how, reason=reason)
 
 

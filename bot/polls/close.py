@@ -19,7 +19,7 @@ from bot.polls import issue
 from bot.polls import rules as poll_rules
 from bot.texts import render, vocabulary
 from bot.wecom import messages
-from storage import outbox
+from storage import audit, outbox
 from storage import polls as store
 from storage.db import after_commit
 from storage.models import Branch, CampaignRecord, CampaignTask, Poll
@@ -28,8 +28,10 @@ from storage.sealing import KeyGone
 log = logging.getLogger(__name__)
 
 
-def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = None) -> Poll | None:
-    """Close the poll if it is still open; the closed poll, or None if someone else closed it first."""
+def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = None, actor: str = "system",
+               ) -> Poll | None:
+    """Close the poll if it is still open; the closed poll, or None if someone else closed it first.
+    actor: who closed it (a userid; "system" when its deadline did), for the audit log."""
     poll = store.lock(session, poll_id=poll_id, share=False)
     if poll is None or poll.status != "open":
         return None
@@ -44,6 +46,8 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
     result = _result(session, poll, rules, opened, planned=record is not None)
     poll.status, poll.closed_at, poll.result = "closed", now or time.time(), result
     session.add(poll)
+    audit.append(session, actor=actor, action="poll.closed", subject=f"poll:{poll.id}",  # turnout, never a vote
+                 details={"voted": result["voted"], "eligible": result["eligible"], "published": result["published"]})
     store.discard_ballots(session, poll_id=poll.id)
     after_commit(session, functools.partial(store.erase_after_close, session.get_bind(), key=poll.seal_key))
     closed_on = datetime.fromtimestamp(poll.closed_at, ZoneInfo(tz)).date()

@@ -72,7 +72,8 @@ class PollEndForm(forms.BaseForm):
         if poll is None:  # the poll chosen by name ended meanwhile (its deadline) and left the list
             ctx.reply("poll_end_which", polls=end_candidates(ctx), asked="")
             return
-        closed = close_poll(ctx.session, poll_id=poll.id, tz=str(ctx.now.tzinfo), now=float(ctx.update.create_time))
+        closed = close_poll(ctx.session, poll_id=poll.id, tz=str(ctx.now.tzinfo), now=float(ctx.update.create_time),
+                            actor=ctx.person.userid)
         if closed is None or closed.issuer != ctx.person.userid:  # the issuer hears it from close_poll
             ctx.reply("poll_ended", poll=closed or poll)
 

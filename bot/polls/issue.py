@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.campaigns import rules_of
 from bot.texts import render, vocabulary
 from bot.wecom import messages
-from storage import bot_state, campaigns, outbox
+from storage import audit, bot_state, campaigns, outbox
 from storage import polls as store
 from storage.models import Branch, CampaignRecord, CampaignTask, Person, Poll
 
@@ -60,6 +60,8 @@ def issue(session: Session, *, spec: PollSpec, issuer: Person, tz: str, key: str
         satisfied=list(scale.satisfied), voters=spec.voters, min_ballots=rules.min_ballots,
         deadline=spec.deadline.replace(tzinfo=ZoneInfo(tz)).timestamp(), created_at=now))
     send_cards(session, poll=poll, userids=voters, deadline=spec.deadline)
+    audit.append(session, actor=issuer.userid, action="poll.issued", subject=f"poll:{poll.id}", details={
+        "branch": spec.branch.name, "rates": poll.rates, "voters": poll.voters, "eligible": len(voters)})
     if task is not None:
         campaigns.mark_done(session, task_id=task.id, subject=f"branch:{spec.branch.id}")
     if spec.branch.chat_id:
