@@ -25,7 +25,7 @@ from storage.db import reading, transaction
 from storage.models import AuditEntry, BotState, Rating
 from tests.conftest import make_settings
 from tests.test_pledge_form import Phone
-from tests.test_polls import TZ, Town, issued_poll, populate
+from tests.test_polls import TZ, Town, end_poll, issued_poll, populate
 from tests.test_rating_command import CAMPAIGN as RATING_CAMPAIGN, assess, claim_all_stars
 from tests.test_rating_command import poll as closed_poll
 from tests.test_task_marks import BRANCH_PLAN_CAMPAIGN
@@ -111,10 +111,10 @@ def test_issuing_and_closing_a_poll_log_who_and_the_turnout_never_a_vote(engine,
     for voter, option in [("m1", "1"), ("m2", "1"), ("m3", "2"), ("q1", "3"), ("q2", "1")]:
         town.tap(voter, poll.id, option)
     assert last_seq(engine) == before + 1  # votes are never logged
-    town.say("sec", f"/评议 结束 {poll.id}")
+    end_poll(town, "sec", str(poll.id))
     assert logged(engine, after=before + 1) == [("sec", "poll.closed", f"poll:{poll.id}")]
     assert details(engine, before + 2) == {"voted": 5, "eligible": 10, "published": True}
-    town.say("sec", f"/评议 结束 {poll.id}")  # closed already: nothing happens, nothing is logged
+    town.say("sec", f"/评议 结束 {poll.id}")  # closed already: nothing to end, nothing is logged
     assert last_seq(engine) == before + 2
 
 

@@ -115,6 +115,7 @@ SAMPLES = {
                      "default": NEXT_MOMENT, "title": "评议", "number": 1, "total": 2, "note": None},
     "progress_branch.j2": {"branch": "一支部", "rows": [{"task": TASK, "total": 2, "open": ["李"]}]},
     "pledge_preview.j2": {"items": [ITEM]},
+    "pledge_item_previous.j2": {"item": ITEM},
     "progress_summary.j2": {"first": date(2026, 12, 1), "last": NEXT, "rows": [], "pledged": 1},
     "branch_pledge_preview.j2": {"items": [ITEM]},
     "pause_set.j2": {"until": NEXT, "resume": NEXT + timedelta(days=1), "days": 7},
@@ -152,9 +153,18 @@ def _shows_a_date(source: str) -> bool:
 
 
 def _templates_showing_dates() -> set[str]:
-    """Messages to people; the operator's command line (cli/) writes dates as 2026-03-02."""
+    """Messages to people; the operator's command line (cli/) writes dates as 2026-03-02, and the
+    console's pages (console/) are held to the filters below."""
     return {str(path.relative_to(TEMPLATE_DIR)) for path in TEMPLATE_DIR.rglob("*.j2")
-            if path.parent.name != "cli" and _shows_a_date(path.read_text(encoding="utf-8"))}
+            if path.parent.name not in ("cli", "console") and _shows_a_date(path.read_text(encoding="utf-8"))}
+
+
+def test_the_consoles_pages_show_dates_only_through_the_filters_that_add_the_year():
+    """A page shows many dates at once, so no sample each: none is written by hand (.month, .day,
+    .year), every one goes through md / mdhm / span / isodate_md, which name another year."""
+    for path in (TEMPLATE_DIR / "console").glob("*.j2"):
+        tree = _environment().parse(path.read_text(encoding="utf-8"))
+        assert not [a.attr for a in tree.find_all(nodes.Getattr) if a.attr in ("month", "day", "year")], path.name
 
 
 def test_every_template_showing_a_date_has_a_sample_here():
