@@ -27,6 +27,7 @@ from sqlalchemy import event, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_campaign import bench_campaign  # noqa: E402
 from bot.campaigns import load_campaign_text, save_campaign  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.console import views  # noqa: E402
@@ -35,20 +36,8 @@ from storage.db import make_engine, reading, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Branch, CampaignTask, Person, TaskDone  # noqa: E402
 
-CAMPAIGN = """
-name: 基准活动
-source: benchmark
-standards: {member: 五带头, branch: 五个好}
-standard_sets: {五带头: {items: [带头学习提高]}, 五个好: {items: [领导班子好]}}
-phases:
-  - name: 全面推进
-    start: 2026-03-02
-    end: 2026-06-30
-    tasks:
-""" + "".join(f"      - {{id: t{n}, title: 任务{n}, kind: {kind}, audience: members, due: 2026-04-{10 + n}}}\n"
-              for n, kind in enumerate(["pledge", "self_assessment", "progress", "document", "poll"])) + \
-    "      - {id: b0, title: 支部方案, kind: document, audience: branches, due: 2026-04-12}\n" \
-    "      - {id: p0, title: 岗位承诺, kind: pledge, audience: post_holders, due: 2026-04-16}\n"
+CAMPAIGN = bench_campaign("      - {id: b0, title: 支部方案, kind: document, audience: branches, due: 2026-04-12}\n"
+                          "      - {id: p0, title: 岗位承诺, kind: pledge, audience: post_holders, due: 2026-04-16}\n")
 TODAY = date(2026, 4, 20)  # after the first due dates: some of it overdue
 COMMITTEE = views.Viewer(userid="boss", name="党委", role="committee", branch_id=None, branch="")
 

@@ -23,6 +23,7 @@ from sqlalchemy import delete, event, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_campaign import bench_campaign  # noqa: E402
 from bot.campaigns import load_campaign_text, save_campaign  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.scheduler.digest import run_digest  # noqa: E402
@@ -30,20 +31,7 @@ from storage.db import make_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Branch, JobRun, Nudge, Outbox, Person  # noqa: E402
 
-CAMPAIGN = """
-name: 基准活动
-source: benchmark
-standards: {member: 五带头, branch: 五个好}
-standard_sets: {五带头: {items: [带头学习提高]}, 五个好: {items: [领导班子好]}}
-phases:
-  - name: 全面推进
-    start: 2026-03-02
-    end: 2026-06-30
-    tasks:
-""" + "".join(f"      - {{id: t{n}, title: 任务{n}, kind: {kind}, audience: members, due: 2026-04-{10 + n}}}\n"
-              # five kinds: tasks of one kind and audience in a phase own successive windows (the ledger
-              # owes the second only after the first's due date), and each member is to owe all five
-              for n, kind in enumerate(["pledge", "self_assessment", "progress", "document", "poll"]))
+CAMPAIGN = bench_campaign()
 NOW = datetime(2026, 3, 9, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # after the default digest time, 09:07
 
 
