@@ -136,16 +136,15 @@ def _open_poll_keys(settings: Settings) -> list[tuple[int, str]]:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and os.path.exists(url.database)):
         return []
+    engine = make_engine(settings.database_url)
     try:
-        engine = make_engine(settings.database_url)
         with Session(engine) as session:
             return list(session.execute(select(Poll.id, Poll.seal_key)
                                         .where(Poll.status == "open", Poll.seal_key.is_not(None))).all())
     except Exception:  # noqa: BLE001 - no database yet, or not reachable: nothing open to check
         return []
     finally:
-        if "engine" in locals():
-            engine.dispose()
+        engine.dispose()
 
 
 # -- against the platform ------------------------------------------------------------------------

@@ -107,12 +107,12 @@ def retire_keys(engine: Engine) -> int:
 
 def _retire(engine: Engine, keys: Keystore) -> int:
     with reading(engine) as session:
-        installation = installation_id(session) if session.get(BotState, INSTALLATION) else None
+        stored = session.get(BotState, INSTALLATION)  # none yet: nothing was ever recorded here
         current = session.scalar(select(_STATE.c.value).where(_STATE.c.key == INBOX_KEY))
         waiting = set(session.scalars(select(func.substr(_INBOX.c.payload, 1, KEY_NAME_LENGTH)).distinct()))
-    if installation is None or current is None:
+    if stored is None or current is None:
         return 0
-    found = keys.names("inbox", installation)
+    found = keys.names("inbox", str(stored.value["id"]))
     newest = found and max(found, key=lambda item: item[1])[0]  # made by a first recording, maybe not yet committed
     gone = [name for name, _ in found if name not in (current["name"], newest) and name not in waiting]
     return sum(keys.destroy(name) for name in gone)
