@@ -17,9 +17,9 @@ MAX_TEXT = 500  # characters a single answer may have
 # When a school term ends, for 期末 / 本学期末 / 寒假前 / 暑假前 (the campaign files and the plans give no
 # term dates): the autumn term by 1月31日, before the winter break and the Spring Festival; the spring
 # term by 7月15日, before the summer break (学年末 too). A date read this way is shown in the preview.
-TERM_ENDS = ((1, 31), (7, 15))
 SPRING_TERM_END = (7, 15)
 AUTUMN_TERM_END = (1, 31)
+TERM_ENDS = (AUTUMN_TERM_END, SPRING_TERM_END)
 
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 _NUMERALS = {"〇": 0, "零": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,

@@ -64,15 +64,3 @@ def verify_words(report: audit.Report, tz: str) -> str:
                                 subject=p.entry.subject) if p.entry is not None else None)
                 for p in report.problems]
     return render("cli/audit_verify", report=report, problems=problems)
-
-
-def console_fragment(session: Session, *, tz: str, page_url: str, limit: int = 50, before: int | None = None,
-                     check: bool = True) -> str:
-    """The committee's view of the log as an HTML fragment (message_templates/console/audit.j2, every value
-    escaped, console/audit_log.j2): a page of entries, newest first, a link to the older ones (page_url?before=N) and, with
-    check, whether the whole log verifies (it reads every entry, and appends wait meanwhile)."""
-    limit = max(1, min(limit, audit.SHOW_LIMIT - 1))  # one more is read, to tell whether there are older ones
-    entries = shown(session, limit=limit + 1, before=before, tz=tz)
-    older = f"{page_url}?before={entries[limit - 1].seq}" if len(entries) > limit else None
-    return render("console/audit_log", entries=entries[:limit], report=audit.verify(session) if check else None,
-                  older_url=older)

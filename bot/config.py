@@ -214,17 +214,22 @@ class Settings:
             return Path(f"{url.database}.keys")
         return Path.cwd() / "data" / "keys"
 
+    @property
+    def seal_secret(self) -> str:
+        """The master key sealing derives from: XIANFENG_SEAL_KEY, else WECOM_AES_KEY ("" without both)."""
+        return self.seal_key or self.aes_key
+
     def use_keys(self) -> None:
         """Seal under this configuration's keys in this process (serve and each of its processes)."""
         from storage import sealing
 
-        if self.seal_key or self.aes_key:
-            sealing.configure(self.key_directory(), self.seal_key or self.aes_key)
+        if self.seal_secret:
+            sealing.configure(self.key_directory(), self.seal_secret)
 
     def console_key(self) -> bytes | None:
         """The key the console signs its cookies with: derived from the sealing master key (never the
         master itself, never logged), so a deployment has one secret fewer to keep. None without one."""
-        master = self.seal_key or self.aes_key
+        master = self.seal_secret
         if not master:
             return None
         return hmac.new(master.encode(), b"xianfeng console session v1", hashlib.sha256).digest()

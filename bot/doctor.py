@@ -116,8 +116,7 @@ def keys_check(settings: Settings) -> Check:
         probe.unlink()
     except OSError as exc:
         return Check("keys", "keys_unwritable", {"dir": str(directory), "reason": exc.strerror or str(exc)})
-    secret = settings.seal_key or settings.aes_key
-    keys = Keystore(directory, secret) if secret else None
+    keys = Keystore(directory, settings.seal_secret) if settings.seal_secret else None
     lost = [poll_id for poll_id, name in _open_poll_keys(settings) if keys and not keys.usable(name)]
     if lost:
         return Check("keys", "keys_lost", {"dir": str(directory), "polls": lost})

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from storage.bot_state import INSTALLATION, installation_id
 from storage.db import insert_new, reading, transaction
 from storage.models import BotState, InboundUpdate, ProcessedCallback
-from storage.sealing import CALLBACK_SIZE, Keystore, keystore
+from storage.sealing import CALLBACK_SIZE, INBOX_NAME_LENGTH, Keystore, keystore
 
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 5.0
@@ -109,16 +109,17 @@ def _retire(engine: Engine, keys: Keystore) -> int:
     with reading(engine) as session:
         stored = session.get(BotState, INSTALLATION)  # none yet: nothing was ever recorded here
         current = session.scalar(select(_STATE.c.value).where(_STATE.c.key == INBOX_KEY))
-        waiting = set(session.scalars(select(func.substr(_INBOX.c.payload, 1, KEY_NAME_LENGTH)).distinct()))
+        waiting = set(session.scalars(select(func.substr(_INBOX.c.payload, 1, INBOX_NAME_LENGTH)).distinct()))
     if stored is None or current is None:
         return 0
     found = keys.names("inbox", str(stored.value["id"]))
-    newest = found and max(found, key=lambda item: item[1])[0]  # made by a first recording, maybe not yet committed
+    if not found:
+        return 0
+    newest = max(found, key=lambda item: item[1])[0]  # made by a first recording, maybe not yet committed
     gone = [name for name, _ in found if name not in (current["name"], newest) and name not in waiting]
     return sum(keys.destroy(name) for name in gone)
 
 
-KEY_NAME_LENGTH = len("inbox-") + 12 + 1 + 32
 
 
 def claim(session: Session, *, now: float, lease_seconds: float, limit: int = CLAIM_LIMIT) -> list[tuple[int, str]]:

@@ -3,6 +3,7 @@ joins them but the transaction that wrote both, which is why a ballot is sealed 
 until the close (storage/sealing.py). Every function takes the session of the caller's transaction."""
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections import Counter
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlmodel import Session
 
 from storage import inbox
 from storage.bot_state import installation_id
-from storage.db import scrub
+from storage.db import after_commit, scrub
 from storage.models import Ballot, Person, Poll, PollComment, PollVoter, Role
 from storage.sealing import BALLOT_SIZE, COMMENT_SIZE, keystore, plain_token
 
@@ -114,16 +115,20 @@ def discard_ballots(session: Session, *, poll_id: int) -> None:
     session.execute(delete(PollComment).where(PollComment.poll_id == poll_id))
 
 
-def erase_after_close(engine: Engine, *, key: str | None) -> None:
-    """After the close has committed: destroy the poll's key, so what any copy of the database holds
-    of its ballots (dead rows, WAL, backups) is noise; put a new inbox key in place, so the callbacks
-    that carried the votes go the same way; and scrub the files of the deleted rows."""
+def erase_after_close(session: Session, *, key: str | None) -> None:
+    """Once the close has committed: destroy the poll's key, so what any copy of the database holds
+    of its ballots (dead rows, WAL, backups) is noise; and, once for however many polls this commit
+    closed, put a new inbox key in place (the callbacks that carried the votes go the same way) and
+    scrub the files of the deleted rows."""
     if key:
-        keystore().destroy(key)
-    inbox.rotate_key(engine)
-    scrub(engine, SCRUBBED)
+        after_commit(session, functools.partial(keystore().destroy, key))
+    if not session.info.get(_ERASING):
+        session.info[_ERASING] = True
+        engine = session.get_bind()
+        after_commit(session, lambda: (inbox.rotate_key(engine), scrub(engine, SCRUBBED)))
 
 
+_ERASING = "xianfeng_erasing_after_close"
 SCRUBBED = ("ballot", "poll_comment", "inbound_update")
 ORPHAN_SECONDS = 3600.0  # a poll key without a poll: the issuing transaction failed, or is still running
 

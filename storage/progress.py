@@ -12,7 +12,7 @@ from sqlmodel import Session
 from storage.db import IN_CHUNK
 from storage.models import Person, TaskDone
 
-POST_KEY = "有职"  # the attribute that makes a member a 有职党员 (obligations.audiences reads the same one)
+POST_KEY = "有职"  # the roster column that makes a member a 有职党员 (bot.scheduler.obligations.POST_COLUMN)
 
 
 def _post_held(session: Session, wanted: bool):

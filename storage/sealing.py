@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^(poll|inbox)-[0-9a-f]{12}-[0-9a-f]{32}$")  # kind, installation, random
+INBOX_NAME_LENGTH = len("inbox-") + 12 + 1 + 32
 PLAIN = "plain"  # ballots and comments of a poll open when 0021 ran, stored before sealing existed
 # Padded sizes (bytes) per kind of sealed thing: every real one fits, so tokens of a kind look alike.
 BALLOT_SIZE = 256  # {"choice": up to 32 characters, "group": "member"|"masses"|null}

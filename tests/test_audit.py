@@ -202,23 +202,32 @@ def test_long_texts_in_details_are_cut(engine):
     assert len(reason) == audit.TEXT_LIMIT and reason.endswith("…")
 
 
-def test_the_console_fragment_names_people_and_escapes_what_they_typed(engine, rostered):
-    from bot.audit_log import console_fragment
+def console_fragment(session, *, limit: int = 50) -> str:
+    """The log as /console/audit shows it (console/audit_log.j2, HTML-escaped), checked."""
+    from bot.audit_log import shown
+    from bot.texts import html_environment
 
+    entries = shown(session, limit=limit + 1, tz="Asia/Shanghai")
+    return html_environment().get_template("console/audit_log.j2").render(
+        entries=entries[:limit], report=audit.verify(session),
+        older_url=f"/console/audit?before={entries[limit - 1].seq}" if len(entries) > limit else None)
+
+
+def test_the_console_fragment_names_people_and_escapes_what_they_typed(engine, rostered):
     chain(engine, 2)
     with transaction(engine) as session:
         audit.append(session, actor="sun", action="task.marked", subject="task:1", details={
             "title": "支部活动小结", "branch": "第一党支部", "for": "branch:1", "how": "marked_done",
             "reason": "<script>alert(1)</script>"})
     with reading(engine) as session:
-        page = console_fragment(session, tz="Asia/Shanghai", page_url="/console/audit", limit=2)
+        page = console_fragment(session, limit=2)
     assert "孙丽（sun）" in page and "手动标记任务" in page and "第一党支部的“支部活动小结”标记为已完成" in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'href="/console/audit?before=' in page and "campaign:1" not in page  # two a page: the oldest on the next
     assert "逐条核对无误" in page
     sql(engine, "UPDATE audit_entry SET actor = 'someone' WHERE seq = 1")
     with reading(engine) as session:
-        assert "核对发现 1 处问题" in console_fragment(session, tz="Asia/Shanghai", page_url="/console/audit")
+        assert "核对发现 1 处问题" in console_fragment(session)
 
 
 # -- what verify finds ---------------------------------------------------------------------------------------

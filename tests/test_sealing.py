@@ -171,3 +171,20 @@ def test_the_command_line_closes_a_poll_with_the_keys_serve_uses(engine, db_url,
         closed = session.get(Poll, poll.id)
     assert closed.status == "closed" and closed.result["counts"] == {"满意": 3, "基本满意": 1, "不满意": 1}
     assert not sealing.keystore().exists(poll.seal_key)
+
+
+def test_polls_closed_in_one_commit_rotate_the_inbox_key_once(engine, tmp_path):
+    """A committee round closes its polls in the same minute: each key goes, one rotation and scrub."""
+    populate(engine, tmp_path)
+    town = Town(engine)
+    first, second = issued_poll(town), issued_poll(town, "/评议 班子满意度 截止 5月15日 18:00")
+    town.say("m1", f"{first.id}-1")  # a callback recorded: there is an inbox key to replace
+    record(engine, "m1", "<xml/>")
+    before = current(engine)
+    keys = sealing.keystore()
+    with transaction(engine) as session:
+        for poll in (first, second):
+            assert close_poll(session, poll_id=poll.id, tz="Asia/Shanghai") is not None
+        actions = len(session.info["xianfeng_after_commit"])
+    assert actions == 3  # two keys destroyed, one rotation with its scrub
+    assert not keys.exists(first.seal_key) and not keys.exists(second.seal_key) and current(engine) != before

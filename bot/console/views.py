@@ -22,10 +22,9 @@ from bot import audit_log
 from bot.campaigns import Campaign, rules_of
 from bot.console.progress import Count, owed_by, progress, summary
 from bot.ratings import History, Inputs, propose
-from storage import audit, documents, pledges, polls
+from storage import audit, documents, people, pledges, polls
 from storage import campaigns as stored_campaigns
 from storage import progress as counted
-from storage.counting import branch_sort_key
 from storage.models import Branch, CampaignRecord, CampaignTask, DocumentSubmission, Person, Pledge, Poll, Rating, Role
 from storage.people import find
 
@@ -154,11 +153,6 @@ def _chart_rows(progress_rows: list[tuple[CampaignTask, Count]]) -> list[dict[st
     return [{"label": task.title, "count": count} for task, count in progress_rows]
 
 
-def _counted(session: Session) -> list:
-    """Every branch (id, name) in the order people count them (storage.counting.branch_sort_key)."""
-    return sorted(session.execute(select(Branch.id, Branch.name)), key=lambda b: branch_sort_key(b.name))
-
-
 def overview(session: Session, viewer: Viewer, today: date, query: dict[str, str]) -> Page:
     """The committee's first page: every opened task's progress across all branches, and each branch's."""
     if not viewer.committee:
@@ -166,7 +160,7 @@ def overview(session: Session, viewer: Viewer, today: date, query: dict[str, str
     found = progress(session, today=today)
     tasks = found.by_task()
     per_branch = found.by_branch()
-    every = _counted(session)
+    every = people.branches(session)
     pager = Pager(page_number(query.get("page")), len(every))
     rows = [{"id": b.id, "name": b.name, "count": per_branch.get(b.id, Count())}
             for b in every[pager.offset:pager.offset + pager.size]]
@@ -261,7 +255,7 @@ def ratings_page(session: Session, viewer: Viewer, today: date, query: dict[str,
     """Each campaign's rating rounds; for each branch its level in each round, the latest one explained
     (its sources, weights, formula, lines, what would change it, its stars) and how it moved."""
     scope = viewer.scope(positive_number(query.get("branch")))
-    every = [b for b in _counted(session) if scope is None or b.id == scope]
+    every = [b for b in people.branches(session) if scope is None or b.id == scope]
     pager = Pager(page_number(query.get("page")), len(every), size=10)
     shown = every[pager.offset:pager.offset + pager.size]
     sections = []
@@ -400,13 +394,14 @@ AUDIT_PAGE = 50
 
 def audit_page(session: Session, viewer: Viewer, today: date, query: dict[str, str], *, tz: str) -> Page:
     """The hash-chained audit log (storage/audit.py), newest first, a page at a time before an entry,
-    with whether the whole log verifies."""
+    and, with ?verify=1, whether the whole log verifies."""
     if not viewer.committee:
         raise Forbidden()
     before = positive_number(query.get("before"))
     entries = audit_log.shown(session, limit=AUDIT_PAGE + 1, before=before, tz=tz)
     older = f"?before={entries[AUDIT_PAGE - 1].seq}" if len(entries) > AUDIT_PAGE else None
-    return Page("console/audit", {"entries": entries[:AUDIT_PAGE], "report": audit.verify(session),
-                                  "older_url": older})
+    # Verifying reads the whole log and holds appends meanwhile: only when asked (xianfeng audit verify too)
+    report = audit.verify(session) if query.get("verify") else None
+    return Page("console/audit", {"entries": entries[:AUDIT_PAGE], "report": report, "older_url": older})
 
 

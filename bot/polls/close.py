@@ -5,7 +5,6 @@ campaign's rules: only the consequences its file defines (below its line a 整�
 branch, or for the member a 民主评议党员 rated, where it sets rectify_days), its defaults named as such."""
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
@@ -21,7 +20,6 @@ from bot.texts import render, vocabulary
 from bot.wecom import messages
 from storage import audit, outbox
 from storage import polls as store
-from storage.db import after_commit
 from storage.models import Branch, CampaignRecord, CampaignTask, Poll
 from storage.sealing import KeyGone
 
@@ -49,7 +47,7 @@ def close_poll(session: Session, *, poll_id: int, tz: str, now: float | None = N
     audit.append(session, actor=actor, action="poll.closed", subject=f"poll:{poll.id}",  # turnout, never a vote
                  details={"voted": result["voted"], "eligible": result["eligible"], "published": result["published"]})
     store.discard_ballots(session, poll_id=poll.id)
-    after_commit(session, functools.partial(store.erase_after_close, session.get_bind(), key=poll.seal_key))
+    store.erase_after_close(session, key=poll.seal_key)
     closed_on = datetime.fromtimestamp(poll.closed_at, ZoneInfo(tz)).date()
     rated = poll.subject_userid if poll.rates == "members" else None
     if "rectify" in result["consequences"] and record is not None and (poll.rates != "members" or rated):

@@ -92,7 +92,7 @@ def card_desc(poll: Poll, deadline: datetime) -> str:
     if text is not None:
         return text
     over = len(desc(poll.description, False)) - CARD_DESC_CHARS
-    return desc(poll.description[:max(0, len(poll.description) - over - 1)] + "…", False)
+    return desc(poll.description[:max(0, len(poll.description) - over - 1)] + vocabulary()["poll"]["cut"], False)
 
 
 def card_key(poll_id: int, batch_no: int) -> str:

@@ -20,8 +20,9 @@ from sqlmodel import Session
 from storage import campaigns
 from storage.models import CampaignRecord, CampaignTask, Person, Role
 from storage.people import branches as branches_in_order
+from storage.progress import POST_KEY
 
-POST_COLUMN = "有职"  # the roster column that marks a 有职党员 (a post holder: 岗位承诺)
+POST_COLUMN = POST_KEY  # the roster column that marks a 有职党员 (a post holder: 岗位承诺); storage counts it too
 TRUTHY = {"是", "有", "有职", "yes", "true", "1", "y"}
 PERSONAL = {"members", "post_holders", "secretaries", "committee", "masses"}
 PERSON_COLUMNS = (Person.userid, Person.name, Person.branch_id, Person.role, Person.attributes)
