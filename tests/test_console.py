@@ -4,6 +4,7 @@ code used once, a session that is signed and expires), CSRF on every POST, who m
 from __future__ import annotations
 
 import io
+import socket
 import time
 import zipfile
 from datetime import date, timedelta
@@ -83,7 +84,9 @@ async def console(engine, db_url, emulator, emulator_url, aiohttp_client, town):
     and one person the bot's roster does not have)."""
     for userid in ("boss", "sec1", "m1", "m2", "q1", "sec2", "m3", "newcomer"):
         emulator.add_person(userid, userid)
-    settings = make_settings(db_url, emulator_url,
+    # http_timeout: the conftest's 0.5 s is for tests of timeouts; a loaded CI machine (PostgreSQL and the
+    # emulator on one event loop) can stall a token fetch that long, and a sign-in would then be a 503.
+    settings = make_settings(db_url, emulator_url, http_timeout=10,
                              oauth_base=emulator_url.replace("/cgi-bin", "/connect/oauth2/authorize"))
     client = await aiohttp_client(build_app(settings, engine))
     client.server.app[CONSOLE].today = lambda: TODAY
@@ -173,12 +176,31 @@ async def test_a_wrong_state_is_refused_before_the_code_is_exchanged(console, em
 
 async def test_a_replayed_code_is_refused(console, emulator):
     code, state = await code_for(console, await leave_for_platform(console), "boss")
-    await console.get("/console/", params={"code": code, "state": state}, allow_redirects=False)
+    first = await console.get("/console/", params={"code": code, "state": state}, allow_redirects=False)
+    assert first.status == 302 and exchanges(emulator) == 1, await first.text()
     console.session.cookie_jar.clear()
     _unused, new_state = await code_for(console, await leave_for_platform(console), "boss")
     response = await console.get("/console/", params={"code": code, "state": new_state}, allow_redirects=False)
     assert response.status == 400 and "只能用一次" in await response.text()
     assert session_cookie(console) is None and exchanges(emulator) == 2
+
+
+async def test_a_platform_that_cannot_be_reached_gets_a_kind_503_and_no_session(engine, db_url, emulator_url,
+                                                                                 aiohttp_client, town, emulator):
+    emulator.add_person("boss", "boss")
+    with socket.socket() as closed:  # a port nobody listens on: the bot's API calls cannot connect
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/cgi-bin"
+    settings = make_settings(db_url, dead, oauth_base=emulator_url.replace("/cgi-bin", "/connect/oauth2/authorize"))
+    client = await aiohttp_client(build_app(settings, engine))
+    client.platform = aiohttp.ClientSession()
+    try:
+        code, state = await code_for(client, await leave_for_platform(client), "boss")
+        response = await client.get("/console/", params={"code": code, "state": state}, allow_redirects=False)
+        assert response.status == 503 and "暂时连不上企业微信" in await response.text()
+        assert session_cookie(client) is None
+    finally:
+        await client.platform.close()
 
 
 async def test_a_code_expires_after_five_minutes_on_the_platform(console, emulator):
