@@ -9,9 +9,11 @@ lexical: synonyms (党纪国法 / 党的纪律和国家法律) and 2名 / 两名
   the summary, and every phase's and task's title and quoted source text, each cut into sentences
   and runs of clauses, since a pledge copies a sentence or a clause, not a whole paragraph.
 
-"vague" (四化三可, applied gently to the item text; the form collects the deadline separately):
-an item is vague when it names no concrete action (动作), or has neither a measure (量化) nor a
-time anchor (时间). The flag's detail lists the missing parts, e.g. "量化、时间".
+"vague" (四化三可, applied gently to the item's 事项 and 措施, since a measure is often written as the
+措施): an item is vague when it names no concrete action (动作), or has neither a measure (量化) nor a
+time anchor (时间) in its words. The form asks everyone for a 时限, so a deadline does not make an item
+concrete, but it is not reported missing either: the flag's detail lists the parts that are really
+missing, e.g. "量化、时间", or "量化" under a 时限. Copying is judged on the 事项 alone.
 * 动作: an observable act from a short list (听课, 家访, 辅导, 撰写, 读完, 讲, 公示 ...) or a stated
   result (达到, 提高到, 控制在, 获得 ...); abstract verbs (加强, 提高, 发挥, 做到, 树立) do not count.
 * 量化: a number not part of a date (3篇, 85%), a Chinese numeral with a measure word (一节, 两次),
@@ -113,7 +115,7 @@ def _has_prohibition(words: Sequence[str]) -> bool:
 
 
 def _missing_parts(text: str) -> list[str]:
-    """Which of 动作/量化/时间 the item text lacks."""
+    """Which of 动作/量化/时间 the item's words lack."""
     words = [w for w in jieba.lcut(text) if w.strip()]
     present = {
         "动作": _has_action(text, words),
@@ -124,17 +126,20 @@ def _missing_parts(text: str) -> list[str]:
 
 
 def check_item(
-    text: str, *, others: Sequence[str] = (), wording: Sequence[str] = (), threshold: float = 0.6
+    text: str, *, others: Sequence[str] = (), wording: Sequence[str] = (), threshold: float = 0.6,
+    details: str = "", deadline: bool = False,
 ) -> list[Flag]:
-    """Flags for one pledge item: "copied", "template", "vague", in that order; [] when it looks fine."""
+    """Flags for one pledge item: "copied", "template", "vague", in that order; [] when it looks fine.
+    `text` is the 事项, compared with others and with the campaign's wording; `details` (the 措施) count
+    towards how concrete it is; with `deadline` (a 时限 was given) 时间 is never said to be missing."""
     flags = []
     if (source := _closest(text, others, threshold)) is not None:
         flags.append(Flag("copied", source))
     if (source := _closest(text, wording, threshold)) is not None:
         flags.append(Flag("template", source))
-    missing = _missing_parts(text)
+    missing = _missing_parts(f"{text}，{details}" if details else text)
     if "动作" in missing or {"量化", "时间"} <= set(missing):
-        flags.append(Flag("vague", "、".join(missing)))
+        flags.append(Flag("vague", "、".join(m for m in missing if not (deadline and m == "时间"))))
     return flags
 
 
@@ -172,7 +177,8 @@ def flag_items(items: Sequence[dict], *, written: Mapping[str, Sequence[tuple[st
     for item in items:
         since = first_written.get(item["what"], at)
         earlier = [what for who, theirs in written.items() if who != userid for what, when in theirs if when < since]
-        flags = check_item(item["what"], others=earlier, wording=wording, threshold=threshold)
+        flags = check_item(item["what"], others=earlier, wording=wording, threshold=threshold,
+                           details=item.get("how") or "", deadline=bool(item.get("by")))
         flagged.append({**item, "flags": [{"code": f.code, "detail": f.detail} for f in flags]})
     return flagged
 

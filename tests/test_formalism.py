@@ -235,3 +235,21 @@ def test_an_item_rewritten_after_the_copy_is_judged_at_its_own_time():
     written = {"li": [(OPEN_CLASS, 100.0)], "qian": [(copy, 200.0)]}
     # li now writes, at 300, something close to what qian wrote at 200: li is the later one
     assert _copied([LISTEN], written, "li", at=300.0) == [True]
+
+
+def test_a_form_item_is_judged_whole_its_measures_and_deadline_included() -> None:
+    """The preview said 缺少量化、时间 right under 措施：每两周一次；时限：12月31日前: the 事项 was judged
+    alone. The 措施 counts towards being concrete; a 时限 is never reported missing, but since the form
+    asks everyone for one, it does not make a vague item concrete."""
+    item = {"standard": "岗位承诺", "what": "做实教研组集体备课", "how": "每两周一次", "by": "2026-12-31"}
+    assert flag_items([item], written={}, userid="u002", at=1.0, campaign={})[0]["flags"] == []
+    vague = {"standard": "带头学习提高", "what": "进一步加强理论修养", "how": "认真对待", "by": "2026-12-31"}
+    flags = flag_items([vague], written={}, userid="u002", at=1.0, campaign={})[0]["flags"]
+    assert flags == [{"code": "vague", "detail": "动作、量化"}]  # 时间 is there: the deadline
+    assert check_item("认真备课，认真批改作业", details="每周一次") == []  # 备课 and 每周
+    assert check_item("认真备课，认真批改作业", deadline=True) == [Flag("vague", "量化")]
+    assert check_item("认真备课，认真批改作业") == [Flag("vague", "量化、时间")]
+    # copying is judged on the 事项 alone: 措施 that happen to match do not make a copy
+    copied = flag_items([{"what": "家访留守儿童", "how": "每月一次", "by": "2026-12-31"}],
+                        written={"u001": [("家访留守儿童", 0.5)]}, userid="u002", at=1.0, campaign={})
+    assert [f["code"] for f in copied[0]["flags"]] == ["copied"]
