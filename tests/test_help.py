@@ -25,3 +25,12 @@ def test_help_closes_with_who_this_reader_can_ask(engine, rostered, userid, asks
 def test_the_committees_help_points_at_what_shows_the_bots_state(engine, rostered):
     feed(Dispatcher(engine, ROUTERS), "sun", "帮助")
     assert "xianfeng status" in replies(engine, "sun")[0]
+
+
+@pytest.mark.parametrize("userid,issues", [("li", False), ("wang", False), ("zhang", True), ("sun", True)])
+def test_help_says_what_评议_does_for_this_reader(engine, rostered, userid, issues):
+    """A member or 群众 cannot issue a poll: their /评议 lists the polls waiting for their vote, and
+    their help says that, not "发起匿名评议（书记）"."""
+    feed(Dispatcher(engine, ROUTERS), userid, "帮助")
+    line = next(line for line in replies(engine, userid)[0].splitlines() if line.startswith("/评议"))
+    assert ("发起匿名评议" in line) is issues and ("等你投票" in line) is not issues
