@@ -84,11 +84,23 @@ def demo_settings(files: DemoFiles, emulator_port: int) -> Settings:
                     announce_time="00:00", quiet_hours="")
 
 
-def load_demo_campaign(engine) -> None:
-    """Seed 004 (创五星、争红旗, a school with 第一–第四党支部), moved so its first phase is under way."""
+PHASE_UNDER_WAY, DAYS_INTO_PHASE = "公开承诺", 7
+
+
+def demo_start(plan, today: date) -> date:
+    """The day the plan is moved to start on, so that its 公开承诺 phase began DAYS_INTO_PHASE days ago: the
+    phase in which everyone has something to try (有职党员 pledge, secretaries write the branch's 承诺书), and
+    the 查找问题 phase before it is over, its tasks overdue as a real campaign's would be somewhere."""
+    phase = next(p for p in plan.phases if p.name == PHASE_UNDER_WAY)
+    return today - timedelta(days=DAYS_INTO_PHASE) - (phase.start - plan.start)
+
+
+def load_demo_campaign(engine, today: date | None = None) -> None:
+    """Seed 004 (创五星、争红旗, a school with 第一–第四党支部), moved so its 公开承诺 phase is under way."""
     with transaction(engine) as session:
         if not campaigns(session):
-            plan = load_campaign_file(CAMPAIGN).rebased(date.today() - timedelta(days=10))
+            plan = load_campaign_file(CAMPAIGN)
+            plan = plan.rebased(demo_start(plan, today or date.today()))
             save_campaign(session, plan, source_file=str(CAMPAIGN))
 
 
