@@ -1,4 +1,7 @@
+import warnings
+
 from alembic import context
+from sqlalchemy.exc import SAWarning
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -17,7 +20,13 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(url)
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection, warnings.catch_warnings():
+            # SQLite's batch migrations reflect the tables they copy, and SQLAlchemy cannot reflect
+            # person's index on lower(userid) (0011): it says so on every fresh database, on the
+            # demo's first screen too. No batch migration copies person, so the index is never lost
+            # (tests/test_userid_case.py finds it in the query plan of a migrated database).
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index",
+                                    SAWarning)
             context.configure(connection=connection, target_metadata=SQLModel.metadata, render_as_batch=True)
             with context.begin_transaction():
                 context.run_migrations()
