@@ -95,7 +95,7 @@ async def test_a_member_reports_with_a_photo_and_a_caption_and_the_group_gets_bo
     await emulator.say("li", "1")
     assert await eventually(lambda: said("也可以先发一张照片"))
     await emulator.send_media("li", "image", PNG, content_type="image/png")
-    assert await eventually(lambda: said("照片收到了"))
+    assert await eventually(lambda: said("收到第1张照片") and said("给照片配一句话"))
     await emulator.say("li", CAPTION)
     assert await eventually(lambda: said("百分之多少"))
     await emulator.say("li", "80")
@@ -110,8 +110,8 @@ async def test_a_member_reports_with_a_photo_and_a_caption_and_the_group_gets_bo
     [text] = [m["text"]["content"] for m in posted("text") if CAPTION in m["text"]["content"]]
     assert "李娜" in text and "每周听一节课" in text and "约 80%" in text
     assert emulator.media[posted("image")[0]["image"]["media_id"]][1] == PNG
-    assert group.messages.index(posted("image")[0]) > next(i for i, m in enumerate(group.messages)
-                                                           if m["msgtype"] == "text" and CAPTION in m["text"]["content"])
+    captioned = next(i for i, m in enumerate(group.messages) if m["msgtype"] == "text" and CAPTION in m["text"]["content"])
+    assert group.messages.index(posted("image")[0]) > captioned  # the text first, then its photo
     [photo] = photos(engine)
     assert photo.progress_id == report.id and photo.file_status == "kept"
     assert photo.data == PNG and photo.sha256 == hashlib.sha256(PNG).hexdigest() and photo.size == len(PNG)
@@ -124,7 +124,7 @@ async def test_a_photo_sent_first_or_after_the_text_joins_the_report(settings, e
     got = member.photo("li")  # before the item is chosen: kept in the form, the question asked again
     assert "收到第1张照片" in got and "报告哪一项" in got
     caption = member.type("li", "1")
-    assert "照片收到了" in caption and "跳过" in caption  # the caption may be skipped
+    assert "给照片配一句话" in caption and "跳过" in caption  # the caption may be skipped
     assert "百分之多少" in member.type("li", "跳过")
     assert "收到第2张照片" in member.photo("li")
     assert "收到第3张照片" in (again := member.photo("li")) and "百分之多少" in again  # the form waits at its step
@@ -133,7 +133,7 @@ async def test_a_photo_sent_first_or_after_the_text_joins_the_report(settings, e
     [report] = progress(engine)
     assert report.text == "" and report.percent is None
     assert [p.progress_id for p in photos(engine)] == [report.id] * 3
-    [post] = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "text"]
+    [post] = [r for r in group_rows(engine, chat_id(engine)) if r.idem_key.startswith("progress:")]
     assert "李娜" in post.payload["text"]["content"] and "3 张照片" in post.payload["text"]["content"]
     await fetching.run()
     images = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
@@ -236,3 +236,23 @@ async def test_the_progress_export_lists_reports_and_writes_the_photos_beside_it
     assert text_only["照片保存"] is None and text_only["保存的文件"] is None
     assert [p.name for p in folder.iterdir()] == [with_photo["保存的文件"].split("/")[1]]
     assert re.fullmatch(rf"{photo.progress_id}-1-.+\.png", with_photo["保存的文件"].split("/")[1])
+
+
+async def test_a_branch_report_takes_photos_too_and_posts_them_after_its_text(settings, engine, emulator, campaign):
+    from tests.test_pledge_form import ZHANG_BRANCH_PLEDGE
+
+    secretary, fetching = Member(engine, emulator), Fetching(settings, engine)
+    for text in ZHANG_BRANCH_PLEDGE:
+        secretary.type("zhang", text)
+    secretary.type("zhang", "/践诺 支部")
+    secretary.type("zhang", "1")
+    assert "给照片配一句话" in secretary.photo("zhang")
+    secretary.type("zhang", "召开组织生活会一次")
+    saved = secretary.type("zhang", "跳过")
+    assert "连同 1 张照片" in saved and "公开到支部群" in saved
+    [post] = [r for r in group_rows(engine, chat_id(engine)) if r.idem_key.startswith("branch_progress:")]
+    assert "召开组织生活会一次" in post.payload["text"]["content"] and "附 1 张照片" in post.payload["text"]["content"]
+    await fetching.run()
+    [photo] = photos(engine)
+    [image] = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
+    assert image.payload["image"] == {"photo": photo.id} and image.id > post.id
