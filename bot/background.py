@@ -15,7 +15,7 @@ import aiohttp
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.document_files import DocumentFetcher
+from bot.document_files import MediaFetcher
 from bot.scheduler.service import SchedulerService
 from bot.wecom.api import WeComClient
 from bot.wecom.sender import Sender
@@ -38,16 +38,16 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def background(settings: Settings, engine: Engine, runtime: Runtime) -> AsyncIterator[Runtime]:
-    """The sender, the scheduler and the fetcher of /报送 files (sharing the sender's client: one token,
-    one pacing) while the block runs; the scheduler stops first, so nothing it queues on the way out
+    """The sender, the scheduler and the fetcher of /报送 files and 践诺 photos (sharing the sender's
+    client: one token, one pacing) while the block runs; the scheduler stops first, so nothing it queues on the way out
     waits for a sender that has gone."""
     runtime.loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession() as http:
         client = WeComClient(settings, engine, http)
         runtime.sender = Sender(settings=settings, engine=engine, client=client)
         sending = asyncio.create_task(runtime.sender.run(), name="outbox-sender")
-        fetcher = DocumentFetcher(settings=settings, engine=engine, client=client, on_queued=runtime.wake_sender)
-        fetching = asyncio.create_task(fetcher.run(), name="document-fetcher")
+        fetcher = MediaFetcher(settings=settings, engine=engine, client=client, on_queued=runtime.wake_sender)
+        fetching = asyncio.create_task(fetcher.run(), name="media-fetcher")
         service = SchedulerService(settings, engine, on_queued=runtime.wake_sender)
         scheduling = asyncio.create_task(service.run(), name="scheduler-lease")
         try:

@@ -12,7 +12,7 @@ from bot.texts import render
 
 # The sheets `xianfeng export` writes: bot.exports.BOOKS's names, listed here so the parser does not import
 # openpyxl and every sheet (tests/test_campaign_cli.py holds the two lists equal).
-EXPORTS = ("pledges", "self-assessments", "ratings", "polls", "documents", "comments", "ledger")
+EXPORTS = ("pledges", "self-assessments", "ratings", "polls", "documents", "progress", "comments", "ledger")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -263,7 +263,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     from bot.exports.documents import files_folder
 
-    files = files_folder(args.out) if args.action == "documents" else None
+    files = files_folder(args.out) if args.action in ("documents", "progress") else None
     print(render("cli/exported" if args.action in ("pledges", "self-assessments") else "cli/exported_table",
                  count=count, out=args.out, files=files if files and files.exists() else None))
     return 0

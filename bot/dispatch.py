@@ -27,7 +27,7 @@ from storage.db import transaction
 from storage.models import ConversationState, Person
 
 _SPACES = re.compile(r"\s+")
-MEDIA = frozenset({"image", "file"})  # messages whose content is a MediaId (a document sent with /报送)
+MEDIA = frozenset({"image", "file"})  # messages offered to the routers that take media (/报送, /践诺's photos)
 
 
 class Outcome(StrEnum):
@@ -86,10 +86,10 @@ class Dispatcher:
             return self._answer_stranger(session, update)
         if update.kind == "event" and update.event == "template_card_event":
             return self._card(session, update, person)
-        if update.kind in MEDIA:
-            return self._media_update(session, update, person)
+        if update.kind == "event":
+            return Outcome.ignored  # other events (enter_agent …) are not messages: nobody waits for an answer
         if update.kind != "text":
-            return Outcome.ignored  # other events (enter_agent …) and media we only acknowledge
+            return self._other_message(session, update, person)
         text = normalise(update.content)
         command, args = self._match(text)
         ctx = self._context(session, update, person, args)
@@ -122,14 +122,22 @@ class Dispatcher:
         handler(self._context(session, update, person))
         return Outcome.handled
 
-    def _media_update(self, session: Session, update: Update, person: Person) -> Outcome:
-        """An image or a file: offered with the person's open form to the routers that take media (a
-        /报送 form waiting for its document); nobody's, it is only acknowledged, as before."""
+    def _other_message(self, session: Session, update: Update, person: Person) -> Outcome:
+        """Any message but text. An image or a file is offered, with the person's open form, to the
+        routers that take media (a /报送 form waiting for its document, a /践诺 form taking photos).
+        Whatever nothing takes (a voice, a video, a location, a link, media nothing waits for) gets one
+        short, kind answer saying what the bot reads, in this person's commands; an open form waits,
+        its question asked again."""
         ctx = self._context(session, update, person)
         form, parked_now = self._active_form(ctx)
-        if parked_now or any(take(ctx, form) for take in self._media):
+        if parked_now:
+            return Outcome.handled  # the parking notice is the answer
+        if update.kind in MEDIA and any(take(ctx, form) for take in self._media):
             return Outcome.handled
-        return Outcome.ignored
+        ctx.reply("other_message", kind=update.kind, commands={c.name for c in ctx.available}, form=form is not None)
+        if form:
+            forms.resume(ctx, form)
+        return Outcome.handled
 
     def _active_form(self, ctx: Context) -> tuple[ConversationState | None, bool]:
         """(the person's unparked form, whether it was parked just now for being idle too long)."""

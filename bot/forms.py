@@ -257,7 +257,7 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
         undone = _undone(steps, answers, index)
         for earlier in undone:
             answers.pop(earlier.key)
-        _save(ctx, state, answers)
+        save(ctx, state, answers)
         ask(ctx, form, answers, None if undone else Invalid("form_at_start"), previous)
         return
     try:
@@ -274,7 +274,7 @@ def handle(ctx: Context, state: ConversationState, text: str) -> None:
         ctx.session.delete(state)
         form.submit(ctx, answers)
         return
-    _save(ctx, state, answers)
+    save(ctx, state, answers)
     ask(ctx, form, answers, several.note if several else None, previous=previous, steps=steps)
 
 
@@ -316,7 +316,8 @@ def _roster_names(ctx: Context) -> set[str]:
     return ctx.once("roster_names", lambda: set(ctx.session.scalars(select(Person.name))))
 
 
-def _save(ctx: Context, state: ConversationState, answers: dict[str, Any]) -> None:
+def save(ctx: Context, state: ConversationState, answers: dict[str, Any]) -> None:
+    """Keep the form's answers so far (e.g. a photo a media handler took into them)."""
     state.data = {**state.data, "answers": answers}
     state.updated_at = time.time()
     ctx.session.add(state)

@@ -266,6 +266,34 @@ class PledgeProgress(SQLModel, table=True):
     userid: Optional[str] = Field(default=None, max_length=64)
 
 
+class ProgressPhoto(SQLModel, table=True):
+    """A photo sent with a 践诺 report (a member's or a branch's), as its callback carried it, then its
+    bytes, fetched with media/get behind the reply like a /报送 file (bot/document_files.py): fetching
+    (due at fetch_due_at) | kept (the bytes below) | lost (its MediaId expired or was refused; the
+    reporter was asked to send it again) | too_large. Once kept it is posted to `chat_id`, the branch
+    group the report was published to (None: not published). Up to PHOTOS_PER_REPORT a report."""
+
+    __tablename__ = "progress_photo"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    progress_id: int = Field(foreign_key="pledge_progress.id", index=True, ondelete="CASCADE")
+    seq: int  # 1, 2, 3 … in the order they were sent
+    userid: str = Field(max_length=64)
+    media_id: str = Field(max_length=256)
+    pic_url: Optional[str] = Field(default=None, sa_column=Column(Text))
+    sent_at: float  # the callback's time: the platform keeps the media three days from then
+    chat_id: Optional[str] = Field(default=None, max_length=64)
+    file_status: str = Field(default="fetching", max_length=16, index=True)
+    fetch_due_at: Optional[float] = None
+    fetch_attempts: int = 0
+    fetch_error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    filename: Optional[str] = Field(default=None, max_length=255)
+    content_type: Optional[str] = Field(default=None, max_length=128)
+    size: Optional[int] = None
+    sha256: Optional[str] = Field(default=None, max_length=64)
+    fetched_at: Optional[float] = None
+    data: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+
+
 class Poll(SQLModel, table=True):
     """An anonymous 评议. Who may vote and who has voted are in PollVoter; what was chosen is in
     Ballot, which nothing links to a voter, sealed until the close. ``result`` is written once, when

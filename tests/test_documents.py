@@ -139,7 +139,10 @@ def test_media_without_a_form_and_outside_any_document_window(engine, rostered):
     load_seed(engine, "seed002")
     desk = Desk(engine)
     assert "/报送" in desk.send_media("zhang", "image", MONDAY, media_id="M", pic_url="https://x/1.jpg")
-    assert desk.send_media("qian", "image", MONDAY, media_id="M2", pic_url="https://x/2.jpg") == ""  # as before
+    # Issue 19, finding 10: a member's image used to stay unanswered; now it gets the kind answer, in
+    # the member's commands (/践诺 takes photos; /报送 is not theirs).
+    told = desk.send_media("qian", "image", MONDAY, media_id="M2", pic_url="https://x/2.jpg")
+    assert "收到了你发的图片" in told and "/践诺" in told and "/报送" not in told
     assert "没有要报送材料的任务" in desk.say("zhang", "/报送", date(2012, 3, 12))  # phase 1 asks for none
     assert "只有党委、支部书记可以使用" in desk.say("qian", "/报送", MONDAY)
 

@@ -1,7 +1,7 @@
-"""`xianfeng export pledges|self-assessments|ratings|polls|documents|comments|ledger --campaign NAME
---out FILE.xlsx`: records for the 党建档案, one module per kind of sheet (records, results, documents,
-comments, ledger), sharing book.py. `documents` also writes the files kept from /报送 into a folder
-beside the workbook."""
+"""`xianfeng export pledges|self-assessments|ratings|polls|documents|progress|comments|ledger --campaign
+NAME --out FILE.xlsx`: records for the 党建档案, one module per kind of sheet (records, results,
+documents, progress, comments, ledger), sharing book.py. `documents` also writes the files kept from
+/报送 into a folder beside the workbook, `progress` the photos kept from /践诺."""
 from __future__ import annotations
 
 import secrets
@@ -17,6 +17,7 @@ from sqlmodel import Session
 from bot.exports.comments import comments_book
 from bot.exports.documents import documents_book, files_folder
 from bot.exports.ledger import ledger_book
+from bot.exports.progress import progress_book
 from bot.exports.records import by_branch
 from bot.exports.results import polls_book, ratings_book
 from bot.texts import vocabulary
@@ -33,6 +34,8 @@ BOOKS: dict[str, Callable[[Session, CampaignRecord, dict[int, str], ZoneInfo, Pa
     # the files the bot kept go into a folder beside the workbook
     "documents": lambda session, record, branches, tz, out: documents_book(session, record, branches, tz,
                                                                            files=files_folder(out)),
+    "progress": lambda session, record, branches, tz, out: progress_book(session, record, branches, tz,
+                                                                         files=files_folder(out)),
     "comments": lambda session, record, branches, tz, out: comments_book(session, record, branches, tz),
     "ledger": lambda session, record, branches, tz, out: ledger_book(session, record, branches, tz),
 }

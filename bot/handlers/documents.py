@@ -3,7 +3,8 @@ the task; /审核: the committee accepts a submission, which fulfils the task, o
 comment. Both sides are told in Chinese; the submission is kept and listed by `xianfeng export documents`.
 
 An image or a file arrives as its own callback (MsgType image: PicUrl and MediaId; file: MediaId), so
-the dispatcher offers media to `take_media`, which answers an open /报送 form with it. Handlers do
+the dispatcher offers media to `take_media`, which answers an open /报送 form with it (media nothing
+takes gets the dispatcher's kind answer, bot/dispatch.py). Handlers do
 no network I/O: what the callback carried is stored, and bot/document_files.py fetches the bytes
 behind the reply (media/get) and keeps them. `/审核 N` shows one submission and sends its file to the
 reviewer from what was kept.
@@ -16,6 +17,7 @@ from typing import Any
 
 from bot import forms
 from bot.answers import Invalid
+from bot.document_files import sends_as_image
 from bot.forms import Step
 from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
@@ -90,12 +92,9 @@ def _tell_reviewers(ctx: Context, row: DocumentSubmission) -> None:
 
 @router.media
 def take_media(ctx: Context, state: ConversationState | None) -> bool:
-    """An image or a file answers an open /报送 form's document question. Without one, those who may
-    report are told how; anyone else's media stays unanswered, as before."""
+    """An image or a file answers an open /报送 form's document question. Without one it is not taken
+    here: the dispatcher answers what nothing took, saying how to use /报送 to those who may."""
     if state is None or state.form != DOCUMENT.name:
-        if ctx.person.role in SUBMITTERS:
-            ctx.reply("document_media_hint", kind=ctx.update.kind)
-            return True
         return False
     answers = dict(state.data.get("answers", {}))
     steps = DOCUMENT.steps(ctx, answers)
@@ -118,9 +117,6 @@ def submit_document(ctx: Context) -> None:
 
 _DECISION = re.compile(r"#?\s*(\d+)\s*(\S+)\s*(.*)", re.S)
 _SHOW = re.compile(r"#?\s*(\d+)\s*")
-# Re-sent as an image when media/upload takes it as one (JPG or PNG; 10 MB in PLATFORM.md, 2 MB in older
-# texts: the stricter), else as a file (up to 20 MB, which a kept file never exceeds).
-IMAGE_TYPES, IMAGE_LIMIT = ("image/jpeg", "image/png"), 2 << 20
 
 
 def _verdict(word: str) -> bool | None:
@@ -169,7 +165,7 @@ def show(ctx: Context, number: int) -> None:
               file=info)
     if info is not None:
         _, content_type, size, _ = info
-        as_image = row.kind == "image" and content_type in IMAGE_TYPES and size <= IMAGE_LIMIT
+        as_image = row.kind == "image" and sends_as_image(content_type, size)
         messages.document_to_person(ctx.session, key=f"reply:{ctx.update.dedup_key}:document:{row.id}",
                                     userid=ctx.person.userid, submission_id=row.id, as_image=as_image)
 

@@ -1,4 +1,9 @@
-"""/践诺: report on one item of my pledge — what was done, and (optionally) how far along.
+"""/践诺: report on one item of my pledge — what was done, and (optionally) how far along. What was done
+may be shown with photos (a phone sends each as its own message, with no caption): a photo at any step
+of the form joins the report (up to PHOTOS_PER_REPORT), and a photo sent before the text makes the text
+a one-line caption that may be skipped. A report with photos is published to the branch group at once,
+its text and then each photo once kept (bot/document_files.py fetches them behind the reply); a report
+without is shown in the periodic check-in's summary, as before.
 /践诺 支部: a secretary reports, for the branch, on an item of the branch's pledge (四定一承诺, a 整改方案):
 published to the branch group at once ("定期将承诺事项的落实情况向师生公开"), and crediting the branch's
 progress task whose window holds today (asked which when two are open)."""
@@ -15,8 +20,8 @@ from bot.routing import Context, Router
 from bot.scheduler.obligations import audiences
 from bot.texts import render, vocabulary
 from bot.wecom import messages
-from storage import campaigns
-from storage.models import CampaignTask, Pledge, PledgeProgress, Role
+from storage import campaigns, progress_photos
+from storage.models import CampaignTask, ConversationState, Pledge, PledgeProgress, Role
 from storage.people import branch_of
 from storage.pledges import latest_pledge
 
@@ -27,6 +32,13 @@ def _label(item: dict[str, Any]) -> str:
     return f"【{item['standard']}】{item['what']}"[:40]
 
 
+def _text_step(prompt: str, answers: dict[str, Any]) -> Step:
+    """What was done, in words; once a photo came, a caption for it, which may be skipped."""
+    if answers.get("photos"):
+        return Step("text", "progress_caption", optional=True)
+    return Step("text", prompt)
+
+
 class ProgressForm(forms.BaseForm):
     name = "pledge_progress"
 
@@ -34,7 +46,7 @@ class ProgressForm(forms.BaseForm):
         pledge = my_pledge(ctx)
         labels = tuple(_label(item) for item in (pledge.items if pledge else []))
         return [Step("item", "progress_item", kind="choice", options=labels),
-                Step("text", "progress_text"),
+                _text_step("progress_text", answers),
                 Step("percent", "progress_percent", optional=True)]
 
     def check(self, ctx: Context, answers: dict[str, Any], step: Step, value: Any) -> None:
@@ -45,15 +57,23 @@ class ProgressForm(forms.BaseForm):
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
         pledge = my_pledge(ctx)
-        _record(ctx, pledge, answers)
+        progress = _record(ctx, pledge, answers)
         _credit(ctx, pledge.campaign_id)
-        ctx.reply("progress_saved")
+        photos = answers.get("photos") or []
+        branch = branch_of(ctx.session, ctx.person) if photos else None
+        chat_id = branch.chat_id if branch else None
+        if chat_id:
+            messages.to_chat(ctx.session, key=f"progress:{progress.id}", chat_id=chat_id,
+                             text=render("progress_published", name=ctx.person.name, progress=progress,
+                                         item=pledge.items[progress.item], photos=len(photos)))
+        progress_photos.add(ctx.session, progress=progress, photos=photos, chat_id=chat_id)
+        ctx.reply("progress_saved", photos=len(photos), published=bool(chat_id))
 
 
 def _record(ctx: Context, pledge: Pledge, answers: dict[str, Any]) -> PledgeProgress:
     labels = [_label(item) for item in pledge.items]
     percent = int(re.sub(r"\D", "", answers["percent"])) if answers.get("percent") else None
-    progress = PledgeProgress(pledge_id=pledge.id, item=labels.index(answers["item"]), text=answers["text"],
+    progress = PledgeProgress(pledge_id=pledge.id, item=labels.index(answers["item"]), text=answers.get("text") or "",
                               percent=percent, reported_at=float(ctx.update.create_time), userid=ctx.person.userid)
     ctx.session.add(progress)
     ctx.session.flush()  # its id keys the group post of a branch's report
@@ -100,7 +120,7 @@ class BranchProgressForm(ProgressForm):
         labels = tuple(_label(item) for item in (pledge.items if pledge else []))
         return forms.task_step(_branch_tasks(ctx)) + [
             Step("item", "branch_progress_item", kind="choice", options=labels),
-            Step("text", "branch_progress_text"),
+            _text_step("branch_progress_text", answers),
             Step("percent", "progress_percent", optional=True)]
 
     def submit(self, ctx: Context, answers: dict[str, Any]) -> None:
@@ -114,16 +134,41 @@ class BranchProgressForm(ProgressForm):
         if task is not None:
             campaigns.mark_done(ctx.session, task_id=task.id, subject=f"branch:{ctx.person.branch_id}")
         branch = branch_of(ctx.session, ctx.person)
+        photos = answers.get("photos") or []
         if branch and branch.chat_id:
             pledged_for = ctx.session.get(CampaignTask, pledge.task_id) if pledge.task_id else None
             messages.to_chat(ctx.session, key=f"branch_progress:{progress.id}", chat_id=branch.chat_id,
                              text=render("branch_progress_published", branch=branch.name, progress=progress,
                                          item=pledge.items[progress.item], pledge_title=pledged_for.title
-                                         if pledged_for else "", reporter=ctx.person.name))
-        ctx.reply("branch_progress_saved", published=bool(branch and branch.chat_id), task=task)
+                                         if pledged_for else "", reporter=ctx.person.name, photos=len(photos)))
+        progress_photos.add(ctx.session, progress=progress, photos=photos,
+                            chat_id=branch.chat_id if branch else None)
+        ctx.reply("branch_progress_saved", published=bool(branch and branch.chat_id), task=task, photos=len(photos))
 
 
 BRANCH_PROGRESS = forms.register(BranchProgressForm())
+
+
+@router.media
+def take_photo(ctx: Context, state: ConversationState | None) -> bool:
+    """A photo sent while a 践诺 form is open joins the report, at whatever step the form is (the
+    question is asked again, saying so); past PHOTOS_PER_REPORT it is declined kindly."""
+    if state is None or state.form not in (PROGRESS.name, BRANCH_PROGRESS.name) or ctx.update.kind != "image" \
+            or not ctx.update.media_id:
+        return False
+    form = forms.FORMS[state.form]
+    answers = dict(state.data.get("answers", {}))
+    photos = list(answers.get("photos") or [])
+    if len(photos) >= progress_photos.PHOTOS_PER_REPORT:
+        note = Invalid("progress_photo_limit", limit=progress_photos.PHOTOS_PER_REPORT)
+    else:
+        photos.append({"media_id": ctx.update.media_id, "pic_url": ctx.update.pic_url or None,
+                       "at": ctx.update.create_time})
+        answers["photos"] = photos
+        forms.save(ctx, state, answers)
+        note = Invalid("progress_photo_added", count=len(photos))
+    forms.ask(ctx, form, answers, note, state.data.get("previous"))
+    return True
 
 
 def _begin_branch(ctx: Context) -> None:

@@ -94,3 +94,11 @@ def document_to_person(session: Session, *, key: str, userid: str, submission_id
     outbox.enqueue(session, key=key, endpoint="message/send",
                    payload={"touser": userid, "msgtype": kind, kind: {"document": submission_id}},
                    recipients=[userid], channel=f"user:{userid}", priority=outbox.REPLY)
+
+
+def photo_to_chat(session: Session, *, key: str, chat_id: str, photo_id: int, as_image: bool) -> None:
+    """A 践诺 photo kept in progress_photo, to its report's branch group, after what was queued to that
+    chat before it (the report's text); uploaded with media/upload when the row leaves, like a chart."""
+    kind = "image" if as_image else "file"
+    outbox.enqueue(session, key=key, endpoint="appchat/send",
+                   payload={"chatid": chat_id, "msgtype": kind, kind: {"photo": photo_id}}, channel=f"chat:{chat_id}")

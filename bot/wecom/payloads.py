@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.wecom.api import ApiError, WeComClient
 from storage import outbox
 from storage.db import transaction
-from storage.models import DocumentFile, MediaBlob
+from storage.models import DocumentFile, MediaBlob, ProgressPhoto
 from storage.sealing import KeyGone, keystore
 
 MEDIA_MSGTYPES = {"image", "file"}  # message types that carry a media_id, queued as a blob key
@@ -55,11 +55,12 @@ def with_defaults(row: outbox.Claimed, settings: Settings) -> dict[str, Any]:
 
 
 async def with_media(client: WeComClient, engine: Engine, payload: dict[str, Any], deadline: float) -> dict[str, Any]:
-    """An image or a file queued as {"blob": key} or {"document": id} is uploaded now and sent as {"media_id": ...}: at send time,
-    because media ids expire after three days. Upload errors are retried or dead-lettered like sends."""
+    """An image or a file queued as {"blob": key}, {"document": id} or {"photo": id} is uploaded now and
+    sent as {"media_id": ...}: at send time, because media ids expire after three days. Upload errors
+    are retried or dead-lettered like sends."""
     kind = payload.get("msgtype")
     content = payload.get(kind) if kind in MEDIA_MSGTYPES else None
-    if not isinstance(content, dict) or not {"blob", "document"} & content.keys():
+    if not isinstance(content, dict) or not {"blob", "document", "photo"} & content.keys():
         return payload
     blob = await asyncio.to_thread(_load_blob, engine, content)
     if blob is None:  # nothing to upload, now or later: a dead letter, not a retry
@@ -69,10 +70,14 @@ async def with_media(client: WeComClient, engine: Engine, payload: dict[str, Any
     return {**payload, kind: {"media_id": media_id}}
 
 
-def _load_blob(engine: Engine, content: dict[str, Any]) -> MediaBlob | DocumentFile | None:
+def _load_blob(engine: Engine, content: dict[str, Any]) -> MediaBlob | DocumentFile | ProgressPhoto | None:
     """{"blob": key}: bytes queued with the message (a chart); {"document": id}: a /报送 file kept in
-    document_file, re-sent to a reviewer without copying its bytes into the outbox."""
+    document_file, re-sent to a reviewer without copying its bytes into the outbox; {"photo": id}: a
+    践诺 photo kept in progress_photo, posted to the branch group."""
     with transaction(engine) as session:  # expire_on_commit=False: still readable afterwards
         if "document" in content:
             return session.get(DocumentFile, int(content["document"]))
+        if "photo" in content:
+            photo = session.get(ProgressPhoto, int(content["photo"]))
+            return photo if photo is not None and photo.data is not None else None
         return session.get(MediaBlob, content.get("blob"))

@@ -49,6 +49,25 @@ def media_message(corp_id: str, agent_id: int, userid: str, kind: str, media_id:
     return _xml(corp_id, agent_id, userid, fields, create_time)
 
 
+# What the other messages a person may send carry (企业微信 接收消息: 消息格式), besides MsgType and MsgId.
+OTHER_FIELDS = {
+    "voice": (("MediaId", "voice-media"), ("Format", "amr")),
+    "video": (("MediaId", "video-media"), ("ThumbMediaId", "video-thumb")),
+    "location": (("Location_X", "34.26"), ("Location_Y", "108.94"), ("Scale", "15"), ("Label", "县教育局")),
+    "link": (("Title", "一篇文章"), ("Description", "文章摘要"), ("Url", "https://example.invalid/a"),
+             ("PicUrl", "https://example.invalid/a.jpg")),
+}
+
+
+def other_message(corp_id: str, agent_id: int, userid: str, kind: str, *, msg_id: int | None = None,
+                  create_time: int | None = None, **fields: str) -> str:
+    """A voice, video, location or link message (the documented fields, sample values unless given)."""
+    values = {**dict(OTHER_FIELDS.get(kind, ())), **fields}
+    return _xml(corp_id, agent_id, userid, [("MsgType", cdata(kind))]
+                + [(tag, cdata(value)) for tag, value in values.items()]
+                + [("MsgId", str(msg_id or random.getrandbits(63)))], create_time)
+
+
 def event(corp_id: str, agent_id: int, userid: str, name: str, key: str = "") -> str:
     return _xml(corp_id, agent_id, userid, [("MsgType", cdata("event")), ("Event", cdata(name)),
                                              ("EventKey", cdata(key))])

@@ -1,0 +1,97 @@
+"""Photos sent with a 践诺 report (/践诺, /践诺 支部): stored as their callback named them when the report
+is saved, then fetched behind the reply like a /报送 file (bot/document_files.py keeps both), and kept
+in progress_photo with their name, type, size and sha256. The same states as a document's file:
+fetching, kept, lost, too_large (storage.documents)."""
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from storage.documents import FETCHING, KEPT, Fetch
+from storage.models import Pledge, PledgeProgress, ProgressPhoto
+
+PHOTOS_PER_REPORT = 9  # as many as a WeChat moment holds: a report is a few pictures, not an album
+
+
+def add(session: Session, *, progress: PledgeProgress, photos: list[dict[str, Any]], chat_id: str | None) -> None:
+    """The photos the report's form gathered ({media_id, pic_url, at}), in the order they were sent,
+    to be fetched at once, behind the reply."""
+    now = time.time()
+    for seq, photo in enumerate(photos, start=1):
+        session.add(ProgressPhoto(progress_id=progress.id, seq=seq, userid=progress.userid, media_id=photo["media_id"],
+                                  pic_url=photo.get("pic_url") or None, sent_at=float(photo["at"]), chat_id=chat_id,
+                                  file_status=FETCHING, fetch_due_at=now))
+
+
+def any_fetch_due(session: Session, *, now: float) -> bool:
+    stmt = select(ProgressPhoto.id).where(ProgressPhoto.file_status == FETCHING,
+                                          ProgressPhoto.fetch_due_at <= now).limit(1)
+    return session.scalar(stmt) is not None
+
+
+def claim_fetches(session: Session, *, now: float, limit: int, lease: float) -> list[Fetch]:
+    """As storage.documents.claim_fetches: leased, SKIP LOCKED on PostgreSQL."""
+    stmt = select(ProgressPhoto.id, ProgressPhoto.media_id, ProgressPhoto.userid, ProgressPhoto.sent_at,
+                  ProgressPhoto.fetch_attempts) \
+        .where(ProgressPhoto.file_status == FETCHING, ProgressPhoto.fetch_due_at <= now) \
+        .order_by(ProgressPhoto.fetch_due_at, ProgressPhoto.id).limit(limit).with_for_update(skip_locked=True)
+    claimed = []
+    for photo_id, media_id, userid, sent_at, attempts in session.execute(stmt).all():
+        session.execute(update(ProgressPhoto).where(ProgressPhoto.id == photo_id)
+                        .values(fetch_due_at=now + lease, fetch_attempts=attempts + 1))
+        claimed.append(Fetch(photo_id, media_id, "image", None, userid, sent_at, attempts + 1))
+    return claimed
+
+
+def keep_file(session: Session, *, photo_id: int, filename: str, content_type: str, data: bytes,
+              now: float) -> bool:
+    """The fetched bytes, while the photo is still being fetched (as storage.documents.keep_file);
+    whether they were kept."""
+    fetching = (ProgressPhoto.id == photo_id, ProgressPhoto.file_status == FETCHING)
+    kept = session.execute(update(ProgressPhoto).where(*fetching)
+                           .values(file_status=KEPT, fetch_due_at=None, fetch_error=None, filename=filename,
+                                   content_type=content_type, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                                   fetched_at=now, data=data))
+    return kept.rowcount == 1
+
+
+def fetch_failed(session: Session, *, photo_id: int, error: str, retry_at: float) -> None:
+    session.execute(update(ProgressPhoto).where(ProgressPhoto.id == photo_id, ProgressPhoto.file_status == FETCHING)
+                    .values(fetch_due_at=retry_at, fetch_error=error[:500]))
+
+
+def give_up_fetch(session: Session, *, photo_id: int, status: str, error: str) -> ProgressPhoto | None:
+    """The photo cannot be had (LOST or TOO_LARGE); the report stays. None when already settled."""
+    updated = session.execute(update(ProgressPhoto).where(ProgressPhoto.id == photo_id,
+                                                          ProgressPhoto.file_status == FETCHING)
+                              .values(file_status=status, fetch_due_at=None, fetch_error=error[:500]))
+    return session.get(ProgressPhoto, photo_id) if updated.rowcount == 1 else None
+
+
+def info(session: Session, *, progress_ids: list[int]) -> dict[int, list[tuple]]:
+    """progress id -> its photos as (id, seq, file status, filename, content type, size, sha256), in
+    order, without the bytes."""
+    found: dict[int, list[tuple]] = {}
+    if not progress_ids:
+        return found
+    stmt = select(ProgressPhoto.progress_id, ProgressPhoto.id, ProgressPhoto.seq, ProgressPhoto.file_status,
+                  ProgressPhoto.filename, ProgressPhoto.content_type, ProgressPhoto.size, ProgressPhoto.sha256) \
+        .where(ProgressPhoto.progress_id.in_(progress_ids)).order_by(ProgressPhoto.progress_id, ProgressPhoto.seq)
+    for progress_id, *rest in session.execute(stmt):
+        found.setdefault(progress_id, []).append(tuple(rest))
+    return found
+
+
+def data(session: Session, *, photo_id: int) -> bytes | None:
+    return session.scalar(select(ProgressPhoto.data).where(ProgressPhoto.id == photo_id))
+
+
+def of_campaign(session: Session, *, campaign_id: int) -> list[tuple[PledgeProgress, Pledge]]:
+    """Every 践诺 report on a pledge of the campaign (a member's or a branch's), in the order made."""
+    stmt = select(PledgeProgress, Pledge).join(Pledge, Pledge.id == PledgeProgress.pledge_id) \
+        .where(Pledge.campaign_id == campaign_id).order_by(PledgeProgress.reported_at, PledgeProgress.id)
+    return list(session.execute(stmt).all())

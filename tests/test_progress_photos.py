@@ -1,0 +1,258 @@
+"""Issue 19, finding 9: photos as progress. A member reports 践诺 with a photo of what they did: at the
+/践诺 form's text step a photo answers it (a one-line caption is asked next, and may be skipped), and a
+photo sent at another step of the form joins the report; the report is published to the branch group
+with its text and, once the photo is kept, the photo itself; the photo is kept (sha256) like a /报送
+file and the progress export writes it beside the workbook. A photo that cannot be fetched is handled as
+a document's is: the report stays and the member is asked kindly to send it again. Against the emulator
+over real HTTP, on SQLite and PostgreSQL.
+
+The roster is conftest's: zhang (secretary) and li (党员, 有职) in 第一党支部; zhao (secretary) and qian
+(党员) in 第二党支部; wang (群众); sun (党委).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.app import build_app
+from bot.cli import main
+from bot.wecom.emulator.callbacks import media_message
+from bot.wecom.updates import parse_update
+from storage.models import Branch, Outbox, PledgeProgress, ProgressPhoto
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN, eventually
+from tests.test_document_files import DOCX, PNG, Desk, Fetching
+from tests.test_scheduler import load
+
+CAPTION = "和两位青年教师一起磨课，听评课三节"
+LI_PLEDGE = ("/承诺", "每周听一节课", "每月记录一次", "月底", "做实集体备课", "每两周一次", "月底", "1")
+
+
+@pytest.fixture
+def campaign(engine, rostered):
+    """The test campaign (members pledge), its window holding today."""
+    today = date.today()
+    return load(engine, start=str(today - timedelta(days=10)), end=str(today + timedelta(days=40)),
+                due=str(today + timedelta(days=20))).record.name
+
+
+class Member(Desk):
+    """A person typing and sending photos on today's date (the emulator keeps what they send)."""
+
+    def photo(self, userid: str, data: bytes = PNG, *, kind: str = "image", filename: str = "") -> str:
+        media_id = self.emulator.keep_media(data, content_type="image/png" if kind == "image" else
+                                            "application/octet-stream", filename=filename)
+        before = len(self.replies(userid))
+        xml = media_message(CORP_ID, AGENT_ID, userid, kind, media_id, create_time=self.now(),
+                            pic_url=f"https://wework.example/pic/{media_id}" if kind == "image" else "",
+                            file_name=filename)
+        self.dispatcher.feed_update(parse_update(xml))
+        return "\n".join(self.replies(userid)[before:])
+
+    def pledge(self, userid: str = "li") -> None:
+        for text in LI_PLEDGE:
+            reply = self.type(userid, text)
+        assert "已提交" in reply or "公开" in reply, reply
+
+
+def progress(engine) -> list[PledgeProgress]:
+    with Session(engine) as session:
+        return list(session.scalars(select(PledgeProgress).order_by(PledgeProgress.id)))
+
+
+def photos(engine) -> list[ProgressPhoto]:
+    with Session(engine) as session:
+        return list(session.scalars(select(ProgressPhoto).order_by(ProgressPhoto.id)))
+
+
+def chat_id(engine, branch_id: int = 1) -> str:
+    with Session(engine) as session:
+        return session.get(Branch, branch_id).chat_id
+
+
+def group_rows(engine, chat: str) -> list[Outbox]:
+    with Session(engine) as session:
+        rows = session.scalars(select(Outbox).where(Outbox.endpoint == "appchat/send").order_by(Outbox.id))
+        return [r for r in rows if r.payload["chatid"] == chat]
+
+
+async def test_a_member_reports_with_a_photo_and_a_caption_and_the_group_gets_both(
+        settings, engine, emulator, campaign, aiohttp_server):
+    """End to end: the phone's callbacks to the bot on a real port, the bot's own fetcher and sender,
+    media/get, media/upload and appchat/send over HTTP."""
+    Member(engine, emulator).pledge()
+    server = await aiohttp_server(build_app(settings, engine))
+    emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=2.0)
+    said = lambda words: any(words in t for t in emulator.texts("li"))  # noqa: E731
+
+    await emulator.say("li", "/践诺")
+    assert await eventually(lambda: said("报告哪一项"))
+    await emulator.say("li", "1")
+    assert await eventually(lambda: said("也可以先发一张照片"))
+    await emulator.send_media("li", "image", PNG, content_type="image/png")
+    assert await eventually(lambda: said("收到第1张照片") and said("给照片配一句话"))
+    await emulator.say("li", CAPTION)
+    assert await eventually(lambda: said("百分之多少"))
+    await emulator.say("li", "80")
+    assert await eventually(lambda: said("已记录"))
+    assert "支部群" in emulator.texts("li")[-1]
+
+    [report] = progress(engine)
+    assert (report.text, report.percent, report.userid) == (CAPTION, 80, "li")
+    group = next(c for c in emulator.chats.values() if c.chatid == chat_id(engine))
+    posted = lambda kind: [m for m in group.messages if m["sender"] == "app" and m["msgtype"] == kind]  # noqa: E731
+    assert await eventually(lambda: posted("image"), timeout=15)
+    [text] = [m["text"]["content"] for m in posted("text") if CAPTION in m["text"]["content"]]
+    assert "李娜" in text and "每周听一节课" in text and "约 80%" in text
+    assert emulator.media[posted("image")[0]["image"]["media_id"]][1] == PNG
+    captioned = next(i for i, m in enumerate(group.messages) if m["msgtype"] == "text" and CAPTION in m["text"]["content"])
+    assert group.messages.index(posted("image")[0]) > captioned  # the text first, then its photo
+    [photo] = photos(engine)
+    assert photo.progress_id == report.id and photo.file_status == "kept"
+    assert photo.data == PNG and photo.sha256 == hashlib.sha256(PNG).hexdigest() and photo.size == len(PNG)
+
+
+async def test_a_photo_sent_first_or_after_the_text_joins_the_report(settings, engine, emulator, campaign):
+    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+    member.pledge()
+    member.type("li", "/践诺")
+    got = member.photo("li")  # before the item is chosen: kept in the form, the question asked again
+    assert "收到第1张照片" in got and "报告哪一项" in got
+    caption = member.type("li", "1")
+    assert "给照片配一句话" in caption and "跳过" in caption  # the caption may be skipped
+    assert "百分之多少" in member.type("li", "跳过")
+    assert "收到第2张照片" in member.photo("li")
+    assert "收到第3张照片" in (again := member.photo("li")) and "百分之多少" in again  # the form waits at its step
+    saved = member.type("li", "跳过")
+    assert "已记录" in saved and "3 张照片" in saved and "支部群" in saved
+    [report] = progress(engine)
+    assert report.text == "" and report.percent is None
+    assert [p.progress_id for p in photos(engine)] == [report.id] * 3
+    [post] = [r for r in group_rows(engine, chat_id(engine)) if r.idem_key.startswith("progress:")]
+    assert "李娜" in post.payload["text"]["content"] and "3 张照片" in post.payload["text"]["content"]
+    await fetching.run()
+    images = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
+    assert [r.payload["image"] for r in images] == [{"photo": p.id} for p in photos(engine)]
+
+    # A text typed, then a photo at the percent step: it joins the report (a phone sends them apart).
+    member.type("li", "/践诺")
+    member.type("li", "1")
+    assert "百分之多少" in member.type("li", CAPTION)
+    assert "收到第1张照片" in member.photo("li") and "百分之多少" in member.replies("li")[-1]
+    assert "1 张照片" in member.type("li", "60")
+    assert progress(engine)[-1].text == CAPTION and photos(engine)[-1].progress_id == progress(engine)[-1].id
+
+
+async def test_a_text_only_report_is_not_posted_at_once(settings, engine, emulator, campaign):
+    """As before: a report without a photo waits for the periodic check-in's summary."""
+    member = Member(engine, emulator)
+    member.pledge()
+    before = len(group_rows(engine, chat_id(engine)))
+    for text in ("/践诺", "1", CAPTION):
+        member.type("li", text)
+    assert "定期在支部群里公开" in member.type("li", "50")
+    assert len(group_rows(engine, chat_id(engine))) == before and photos(engine) == []
+
+
+async def test_a_file_in_the_progress_form_gets_a_kind_answer_and_the_form_waits(settings, engine, emulator, campaign):
+    member = Member(engine, emulator)
+    member.pledge()
+    member.type("li", "/践诺")
+    member.type("li", "1")
+    answer = member.photo("li", DOCX, kind="file", filename="总结.docx")
+    assert "文件" in answer and "照片" in answer and "做了什么" in answer  # what it takes, then the question again
+    assert photos(engine) == [] and progress(engine) == []
+    assert "百分之多少" in member.type("li", CAPTION)
+
+
+async def test_at_most_nine_photos_the_tenth_is_declined_kindly(settings, engine, emulator, campaign):
+    member = Member(engine, emulator)
+    member.pledge()
+    member.type("li", "/践诺")
+    member.type("li", "1")
+    for n in range(1, 10):
+        assert f"收到第{n}张照片" in member.photo("li")
+    assert "最多" in member.photo("li")
+    member.type("li", CAPTION)
+    member.type("li", "跳过")
+    assert len(photos(engine)) == 9
+
+
+async def test_a_photo_that_cannot_be_fetched_leaves_the_report_and_the_member_is_asked_again(
+        settings, engine, emulator, campaign):
+    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+    member.pledge()
+    for text in ("/践诺", "1"):
+        member.type("li", text)
+    member.photo("li")
+    member.type("li", CAPTION)
+    member.type("li", "跳过")
+    emulator.media.clear()  # gone from the platform (40007)
+    await fetching.run()
+    [photo] = photos(engine)
+    assert photo.file_status == "lost" and photo.data is None and "40007" in photo.fetch_error
+    asked = member.replies("li")[-1]
+    assert "照片" in asked and "没能保存" in asked and "/践诺" in asked and "麻烦你" in asked
+    assert progress(engine)[0].text == CAPTION  # the report stays
+    assert not [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
+    await fetching.run()
+    assert sum("没能保存" in r for r in member.replies("li")) == 1
+
+
+async def test_the_progress_export_lists_reports_and_writes_the_photos_beside_it(
+        settings, engine, emulator, campaign, tmp_path, db_url, monkeypatch, capsys):
+    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+    member.pledge()
+    for text in ("/践诺", "1"):
+        member.type("li", text)
+    member.photo("li")
+    member.type("li", CAPTION)
+    member.type("li", "80")
+    for text in ("/践诺", "1", "写了一篇听课反思", "跳过"):
+        member.type("li", text)
+    await fetching.run()
+    [photo] = photos(engine)
+
+    out = tmp_path / "archive" / "践诺.xlsx"
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert main(["export", "progress", "--campaign", campaign, "--out", str(out)]) == 0
+    folder = tmp_path / "archive" / "践诺_文件"
+    said = capsys.readouterr().out
+    assert "已导出 2 行" in said and str(folder) in said
+    sheet = load_workbook(out).active
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, [c.value for c in row])) for row in sheet.iter_rows(min_row=2)]
+    with_photo = next(r for r in rows if r["落实情况"] == CAPTION)
+    assert with_photo["支部"] == "第一党支部" and with_photo["报告人"] == "李娜" and with_photo["进度"] == "80%"
+    assert with_photo["照片保存"] == "已保存" and with_photo["SHA-256"] == hashlib.sha256(PNG).hexdigest()
+    assert (tmp_path / "archive" / with_photo["保存的文件"]).read_bytes() == PNG
+    assert with_photo["保存的文件"].startswith("践诺_文件/")
+    text_only = next(r for r in rows if r["落实情况"] == "写了一篇听课反思")
+    assert text_only["照片保存"] is None and text_only["保存的文件"] is None
+    assert [p.name for p in folder.iterdir()] == [with_photo["保存的文件"].split("/")[1]]
+    assert re.fullmatch(rf"{photo.progress_id}-1-.+\.png", with_photo["保存的文件"].split("/")[1])
+
+
+async def test_a_branch_report_takes_photos_too_and_posts_them_after_its_text(settings, engine, emulator, campaign):
+    from tests.test_pledge_form import ZHANG_BRANCH_PLEDGE
+
+    secretary, fetching = Member(engine, emulator), Fetching(settings, engine)
+    for text in ZHANG_BRANCH_PLEDGE:
+        secretary.type("zhang", text)
+    secretary.type("zhang", "/践诺 支部")
+    secretary.type("zhang", "1")
+    assert "给照片配一句话" in secretary.photo("zhang")
+    secretary.type("zhang", "召开组织生活会一次")
+    saved = secretary.type("zhang", "跳过")
+    assert "连同 1 张照片" in saved and "公开到支部群" in saved
+    [post] = [r for r in group_rows(engine, chat_id(engine)) if r.idem_key.startswith("branch_progress:")]
+    assert "召开组织生活会一次" in post.payload["text"]["content"] and "附 1 张照片" in post.payload["text"]["content"]
+    await fetching.run()
+    [photo] = photos(engine)
+    [image] = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
+    assert image.payload["image"] == {"photo": photo.id} and image.id > post.id
