@@ -136,6 +136,14 @@ PLEDGE = [("/承诺", "你想在哪几项上作承诺"), ("1 3", "“带头学�
           ("做实教研组集体备课；每两周一次；月底", "请核对你的承诺"), ("确认", "承诺已提交，并公布到了支部群")]
 
 
+def _type(page, steps) -> None:
+    """Send each text and wait for the answer that follows it."""
+    for text, answer in steps:
+        page.fill("#text", text)
+        page.press("#text", "Enter")
+        page.wait_for_selector(f"#screen .msg:not(.mine) >> text={answer}", timeout=15_000)
+
+
 def test_a_post_holder_pledges_on_a_phone_in_six_messages(tmp_path, browser):
     """Issue 19's measure: in the demo as it starts (公开承诺 under way), 李强 (有职党员) writes a whole
     五带头 pledge with his 岗位承诺 on a 390-wide phone in six messages, typed as people type, each
@@ -146,11 +154,7 @@ def test_a_post_holder_pledges_on_a_phone_in_six_messages(tmp_path, browser):
         page.goto(demo.url)
         page.select_option("#who", "u002")
         page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
-        for text, answer in PLEDGE:
-            page.fill("#text", text)
-            page.press("#text", "Enter")
-            page.wait_for_selector(f"#screen .msg:not(.mine) >> text={answer}", timeout=15_000)
-        page.wait_for_selector("#screen >> text=承诺已提交，并公布到了支部群", timeout=15_000)
+        _type(page, PLEDGE)
         assert page.locator("#screen .msg.mine").count() == len(PLEDGE) <= 6
         shown = page.inner_text("#screen")
         assert "没看懂" not in shown and "请重新" not in shown  # nothing was asked twice
@@ -160,6 +164,35 @@ def test_a_post_holder_pledges_on_a_phone_in_six_messages(tmp_path, browser):
         page.wait_for_selector("#screen >> text=每周读一篇教育理论文章", timeout=15_000)
         group = page.inner_text("#screen")
         assert "李强" in group and "每月走访一户学生家庭" in group and "做实教研组集体备课" in group
+    finally:
+        demo.stop()
+
+
+def test_a_member_reports_progress_with_a_photo_from_the_phone(tmp_path, browser):
+    """Issue 19, finding 9, as a member does it: /践诺, the item, a photo from the phone (the page's 📎
+    sends it as an image message), a caption, how far along; the branch group gets the words and then
+    the photo, which the bot fetched from the platform and uploaded again."""
+    from PIL import Image
+
+    photo = tmp_path / "课堂.png"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(photo)
+    demo = Demo(tmp_path).start()
+    try:
+        page = _phone(browser)
+        page.goto(demo.url)
+        page.select_option("#who", "u002")
+        page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
+        _type(page, PLEDGE + [("/践诺", "报告哪一项承诺的落实情况"), ("1", "这段时间具体做了什么")])
+        page.set_input_files("#file", str(photo))
+        page.wait_for_selector("#screen .msg:not(.mine) >> text=收到第1张照片", timeout=15_000)
+        assert page.locator("#screen .msg.mine img").count() == 1  # what he sent, on his screen
+        _type(page, [("带学生读完《论语》选读", "大约完成了百分之多少"), ("60", "已记录，连同 1 张照片")])
+        page.click("#tabs >> text=第一党支部·创先争优")
+        page.wait_for_selector("#screen >> text=带学生读完《论语》选读", timeout=15_000)
+        page.wait_for_selector("#screen .msg img", timeout=30_000)  # kept, uploaded, posted
+        sent = page.evaluate("fetch(document.querySelector('#screen .msg img').src).then(r => r.arrayBuffer())"
+                             ".then(b => b.byteLength)")
+        assert sent == photo.stat().st_size  # the same bytes, through media/get and media/upload
     finally:
         demo.stop()
 

@@ -495,3 +495,42 @@ async def test_modes_are_set_through_the_page_server(api, emulator, emulator_url
     assert (await api.send(touser="li", msgtype="text", text={"content": "x"}))["errcode"] == 81013
     async with api.http.post(modes_url, json={"ip": "1.2.3.4"}) as resp:
         assert resp.status == 400
+
+
+async def test_the_pages_attachment_arrives_as_a_photo_or_a_file(aiohttp_server, emulator, emulator_url):
+    """The phone page's 📎 (POST /emulator/send): a JPG or PNG reaches the bot as an image message with a
+    MediaId that media/get serves, anything else as a file message with its name; too large, empty or
+    without a person, refused."""
+    received = []
+
+    async def capture(request):
+        received.append((dict(request.query), await request.read()))
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_post("/wecom/callback", capture)
+    server = await aiohttp_server(app)
+    emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.3)
+    emulator.add_person("li", "李娜")
+    page = emulator_url.replace("/cgi-bin", "/emulator/send")
+    crypto = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID)
+
+    async def send(data: bytes, name: str, content_type: str, user: str = "li") -> int:
+        form = aiohttp.FormData(quote_fields=False)  # as a browser sends a name: UTF-8, not %-quoted
+        form.add_field("user", user)
+        form.add_field("file", data, filename=name, content_type=content_type)
+        async with aiohttp.ClientSession() as http, http.post(page, data=form) as resp:
+            return resp.status
+
+    assert await send(b"\x89PNG photo", "课堂.png", "image/png") == 202
+    assert await send(b"PK docx", "总结.docx", "application/octet-stream") == 202
+    await eventually(lambda: len(received) == 2)
+    updates = [parse_update(crypto.decrypt(parse_xml(body).findtext("Encrypt"))) for _query, body in received]
+    kinds = {u.kind: u for u in updates}
+    assert set(kinds) == {"image", "file"} and kinds["file"].file_name == "总结.docx"
+    assert emulator.media[kinds["image"].media_id][1] == b"\x89PNG photo" and kinds["image"].pic_url
+    assert [e.msgtype for e in emulator.screen("li")] == ["image", "file"]  # on the sender's own screen
+    assert await send(b"x" * ((20 << 20) + 1), "big.png", "image/png") == 413
+    assert await send(b"", "empty.png", "image/png") == 400
+    assert await send(b"\x89PNG", "a.png", "image/png", user="nobody") == 404
+    assert len(received) == 2

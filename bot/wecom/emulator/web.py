@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).with_name("static")
 MODES = {"untrusted_ip", "forbidden_apis", "visible_root", "invisible_users"}
 EMULATOR = web.AppKey("emulator", object)
+SEND_LIMIT = 20 << 20  # what the page sends; the bot keeps files up to 20 MB (bot/document_files.py)
+IMAGE_TYPES = {"image/jpeg", "image/png"}  # sent as an image message; anything else as a file
 
 
 def add_page_routes(app: web.Application, emulator: "WeComEmulator") -> None:
@@ -36,6 +38,7 @@ def add_page_routes(app: web.Application, emulator: "WeComEmulator") -> None:
     app.router.add_get("/emulator/events", events)
     app.router.add_get("/emulator/media/{media_id}", media)
     app.router.add_post("/emulator/say", say)
+    app.router.add_post("/emulator/send", send_file)
     app.router.add_post("/emulator/click", click)
     app.router.add_post("/emulator/enter", enter)
     app.router.add_get("/emulator/modes", modes)
@@ -117,6 +120,29 @@ async def say(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="empty message")
     _emulator(request).in_background(_emulator(request).say(userid, text))
     return web.json_response({"ok": True}, status=202)
+
+
+async def send_file(request: web.Request) -> web.Response:
+    """The page's 📎: a photo or a file from this device, sent to the app as a person would (multipart:
+    `user`, then `file`). JPG and PNG arrive as image messages, anything else as a file message."""
+    reader = await request.multipart()
+    fields: dict[str, str] = {}
+    while (part := await reader.next()) is not None:
+        if part.name == "user":
+            fields["user"] = await part.text()
+        elif part.name == "file" and "user" in fields:
+            data = await part.read(decode=False)
+            if not data or len(data) > SEND_LIMIT:
+                raise web.HTTPRequestEntityTooLarge(max_size=SEND_LIMIT, actual_size=len(data)) if data \
+                    else web.HTTPBadRequest(text="empty file")
+            content_type = part.headers.get("Content-Type", "application/octet-stream")
+            kind = "image" if content_type in IMAGE_TYPES else "file"
+            emulator = _emulator(request)
+            userid = _user(request, fields["user"])
+            emulator.in_background(emulator.send_media(userid, kind, data, filename=part.filename or "",
+                                                       content_type=content_type))
+            return web.json_response({"ok": True, "kind": kind}, status=202)
+    raise web.HTTPBadRequest(text="user, then file")
 
 
 async def click(request: web.Request) -> web.Response:
