@@ -13,7 +13,8 @@ the submission stays, says so, and its sender is asked kindly to send the file a
 sender is asked for a smaller one.
 
 Two stores use the same fetcher: DOCUMENTS (a submission's file, in `document_file`) and PHOTOS (a 践诺
-report's photos, in `progress_photo`, each posted to the branch group the report went to once kept).
+report's photos, in `progress_photo`, posted to the branch group the report went to once none of them
+is still being fetched, in the order they were sent).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from bot.wecom.api import ApiError, MediaTooLarge, TransientError, WeComClient
 from storage import documents, progress_photos
 from storage.db import reading, transaction
 from storage.documents import Fetch
-from storage.models import PledgeProgress, ProgressPhoto
+from storage.models import PledgeProgress
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,9 @@ class DocumentStore:
 
 
 class PhotoStore:
-    """A photo sent with a 践诺 report (storage.progress_photos): once kept, posted to the branch group
-    its report was published to, after the report's text."""
+    """A photo sent with a 践诺 report (storage.progress_photos): once every photo of its report is kept
+    or given up, the kept ones are posted to the branch group the report went to, after the report's
+    text and in the order sent (the fetcher downloads them side by side, so they finish in any order)."""
 
     name = "progress photo"
 
@@ -109,20 +111,17 @@ class PhotoStore:
         return progress_photos.claim_fetches(session, now=now, limit=limit, lease=lease)
 
     def keep(self, session, fetch: Fetch, name: str, content_type: str, data: bytes, now: float) -> bool:
+        report = progress_photos.lock_report(session, photo_id=fetch.id)
         if not progress_photos.keep_file(session, photo_id=fetch.id, filename=name, content_type=content_type,
                                          data=data, now=now):
             return False
-        chat_id = session.get(ProgressPhoto, fetch.id).chat_id
-        if not chat_id:
-            return False
-        messages.photo_to_chat(session, key=f"progress_photo:{fetch.id}", chat_id=chat_id, photo_id=fetch.id,
-                               as_image=sends_as_image(content_type, len(data)))
-        return True
+        return self._post_when_settled(session, report)
 
     def failed(self, session, fetch: Fetch, error: str, at: float) -> None:
         progress_photos.fetch_failed(session, photo_id=fetch.id, error=error, retry_at=at)
 
     def give_up(self, session, fetch: Fetch, status: str, error: str) -> bool:
+        report_id = progress_photos.lock_report(session, photo_id=fetch.id)
         photo = progress_photos.give_up_fetch(session, photo_id=fetch.id, status=status, error=error)
         if photo is None:
             return False
@@ -130,7 +129,17 @@ class PhotoStore:
         text = render("progress_photo_lost", photo=photo, report=report, too_large=status == documents.TOO_LARGE,
                       limit_mb=MAX_BYTES >> 20)
         messages.to_person(session, key=f"progress_photo:{photo.id}:file:{status}", userid=photo.userid, text=text)
+        self._post_when_settled(session, report_id)
         return True
+
+    @staticmethod
+    def _post_when_settled(session, report_id: int) -> bool:
+        """Queue the report's kept photos to its group if this settled the last one; whether any were."""
+        ready = progress_photos.ready_to_post(session, progress_id=report_id)
+        for photo in ready:
+            messages.photo_to_chat(session, key=f"progress_photo:{photo.id}", chat_id=photo.chat_id, photo_id=photo.id,
+                                   as_image=sends_as_image(photo.content_type, photo.size))
+        return bool(ready)
 
 
 DOCUMENTS, PHOTOS = DocumentStore(), PhotoStore()

@@ -72,6 +72,24 @@ def give_up_fetch(session: Session, *, photo_id: int, status: str, error: str) -
     return session.get(ProgressPhoto, photo_id) if updated.rowcount == 1 else None
 
 
+def lock_report(session: Session, *, photo_id: int) -> int:
+    """Lock the report a photo belongs to (PostgreSQL; SQLite's writers take turns anyway), so that of
+    two of its photos settled at the same moment, the later transaction sees the earlier one's; its id."""
+    progress_id = session.scalar(select(ProgressPhoto.progress_id).where(ProgressPhoto.id == photo_id))
+    session.execute(select(PledgeProgress.id).where(PledgeProgress.id == progress_id).with_for_update())
+    return progress_id
+
+
+def ready_to_post(session: Session, *, progress_id: int) -> list[ProgressPhoto]:
+    """The report's kept photos that go to a group, in the order sent, once none is still being fetched
+    (so that they arrive in that order, however the downloads finished); [] while one is."""
+    photos = list(session.scalars(select(ProgressPhoto).where(ProgressPhoto.progress_id == progress_id)
+                                  .order_by(ProgressPhoto.seq)))
+    if any(photo.file_status == FETCHING for photo in photos):
+        return []
+    return [photo for photo in photos if photo.file_status == KEPT and photo.chat_id]
+
+
 def info(session: Session, *, progress_ids: list[int]) -> dict[int, list[tuple]]:
     """progress id -> its photos as (id, seq, file status, filename, content type, size, sha256), in
     order, without the bytes."""

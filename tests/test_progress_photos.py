@@ -256,3 +256,79 @@ async def test_a_branch_report_takes_photos_too_and_posts_them_after_its_text(se
     [photo] = photos(engine)
     [image] = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
     assert image.payload["image"] == {"photo": photo.id} and image.id > post.id
+
+
+# -- photos reach the group in the order sent, whatever order they are fetched in ----------------------
+def _three_photos_claimed(engine, emulator):
+    """li's report with three photos, their fetches claimed (as the fetcher does, all at once)."""
+    from bot.document_files import PHOTOS
+    from storage.db import transaction
+
+    member = Member(engine, emulator)
+    member.pledge()
+    member.type("li", "/践诺")
+    member.type("li", "1")
+    for _ in range(3):
+        member.photo("li")
+    member.type("li", "跳过")
+    member.type("li", "跳过")
+    with transaction(engine) as session:
+        return PHOTOS, sorted(PHOTOS.claim(session, 0.0 + 10**10, 10, 60.0), key=lambda f: f.id)
+
+
+def _posted_photos(engine) -> list[int]:
+    with Session(engine) as session:
+        rows = session.scalars(select(Outbox).where(Outbox.endpoint == "appchat/send").order_by(Outbox.id))
+        return [r.payload[r.payload["msgtype"]]["photo"] for r in rows if r.payload["msgtype"] in ("image", "file")]
+
+
+def test_photos_fetched_out_of_order_are_posted_in_the_order_sent(engine, emulator, campaign):
+    """The fetcher downloads a report's photos side by side, so the third can be kept first: the group
+    would see them shuffled. They are posted together, in the order sent, once none is still fetching."""
+    from storage.db import transaction
+
+    store, fetches = _three_photos_claimed(engine, emulator)
+    for fetch in reversed(fetches):  # kept last first
+        assert _posted_photos(engine) == []  # not while an earlier one is still on its way
+        with transaction(engine) as session:
+            store.keep(session, fetch, "p.png", "image/png", PNG, 1.0)
+    assert _posted_photos(engine) == [f.id for f in fetches]
+
+
+def test_a_lost_photo_does_not_hold_back_the_others(engine, emulator, campaign):
+    from storage.db import transaction
+
+    store, (first, second, third) = _three_photos_claimed(engine, emulator)
+    for fetch in (third, first):
+        with transaction(engine) as session:
+            store.keep(session, fetch, "p.png", "image/png", PNG, 1.0)
+    assert _posted_photos(engine) == []
+    with transaction(engine) as session:
+        store.give_up(session, second, "lost", "40007")
+    assert _posted_photos(engine) == [first.id, third.id]
+
+
+def test_two_photos_kept_at_the_same_moment_are_both_posted(engine, emulator, campaign):
+    """Two fetches of one report finishing together: each transaction keeps its photo and looks for the
+    other; neither may miss the other (nothing posted) — the report's row is locked while it looks."""
+    import threading
+
+    from storage.db import transaction
+
+    store, (first, second, third) = _three_photos_claimed(engine, emulator)
+    with transaction(engine) as session:
+        store.keep(session, first, "p.png", "image/png", PNG, 1.0)
+    done = threading.Event()
+
+    def keep_third():
+        with transaction(engine) as session:
+            store.keep(session, third, "p.png", "image/png", PNG, 1.0)
+        done.set()
+
+    with transaction(engine) as session:
+        store.keep(session, second, "p.png", "image/png", PNG, 1.0)
+        worker = threading.Thread(target=keep_third)
+        worker.start()
+        assert not done.wait(0.5)  # waits for this transaction: one of the two sees both kept
+    worker.join(10)
+    assert done.is_set() and _posted_photos(engine) == [first.id, second.id, third.id]
