@@ -5,7 +5,10 @@ Run once, when the character set or the source font changes, in an environment w
 cut-time tool only: the bot never imports it):
 
     python3 -m venv /tmp/ft-venv && /tmp/ft-venv/bin/pip install fonttools==4.68.0
-    /tmp/ft-venv/bin/python benchmarks/font_subset.py [--also /work/shared/seeds]
+    /tmp/ft-venv/bin/python benchmarks/font_subset.py [--also /work/shared/seeds] [--source FILE]
+
+A cut from the same source and character list is byte for byte the committed file. `--source` takes
+another copy of the font (a .ttc collection, whose "Noto Sans CJK SC" face is used, or an .otf).
 
 Source: the Regular weight of Noto Sans CJK 2.004 as Debian ships it (package fonts-noto-cjk
 1:20220127+repack1-1, /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc, the face named
@@ -37,7 +40,7 @@ import unicodedata
 from pathlib import Path
 
 from fontTools import subset
-from fontTools.ttLib import TTCollection
+from fontTools.ttLib import TTCollection, TTFont
 
 REPO = Path(__file__).resolve().parent.parent
 FONTS = REPO / "bot" / "data" / "fonts"
@@ -80,10 +83,12 @@ def main() -> None:
     parser.add_argument("--also", type=Path, nargs="*", default=[], help="more directories of text to cover")
     args = parser.parse_args()
 
-    collection = TTCollection(str(args.source), lazy=True)
-    index = next(n for n, face in enumerate(collection.fonts) if face["name"].getDebugName(4) == f"{FACE} Regular"
-                 or face["name"].getDebugName(1) == FACE)
-    cmap = collection.fonts[index].getBestCmap()
+    if args.source.suffix.lower() == ".ttc":  # a collection: the face named FACE
+        faces = TTCollection(str(args.source), lazy=True).fonts
+        index = next(n for n, face in enumerate(faces) if face["name"].getDebugName(1) == FACE)
+    else:
+        faces, index = [TTFont(str(args.source), lazy=True)], 0
+    cmap = faces[index].getBestCmap()
 
     fixed = {chr(c) for low, high in RANGES for c in range(low, high + 1)} | gb2312()
     recorded = set(EXTRA.read_text(encoding="utf-8").replace("\n", "")) if EXTRA.exists() else set()
