@@ -136,6 +136,15 @@ PLEDGE = [("/承诺", "你想在哪几项上作承诺"), ("1 3", "“带头学�
           ("做实教研组集体备课；每两周一次；月底", "请核对你的承诺"), ("确认", "承诺已提交，并公布到了支部群")]
 
 
+def _as_li_qiang(browser, demo: Demo):
+    """The phone page, as 李强 (u002, 有职党员 of 第一党支部), in the app's chat."""
+    page = _phone(browser)
+    page.goto(demo.url)
+    page.select_option("#who", "u002")
+    page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
+    return page
+
+
 def _type(page, steps) -> None:
     """Send each text and wait for the answer that follows it."""
     for text, answer in steps:
@@ -150,10 +159,7 @@ def test_a_post_holder_pledges_on_a_phone_in_six_messages(tmp_path, browser):
     answered with the next question (the app chat also holds the campaign's announcements)."""
     demo = Demo(tmp_path).start()
     try:
-        page = _phone(browser)
-        page.goto(demo.url)
-        page.select_option("#who", "u002")
-        page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
+        page = _as_li_qiang(browser, demo)
         _type(page, PLEDGE)
         assert page.locator("#screen .msg.mine").count() == len(PLEDGE) <= 6
         shown = page.inner_text("#screen")
@@ -178,10 +184,7 @@ def test_a_member_reports_progress_with_a_photo_from_the_phone(tmp_path, browser
     Image.new("RGB", (64, 48), (200, 30, 30)).save(photo)
     demo = Demo(tmp_path).start()
     try:
-        page = _phone(browser)
-        page.goto(demo.url)
-        page.select_option("#who", "u002")
-        page.wait_for_selector("#tabs >> text=先锋", timeout=15_000)
+        page = _as_li_qiang(browser, demo)
         _type(page, PLEDGE + [("/践诺", "报告哪一项承诺的落实情况"), ("1", "这段时间具体做了什么")])
         page.set_input_files("#file", str(photo))
         page.wait_for_selector("#screen .msg:not(.mine) >> text=收到第1张照片", timeout=15_000)

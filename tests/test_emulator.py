@@ -252,7 +252,8 @@ def test_snapshot_restores_screens_and_chats():
     assert second.post("li", "li", "text", {"content": "再见"}).id == 2
 
 
-async def test_button_card_click_carries_the_button_key(aiohttp_server, emulator, api):
+async def capturing_bot(aiohttp_server, emulator) -> list[tuple[dict, bytes]]:
+    """A bot that only records each callback (its query and body) and answers it with nothing."""
     received = []
 
     async def capture(request):
@@ -263,6 +264,11 @@ async def test_button_card_click_carries_the_button_key(aiohttp_server, emulator
     app.router.add_post("/wecom/callback", capture)
     server = await aiohttp_server(app)
     emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.3)
+    return received
+
+
+async def test_button_card_click_carries_the_button_key(aiohttp_server, emulator, api):
+    received = await capturing_bot(aiohttp_server, emulator)
     card = {"card_type": "button_interaction", "main_title": {"title": "承诺已公开"}, "task_id": "btn-1",
             "button_list": [{"text": "查看", "key": "view"}, {"text": "修改", "key": "edit"}]}
     assert (await api.send(touser="li", msgtype="template_card", template_card=card))["errcode"] == 0
@@ -501,16 +507,7 @@ async def test_the_pages_attachment_arrives_as_a_photo_or_a_file(aiohttp_server,
     """The phone page's 📎 (POST /emulator/send): a JPG or PNG reaches the bot as an image message with a
     MediaId that media/get serves, anything else as a file message with its name; too large, empty or
     without a person, refused."""
-    received = []
-
-    async def capture(request):
-        received.append((dict(request.query), await request.read()))
-        return web.Response(text="")
-
-    app = web.Application()
-    app.router.add_post("/wecom/callback", capture)
-    server = await aiohttp_server(app)
-    emulator.connect_bot(url=str(server.make_url("/wecom/callback")), token=TOKEN, aes_key=AES_KEY, retry_after=0.3)
+    received = await capturing_bot(aiohttp_server, emulator)
     emulator.add_person("li", "李娜")
     page = emulator_url.replace("/cgi-bin", "/emulator/send")
     crypto = CallbackCrypto(token=TOKEN, aes_key=AES_KEY, corp_id=CORP_ID)
