@@ -130,8 +130,10 @@ class Dispatcher:
         its question asked again."""
         ctx = self._context(session, update, person)
         form, parked_now = self._active_form(ctx)
-        if parked_now:
-            return Outcome.handled  # the parking notice is the answer
+        if parked_now:  # the parking notice said where the form is; say the media went nowhere
+            if update.kind in MEDIA:
+                ctx.reply("media_not_taken_parked", kind=update.kind)
+            return Outcome.handled
         if update.kind in MEDIA and any(take(ctx, form) for take in self._media):
             return Outcome.handled
         ctx.reply("other_message", kind=update.kind, commands={c.name for c in ctx.available}, form=form is not None)

@@ -332,3 +332,19 @@ def test_two_photos_kept_at_the_same_moment_are_both_posted(engine, emulator, ca
         assert not done.wait(0.5)  # waits for this transaction: one of the two sees both kept
     worker.join(10)
     assert done.is_set() and _posted_photos(engine) == [first.id, second.id, third.id]
+
+
+def test_a_photo_sent_as_the_form_is_parked_is_said_not_taken(engine, emulator, campaign):
+    """A photo that arrives after the form was idle too long parks the form, as any message does; the
+    member is told the photo was not taken and how to go on, not left believing it joined the report."""
+    from bot.dispatch import Dispatcher
+    from bot.handlers import ROUTERS
+
+    member = Member(engine, emulator)
+    member.pledge()
+    member.type("li", "/践诺")
+    member.type("li", "1")
+    member.dispatcher = Dispatcher(engine, ROUTERS, form_idle_seconds=0)  # the form is idle now
+    said = member.photo("li")
+    assert "已先帮你保存" in said and "没有收下" in said and "/继续" in said
+    assert photos(engine) == []
