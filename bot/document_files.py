@@ -3,7 +3,7 @@ behind the callback.
 
 A callback carries only a MediaId, and WeChat Work keeps temporary media three days (90254:
 media_id有效期只有3天). Handlers do no network I/O (invariant 1), so a submission of media is stored
-as `fetching`, and the DocumentFetcher, running beside the outbox sender (bot/background.py) with the
+as `fetching`, and the MediaFetcher, running beside the outbox sender (bot/background.py) with the
 same client (token, pacing), claims due ones with a lease, downloads them and keeps the bytes in
 `document_file` with their name, type, size and sha256. A failed download is tried again with
 backoff (XIANFENG_RETRY_BASE doubling to XIANFENG_RETRY_CAP); a MediaId the platform refuses
@@ -233,5 +233,3 @@ class MediaFetcher:
         with transaction(self._engine) as session:
             return store.give_up(session, fetch, status, error)
 
-
-DocumentFetcher = MediaFetcher  # its name before it fetched 践诺 photos too

@@ -105,26 +105,49 @@ class Fetch:
     attempts: int
 
 
-def any_fetch_due(session: Session, *, now: float) -> bool:
-    stmt = select(DocumentSubmission.id).where(DocumentSubmission.file_status == FETCHING,
-                                               DocumentSubmission.fetch_due_at <= now).limit(1)
+# The fetch state (file_status, fetch_due_at, fetch_attempts, fetch_error) of any table whose rows wait
+# for media/get: a submission's file here, a 践诺 report's photos in storage/progress_photos.py.
+def any_due(session: Session, model, *, now: float) -> bool:
+    stmt = select(model.id).where(model.file_status == FETCHING, model.fetch_due_at <= now).limit(1)
     return session.scalar(stmt) is not None
 
 
-def claim_fetches(session: Session, *, now: float, limit: int, lease: float) -> list[Fetch]:
-    """Submissions whose file is due to be fetched, leased for `lease` seconds (SKIP LOCKED on
-    PostgreSQL, so two workers never fetch the same one; a crash leaves it for after the lease)."""
-    stmt = select(DocumentSubmission).where(DocumentSubmission.file_status == FETCHING,
-                                            DocumentSubmission.fetch_due_at <= now) \
-        .order_by(DocumentSubmission.fetch_due_at, DocumentSubmission.id).limit(limit) \
-        .with_for_update(skip_locked=True)
-    claimed = []
-    for row in session.scalars(stmt):
+def lease_due(session: Session, model, *, now: float, limit: int, lease: float) -> list:
+    """Rows whose media is due to be fetched, leased for `lease` seconds (SKIP LOCKED on PostgreSQL, so
+    two workers never fetch the same one; a crash leaves it for after the lease), this attempt counted."""
+    stmt = select(model).where(model.file_status == FETCHING, model.fetch_due_at <= now) \
+        .order_by(model.fetch_due_at, model.id).limit(limit).with_for_update(skip_locked=True)
+    rows = list(session.scalars(stmt))
+    for row in rows:
         row.fetch_due_at, row.fetch_attempts = now + lease, row.fetch_attempts + 1
         session.add(row)
-        claimed.append(Fetch(row.id, row.media_id, row.kind, row.file_name, row.userid, row.submitted_at,
-                             row.fetch_attempts))
-    return claimed
+    return rows
+
+
+def retry_later(session: Session, model, *, row_id: int, error: str, retry_at: float) -> None:
+    session.execute(update(model).where(model.id == row_id, model.file_status == FETCHING)
+                    .values(fetch_due_at=retry_at, fetch_error=error[:500]))
+
+
+def settle_unfetched(session: Session, model, *, row_id: int, status: str, error: str):
+    """The media cannot be had (LOST or TOO_LARGE): the row says so. None when another worker already
+    settled it."""
+    row = session.get(model, row_id, with_for_update=True)
+    if row is None or row.file_status != FETCHING:
+        return None
+    row.file_status, row.fetch_due_at, row.fetch_error = status, None, error[:500]
+    session.add(row)
+    return row
+
+
+def any_fetch_due(session: Session, *, now: float) -> bool:
+    return any_due(session, DocumentSubmission, now=now)
+
+
+def claim_fetches(session: Session, *, now: float, limit: int, lease: float) -> list[Fetch]:
+    """Submissions whose file is due to be fetched, leased (lease_due)."""
+    return [Fetch(row.id, row.media_id, row.kind, row.file_name, row.userid, row.submitted_at, row.fetch_attempts)
+            for row in lease_due(session, DocumentSubmission, now=now, limit=limit, lease=lease)]
 
 
 def keep_file(session: Session, *, submission_id: int, filename: str, content_type: str, data: bytes,
@@ -142,20 +165,12 @@ def keep_file(session: Session, *, submission_id: int, filename: str, content_ty
 
 
 def fetch_failed(session: Session, *, submission_id: int, error: str, retry_at: float) -> None:
-    session.execute(update(DocumentSubmission).where(DocumentSubmission.id == submission_id,
-                                                     DocumentSubmission.file_status == FETCHING)
-                    .values(fetch_due_at=retry_at, fetch_error=error[:500]))
+    retry_later(session, DocumentSubmission, row_id=submission_id, error=error, retry_at=retry_at)
 
 
 def give_up_fetch(session: Session, *, submission_id: int, status: str, error: str) -> DocumentSubmission | None:
-    """The file cannot be had (LOST or TOO_LARGE); the submission stays, saying so. None when another
-    worker already settled it."""
-    row = session.get(DocumentSubmission, submission_id, with_for_update=True)
-    if row is None or row.file_status != FETCHING:
-        return None
-    row.file_status, row.fetch_due_at, row.fetch_error = status, None, error[:500]
-    session.add(row)
-    return row
+    """The file cannot be had; the submission stays, saying so (settle_unfetched)."""
+    return settle_unfetched(session, DocumentSubmission, row_id=submission_id, status=status, error=error)
 
 
 def file_info(session: Session, *, submission_ids: list[int]) -> dict[int, tuple[str, str, int, str]]:

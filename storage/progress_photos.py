@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from storage import documents
 from storage.documents import FETCHING, KEPT, Fetch
 from storage.models import Pledge, PledgeProgress, ProgressPhoto
 
@@ -28,23 +29,13 @@ def add(session: Session, *, progress: PledgeProgress, photos: list[dict[str, An
 
 
 def any_fetch_due(session: Session, *, now: float) -> bool:
-    stmt = select(ProgressPhoto.id).where(ProgressPhoto.file_status == FETCHING,
-                                          ProgressPhoto.fetch_due_at <= now).limit(1)
-    return session.scalar(stmt) is not None
+    return documents.any_due(session, ProgressPhoto, now=now)
 
 
 def claim_fetches(session: Session, *, now: float, limit: int, lease: float) -> list[Fetch]:
-    """As storage.documents.claim_fetches: leased, SKIP LOCKED on PostgreSQL."""
-    stmt = select(ProgressPhoto.id, ProgressPhoto.media_id, ProgressPhoto.userid, ProgressPhoto.sent_at,
-                  ProgressPhoto.fetch_attempts) \
-        .where(ProgressPhoto.file_status == FETCHING, ProgressPhoto.fetch_due_at <= now) \
-        .order_by(ProgressPhoto.fetch_due_at, ProgressPhoto.id).limit(limit).with_for_update(skip_locked=True)
-    claimed = []
-    for photo_id, media_id, userid, sent_at, attempts in session.execute(stmt).all():
-        session.execute(update(ProgressPhoto).where(ProgressPhoto.id == photo_id)
-                        .values(fetch_due_at=now + lease, fetch_attempts=attempts + 1))
-        claimed.append(Fetch(photo_id, media_id, "image", None, userid, sent_at, attempts + 1))
-    return claimed
+    """Photos due to be fetched, leased as a submission's file is (storage.documents.lease_due)."""
+    return [Fetch(row.id, row.media_id, "image", None, row.userid, row.sent_at, row.fetch_attempts)
+            for row in documents.lease_due(session, ProgressPhoto, now=now, limit=limit, lease=lease)]
 
 
 def keep_file(session: Session, *, photo_id: int, filename: str, content_type: str, data: bytes,
@@ -60,16 +51,12 @@ def keep_file(session: Session, *, photo_id: int, filename: str, content_type: s
 
 
 def fetch_failed(session: Session, *, photo_id: int, error: str, retry_at: float) -> None:
-    session.execute(update(ProgressPhoto).where(ProgressPhoto.id == photo_id, ProgressPhoto.file_status == FETCHING)
-                    .values(fetch_due_at=retry_at, fetch_error=error[:500]))
+    documents.retry_later(session, ProgressPhoto, row_id=photo_id, error=error, retry_at=retry_at)
 
 
 def give_up_fetch(session: Session, *, photo_id: int, status: str, error: str) -> ProgressPhoto | None:
     """The photo cannot be had (LOST or TOO_LARGE); the report stays. None when already settled."""
-    updated = session.execute(update(ProgressPhoto).where(ProgressPhoto.id == photo_id,
-                                                          ProgressPhoto.file_status == FETCHING)
-                              .values(file_status=status, fetch_due_at=None, fetch_error=error[:500]))
-    return session.get(ProgressPhoto, photo_id) if updated.rowcount == 1 else None
+    return documents.settle_unfetched(session, ProgressPhoto, row_id=photo_id, status=status, error=error)
 
 
 def lock_report(session: Session, *, photo_id: int) -> int:

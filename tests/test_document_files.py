@@ -24,7 +24,7 @@ from sqlmodel import Session
 from bot import document_files
 from bot.app import build_app
 from bot.campaigns import load_campaign_file, save_campaign
-from bot.document_files import DocumentFetcher
+from bot.document_files import MediaFetcher
 from bot.cli import main
 from bot.wecom.api import ApiError, WeComClient
 from bot.wecom.emulator import Fault
@@ -94,14 +94,14 @@ class Desk(Chat):
 
 
 class Fetching:
-    """A DocumentFetcher over HTTP to the emulator, on a clock the test moves."""
+    """The MediaFetcher over HTTP to the emulator, on a clock the test moves."""
 
     def __init__(self, settings, engine):
         self.settings, self.engine, self.ahead = settings, engine, 0.0
 
     async def run(self, times: int = 1) -> None:
         async with aiohttp.ClientSession() as http:
-            fetcher = DocumentFetcher(settings=self.settings, engine=self.engine,
+            fetcher = MediaFetcher(settings=self.settings, engine=self.engine,
                                       client=WeComClient(self.settings, self.engine, http),
                                       clock=lambda: clock.time() + self.ahead)
             for _ in range(times):

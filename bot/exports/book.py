@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -42,3 +43,10 @@ def in_branch_order(rows: Iterable[Row], branch: Callable[[Row], str] = lambda r
 def names_of(session: Session) -> dict[str, str]:
     """Everyone's name in one query, rather than one query per row's author."""
     return dict(session.execute(select(Person.userid, Person.name)).all())
+
+
+def write_beside(folder: Path, name: str, data: bytes) -> str:
+    """A kept file written into the folder beside the workbook; its path relative to the workbook."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return f"{folder.name}/{name}"

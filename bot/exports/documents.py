@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from sqlmodel import Session
 
 from bot.document_files import safe_name
-from bot.exports.book import in_branch_order, names_of, when, workbook
+from bot.exports.book import in_branch_order, names_of, when, workbook, write_beside
 from bot.texts import vocabulary
 from storage import documents
 from storage.models import CampaignRecord, DocumentSubmission
@@ -46,10 +46,9 @@ def write_files(session: Session, docs: list[DocumentSubmission], folder: Path) 
         if doc.id not in info:
             continue
         name, _, size, digest = info[doc.id]
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{doc.id}-{safe_name(name) or doc.id}"
-        path.write_bytes(documents.file_data(session, submission_id=doc.id) or b"")
-        written[doc.id] = (f"{folder.name}/{path.name}", size, digest)
+        path = write_beside(folder, f"{doc.id}-{safe_name(name) or doc.id}",
+                            documents.file_data(session, submission_id=doc.id) or b"")
+        written[doc.id] = (path, size, digest)
     return written
 
 

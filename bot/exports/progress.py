@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from sqlmodel import Session
 
 from bot.document_files import safe_name
-from bot.exports.book import in_branch_order, names_of, when, workbook
+from bot.exports.book import in_branch_order, names_of, when, workbook, write_beside
 from bot.texts import vocabulary
 from storage import progress_photos
 from storage.models import CampaignRecord, Pledge, PledgeProgress
@@ -46,10 +46,8 @@ def _write(session: Session, report: PledgeProgress, photo: tuple | None, files:
     if files is None or photo is None or photo[2] != "kept":
         return None
     photo_id, seq, _, filename, *_ = photo
-    files.mkdir(parents=True, exist_ok=True)
-    path = files / f"{report.id}-{seq}-{safe_name(filename) or photo_id}"
-    path.write_bytes(progress_photos.data(session, photo_id=photo_id) or b"")
-    return f"{files.name}/{path.name}"
+    return write_beside(files, f"{report.id}-{seq}-{safe_name(filename) or photo_id}",
+                        progress_photos.data(session, photo_id=photo_id) or b"")
 
 
 def progress_book(session: Session, record: CampaignRecord, branches: dict[int, str], tz: ZoneInfo,
