@@ -49,7 +49,8 @@ def media_message(corp_id: str, agent_id: int, userid: str, kind: str, media_id:
     return _xml(corp_id, agent_id, userid, fields, create_time)
 
 
-# What the other messages a person may send carry (企业微信 接收消息: 消息格式), besides MsgType and MsgId.
+# What the other messages a person may send carry (96467 消息格式: 语音 Format, 视频 ThumbMediaId, 位置
+# Location_X/Location_Y/Scale/Label, 链接 Title/Description/Url/PicUrl), besides MsgType and MsgId.
 OTHER_FIELDS = {
     "voice": (("MediaId", "voice-media"), ("Format", "amr")),
     "video": (("MediaId", "video-media"), ("ThumbMediaId", "video-thumb")),
