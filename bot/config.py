@@ -10,6 +10,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import importlib.util
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -57,9 +58,13 @@ def _timezone(value: str) -> str:
 
 def _database_url(value: str) -> str:
     try:
-        make_url(value)
+        url = make_url(value)
     except ArgumentError:
         raise ValueError("database_url") from None
+    # PostgreSQL's driver is an extra (`xianfeng[postgresql]`): without it, say so here instead of a
+    # ModuleNotFoundError from deep inside SQLAlchemy at the first connection.
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg") and importlib.util.find_spec("psycopg") is None:
+        raise ValueError("postgresql_driver")
     return value
 
 

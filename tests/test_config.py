@@ -1,6 +1,8 @@
 """The configuration contract: names, precedence, one clear line per problem, secrets never shown."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from bot.cli import main
@@ -101,3 +103,24 @@ def test_the_consoles_key_is_derived_never_the_secret_itself():
     assert key and len(key) == 32 and AES_KEY.encode() not in key
     assert load_settings(env={**FULL, "XIANFENG_SEAL_KEY": "s" * 40}).console_key() != key
     assert load_settings(env={}).console_key() is None
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve"], ["doctor"]])
+def test_postgresql_without_its_driver_says_what_to_install(command, monkeypatch, capsys, tmp_path):
+    # `pip install .` leaves PostgreSQL's driver out (it is the extra xianfeng[postgresql]).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg fails, as in such an install
+    for key, value in FULL.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    assert main(command) != 0
+    out = capsys.readouterr()
+    lines = (out.err + out.out).strip().splitlines()
+    assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "'xianfeng[postgresql]'" in lines[0], lines
+
+
+def test_postgresql_with_its_driver_and_sqlite_without_it_load(monkeypatch):
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    assert load_settings(env={"DATABASE_URL": url}).database_url == url
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    assert load_settings(env={"DATABASE_URL": "sqlite:///x.db"}).database_url == "sqlite:///x.db"

@@ -81,6 +81,9 @@ def test_readme_demo_command_works_from_a_clean_copy(tmp_path):
             time.sleep(0.1)
         assert any("你可以发送这些命令" in text for text in answers), answers
         assert (tmp_path / "data" / "demo.db").exists()
+        # The demo runs on SQLite without PostgreSQL's driver, which is an extra (issue 19, finding 11).
+        venv_python = str(tmp_path / ".venv" / "bin" / "python")
+        assert subprocess.run([venv_python, "-c", "import psycopg"], capture_output=True).returncode != 0
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
