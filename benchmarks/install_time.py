@@ -1,6 +1,6 @@
 """A fresh install of the demo as the README does it, timed (issue 19, finding 11; goal: under 45 s).
 
-    python3 benchmarks/install_time.py [--ref HEAD] [--repeat 3] [--cache both] [--extra mplfonts]
+    python3 benchmarks/install_time.py [--ref HEAD [--ref OTHER]] [--repeat 3] [--cache both] [--extra mplfonts]
 
 Each run creates a new virtual environment in a temporary directory and installs the project into
 it, non-editable, exactly as the README's demo command does:
@@ -9,8 +9,9 @@ it, non-editable, exactly as the README's demo command does:
 
 The time of both steps together is one sample. `--ref` installs a commit of this repository
 (exported with `git archive`, so the working tree is not touched); without it, the working tree as it
-is. `--extra` adds packages to the same `pip install` (e.g. `mplfonts` for the dependency set before
-issue 19).
+is. Given twice or more, the commits are compared: each round installs each of them once, in turn, and
+the medians are reported with their ratio to the first. `--extra` adds packages to the same
+`pip install` (e.g. `mplfonts` for the dependency set before issue 19).
 
 `--cache`: `cold` runs pip with `--no-cache-dir` (a first install: every wheel downloaded from the
 package index, every sdist built); `warm` gives pip a private cache directory that one untimed install
@@ -41,7 +42,7 @@ def source_tree(ref: str | None, workdir: Path) -> Path:
     """The directory pip installs: the working tree, or `ref` exported into workdir."""
     if ref is None:
         return REPO
-    out = workdir / "src"
+    out = workdir / f"src-{ref}"
     out.mkdir()
     archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref],
                              check=True, capture_output=True).stdout
@@ -98,34 +99,47 @@ def profile(source: Path, extra: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ref", help="a commit to install instead of the working tree")
+    parser.add_argument("--ref", action="append", default=[],
+                        help="a commit to install instead of the working tree; twice or more to compare them")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cache", choices=("cold", "warm", "both"), default="both")
     parser.add_argument("--extra", nargs="*", default=[], help="more packages for the same pip install")
     parser.add_argument("--profile", action="store_true", help="one cold install, timed by phase")
     args = parser.parse_args()
     modes = ["cold", "warm"] if args.cache == "both" else [args.cache]
+    refs = args.ref or [None]
     with tempfile.TemporaryDirectory(prefix="xf-bench-") as work:
         workdir = Path(work)
-        source = source_tree(args.ref, workdir)
-        print(f"installing {args.ref or 'the working tree'}{' + ' + ' '.join(args.extra) if args.extra else ''}"
-              f" with {sys.executable} ({os.cpu_count()} CPUs)", flush=True)
+        sources = {ref: source_tree(ref, workdir) for ref in refs}
+        print(f"installing {', '.join(ref or 'the working tree' for ref in refs)}"
+              f"{' + ' + ' '.join(args.extra) if args.extra else ''} with {sys.executable} ({os.cpu_count()} CPUs)",
+              flush=True)
         if args.profile:
-            profile(source, args.extra)
+            profile(sources[refs[-1]], args.extra)
             return
         for mode in modes:
-            cache = None
+            caches: dict[str | None, Path | None] = {ref: None for ref in refs}
             if mode == "warm":
-                cache = workdir / "pip-cache"
-                install(source, args.extra, cache)  # fills the cache; not timed
-            samples, size = [], 0
+                for ref in refs:
+                    caches[ref] = workdir / f"pip-cache-{ref}"
+                    install(sources[ref], args.extra, caches[ref])  # fills the cache; not timed
+            samples: dict[str | None, list[float]] = {ref: [] for ref in refs}
+            sizes: dict[str | None, int] = {}
+            # Rounds interleave the commits: the package index's speed drifts over minutes (a series
+            # of one commit measured 48.9 s in the morning and 40.6 s in the afternoon), and a
+            # comparison must not take that drift for a difference between commits.
             for n in range(args.repeat):
-                seconds, size = install(source, args.extra, cache)
-                samples.append(seconds)
-                print(f"{mode} run {n + 1}: {seconds:.1f} s", flush=True)
-            median = statistics.median(samples)
-            print(f"{mode}: median {median:.1f} s of {len(samples)} (min {min(samples):.1f}, max {max(samples):.1f}),"
-                  f" {median / GOAL:.2f}x the {GOAL:.0f} s goal; environment {size / 2**20:.0f} MiB", flush=True)
+                for ref in refs:
+                    seconds, sizes[ref] = install(sources[ref], args.extra, caches[ref])
+                    samples[ref].append(seconds)
+                    print(f"{mode} run {n + 1} {ref or 'working tree'}: {seconds:.1f} s", flush=True)
+            baseline = statistics.median(samples[refs[0]])
+            for ref in refs:
+                median = statistics.median(samples[ref])
+                versus = f", {median / baseline:.2f}x {refs[0]}" if ref != refs[0] else ""
+                print(f"{mode} {ref or 'working tree'}: median {median:.1f} s of {len(samples[ref])}"
+                      f" (min {min(samples[ref]):.1f}, max {max(samples[ref]):.1f}), {median / GOAL:.2f}x the"
+                      f" {GOAL:.0f} s goal{versus}; environment {sizes[ref] / 2**20:.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":
