@@ -20,12 +20,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot import document_files
 from bot.app import build_app
 from bot.cli import main
+from bot.wecom.emulator import Fault
 from bot.wecom.emulator.callbacks import media_message
 from bot.wecom.updates import parse_update
 from storage.models import Branch, Outbox, PledgeProgress, ProgressPhoto
-from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN, eventually
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN, eventually, make_settings
 from tests.test_document_files import DOCX, PNG, Desk, Fetching
 from tests.test_scheduler import load
 
@@ -183,15 +185,19 @@ async def test_at_most_nine_photos_the_tenth_is_declined_kindly(settings, engine
     assert len(photos(engine)) == 9
 
 
-async def test_a_photo_that_cannot_be_fetched_leaves_the_report_and_the_member_is_asked_again(
-        settings, engine, emulator, campaign):
-    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+def _report_with_one_photo(member: Member) -> None:
     member.pledge()
     for text in ("/践诺", "1"):
         member.type("li", text)
     member.photo("li")
     member.type("li", CAPTION)
     member.type("li", "跳过")
+
+
+async def test_a_photo_that_cannot_be_fetched_leaves_the_report_and_the_member_is_asked_again(
+        settings, engine, emulator, campaign):
+    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+    _report_with_one_photo(member)
     emulator.media.clear()  # gone from the platform (40007)
     await fetching.run()
     [photo] = photos(engine)
@@ -202,6 +208,43 @@ async def test_a_photo_that_cannot_be_fetched_leaves_the_report_and_the_member_i
     assert not [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
     await fetching.run()
     assert sum("没能保存" in r for r in member.replies("li")) == 1
+
+
+async def test_a_photo_whose_download_fails_is_tried_again_after_its_backoff_and_then_posted(
+        settings, engine, emulator, campaign):
+    settings = make_settings(settings.database_url, settings.api_base, retry_base=60.0, retry_cap=600.0)
+    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+    _report_with_one_photo(member)
+    images = lambda: [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]  # noqa: E731
+    emulator.fail("media/get", Fault(status=502))
+    await fetching.run()
+    [photo] = photos(engine)
+    assert photo.file_status == "fetching" and photo.fetch_attempts == 1 and "502" in photo.fetch_error
+    assert not images()
+    await fetching.run()  # not due yet: the next try waits its backoff
+    assert photos(engine)[0].fetch_attempts == 1
+    fetching.later(60)  # the first retry comes after 30 to 60 s (retry_base, with jitter)
+    await fetching.run()
+    [photo] = photos(engine)
+    assert photo.file_status == "kept" and photo.data == PNG and emulator.count("media/get") == 2
+    assert len(images()) == 1
+    assert not any("没能保存" in r for r in member.replies("li"))
+
+
+async def test_a_photo_past_what_one_download_returns_is_not_kept_and_the_member_is_told(
+        settings, engine, emulator, campaign, monkeypatch):
+    monkeypatch.setattr(document_files, "MAX_BYTES", 100)
+    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+    _report_with_one_photo(member)
+    await fetching.run()
+    [photo] = photos(engine)
+    assert photo.file_status == "too_large" and photo.data is None
+    told = member.replies("li")[-1]
+    assert "第1张照片" in told and "超过" in told and "压缩" in told and "/践诺" in told
+    assert progress(engine)[0].text == CAPTION  # the report stays, its text published
+    assert not [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
+    await fetching.run()  # settled: never tried again, nobody told twice
+    assert sum("超过" in r for r in member.replies("li")) == 1
 
 
 async def test_the_progress_export_lists_reports_and_writes_the_photos_beside_it(
