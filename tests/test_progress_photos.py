@@ -46,11 +46,13 @@ def campaign(engine, rostered):
 class Member(Desk):
     """A person typing and sending photos on today's date (the emulator keeps what they send)."""
 
-    def photo(self, userid: str, data: bytes = PNG, *, kind: str = "image", filename: str = "") -> str:
+    def photo(self, userid: str, data: bytes = PNG, *, kind: str = "image", filename: str = "",
+              at: int | None = None) -> str:
+        """`at`: the callback's CreateTime (default now; type() sends at 10:00 today, a second apart)."""
         media_id = self.emulator.keep_media(data, content_type="image/png" if kind == "image" else
                                             "application/octet-stream", filename=filename)
         before = len(self.replies(userid))
-        xml = media_message(CORP_ID, AGENT_ID, userid, kind, media_id, create_time=self.now(),
+        xml = media_message(CORP_ID, AGENT_ID, userid, kind, media_id, create_time=at or self.now(),
                             pic_url=f"https://wework.example/pic/{media_id}" if kind == "image" else "",
                             file_name=filename)
         self.dispatcher.feed_update(parse_update(xml))
@@ -299,6 +301,85 @@ async def test_a_branch_report_takes_photos_too_and_posts_them_after_its_text(se
     [photo] = photos(engine)
     [image] = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
     assert image.payload["image"] == {"photo": photo.id} and image.id > post.id
+
+
+# -- a photo sent soon after the report was saved joins it --------------------------------------------
+def _minutes_after_the_report(engine, minutes: float) -> int:
+    return int(progress(engine)[-1].reported_at + minutes * 60)
+
+
+async def test_a_photo_sent_soon_after_a_report_in_words_joins_it_and_both_go_to_the_group(
+        settings, engine, emulator, campaign):
+    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+    member.pledge()
+    for text in ("/践诺", "1", CAPTION):
+        member.type("li", text)
+    saved = member.type("li", "50")
+    assert "定期在支部群里公开" in saved  # words alone: kept, not posted
+    assert "还有照片的话，30 分钟内直接发来" in saved
+    assert not [r for r in group_rows(engine, chat_id(engine)) if r.idem_key.startswith("progress:")]
+
+    told = member.photo("li", at=_minutes_after_the_report(engine, 5))
+    assert "加到了你刚才报告的践诺" in told and "【带头学习提高】" in told and "第1张" in told and "支部群" in told
+    [report], [photo] = progress(engine), photos(engine)
+    assert (photo.progress_id, photo.seq, photo.chat_id) == (report.id, 1, chat_id(engine))
+    [post] = [r for r in group_rows(engine, chat_id(engine)) if r.idem_key.startswith("progress:")]
+    assert CAPTION in post.payload["text"]["content"] and "附 1 张照片" in post.payload["text"]["content"]
+    await fetching.run()
+    [image] = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
+    assert image.payload["image"] == {"photo": photo.id} and image.id > post.id
+
+
+async def test_a_later_photo_follows_the_reports_own_and_its_words_are_not_posted_again(
+        settings, engine, emulator, campaign):
+    member, fetching = Member(engine, emulator), Fetching(settings, engine)
+    _report_with_one_photo(member)
+    await fetching.run()
+    assert "第2张" in member.photo("li", at=_minutes_after_the_report(engine, 29))
+    assert [(p.seq, p.chat_id) for p in photos(engine)] == [(1, chat_id(engine)), (2, chat_id(engine))]
+    await fetching.run()
+    rows = group_rows(engine, chat_id(engine))
+    assert len([r for r in rows if r.idem_key.startswith("progress:")]) == 1
+    assert [r.payload["image"] for r in rows if r.payload["msgtype"] == "image"] == \
+        [{"photo": p.id} for p in photos(engine)]
+
+
+async def test_a_photo_long_after_the_report_starts_nothing_and_says_how(settings, engine, emulator, campaign):
+    member = Member(engine, emulator)
+    _report_with_one_photo(member)
+    told = member.photo("li", at=_minutes_after_the_report(engine, 31))
+    assert "/践诺" in told and "加到" not in told
+    assert len(photos(engine)) == 1
+
+
+async def test_a_later_photo_past_nine_is_declined_kindly(settings, engine, emulator, campaign):
+    member = Member(engine, emulator)
+    member.pledge()
+    member.type("li", "/践诺")
+    member.type("li", "1")
+    for _ in range(9):
+        member.photo("li")
+    member.type("li", CAPTION)
+    assert "还有照片" not in member.type("li", "跳过")  # it has its nine
+    told = member.photo("li", at=_minutes_after_the_report(engine, 1))
+    assert "没有加上" in told and "9 张" in told and "/践诺" in told
+    assert len(photos(engine)) == 9
+
+
+async def test_a_later_photo_joins_a_branch_report_whose_words_went_to_the_group_when_saved(
+        settings, engine, emulator, campaign):
+    from tests.test_pledge_form import ZHANG_BRANCH_PLEDGE
+
+    secretary = Member(engine, emulator)
+    for text in (*ZHANG_BRANCH_PLEDGE, "/践诺 支部", "1", "召开组织生活会一次"):
+        secretary.type("zhang", text)
+    assert "30 分钟内直接发来" in secretary.type("zhang", "跳过")
+    assert "第1张" in secretary.photo("zhang", at=_minutes_after_the_report(engine, 10))
+    [photo] = photos(engine)
+    assert photo.chat_id == chat_id(engine) and photo.progress_id == progress(engine)[-1].id
+    rows = group_rows(engine, chat_id(engine))
+    assert len([r for r in rows if r.idem_key.startswith("branch_progress:")]) == 1
+    assert not [r for r in rows if r.idem_key.startswith("progress:")]
 
 
 # -- photos reach the group in the order sent, whatever order they are fetched in ----------------------

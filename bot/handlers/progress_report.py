@@ -60,14 +60,26 @@ class ProgressForm(forms.BaseForm):
         progress = _record(ctx, pledge, answers)
         _credit(ctx, pledge.campaign_id)
         photos = answers.get("photos") or []
-        branch = branch_of(ctx.session, ctx.person) if photos else None
-        chat_id = branch.chat_id if branch else None
-        if chat_id:
-            messages.to_chat(ctx.session, key=f"progress:{progress.id}", chat_id=chat_id,
-                             text=render("progress_published", name=ctx.person.name, progress=progress,
-                                         item=pledge.items[progress.item], photos=len(photos)))
+        chat_id = _publish(ctx, progress, pledge, photos=len(photos)) if photos else None
         progress_photos.add(ctx.session, progress=progress, photos=photos, chat_id=chat_id)
-        ctx.reply("progress_saved", photos=len(photos), published=bool(chat_id))
+        ctx.reply("progress_saved", photos=len(photos), published=bool(chat_id), late_minutes=_late_minutes(photos))
+
+
+def _late_minutes(photos: list) -> int:
+    """For the saved report's answer: how long a photo sent now still joins it (0: it has its nine)."""
+    return progress_photos.LATE_PHOTO_SECONDS // 60 if len(photos) < progress_photos.PHOTOS_PER_REPORT else 0
+
+
+def _publish(ctx: Context, progress: PledgeProgress, pledge: Pledge, *, photos: int) -> str | None:
+    """A member's report with photos goes to the branch group, its words first (a report in words
+    alone is kept, not posted); the group's chat id, None when the branch has no group."""
+    branch = branch_of(ctx.session, ctx.person)
+    chat_id = branch.chat_id if branch else None
+    if chat_id:
+        messages.to_chat(ctx.session, key=f"progress:{progress.id}", chat_id=chat_id,
+                         text=render("progress_published", name=ctx.person.name, progress=progress,
+                                     item=pledge.items[progress.item], photos=photos))
+    return chat_id
 
 
 def _record(ctx: Context, pledge: Pledge, answers: dict[str, Any]) -> PledgeProgress:
@@ -143,7 +155,8 @@ class BranchProgressForm(ProgressForm):
                                          if pledged_for else "", reporter=ctx.person.name, photos=len(photos)))
         progress_photos.add(ctx.session, progress=progress, photos=photos,
                             chat_id=branch.chat_id if branch else None)
-        ctx.reply("branch_progress_saved", published=bool(branch and branch.chat_id), task=task, photos=len(photos))
+        ctx.reply("branch_progress_saved", published=bool(branch and branch.chat_id), task=task, photos=len(photos),
+                  late_minutes=_late_minutes(photos))
 
 
 BRANCH_PROGRESS = forms.register(BranchProgressForm())
@@ -168,6 +181,33 @@ def take_photo(ctx: Context, state: ConversationState | None) -> bool:
         forms.save(ctx, state, answers)
         note = Invalid("progress_photo_added", count=len(photos))
     forms.ask(ctx, form, answers, note, state.data.get("previous"))
+    return True
+
+
+@router.media
+def take_late_photo(ctx: Context, state: ConversationState | None) -> bool:
+    """A photo sent soon after a 践诺 report (progress_photos.LATE_PHOTO_SECONDS), with no form open,
+    joins that report: on a phone the picture is often picked from the album after the words went.
+    A member's report in words alone is posted to the group now, its words before the photo."""
+    if state is not None or ctx.update.kind != "image" or not ctx.update.media_id:
+        return False
+    report = progress_photos.recent_report(ctx.session, userid=ctx.person.userid, at=float(ctx.update.create_time))
+    if report is None:
+        return False
+    pledge = ctx.session.get(Pledge, report.pledge_id)
+    label = _label(pledge.items[report.item])
+    count, chat_id = progress_photos.posted_with(ctx.session, progress_id=report.id)
+    if count >= progress_photos.PHOTOS_PER_REPORT:
+        ctx.reply("progress_photo_late", label=label, full=True, limit=progress_photos.PHOTOS_PER_REPORT)
+        return True
+    if count == 0 and pledge.kind == "branch":  # a branch's words went to its group when saved
+        branch = branch_of(ctx.session, ctx.person)
+        chat_id = branch.chat_id if branch else None
+    elif count == 0:
+        chat_id = _publish(ctx, report, pledge, photos=1)
+    progress_photos.add(ctx.session, progress=report, chat_id=chat_id, photos=[
+        {"media_id": ctx.update.media_id, "pic_url": ctx.update.pic_url or None, "at": ctx.update.create_time}])
+    ctx.reply("progress_photo_late", label=label, full=False, seq=count + 1, published=bool(chat_id))
     return True
 
 
