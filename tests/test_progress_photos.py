@@ -187,19 +187,22 @@ async def test_at_most_nine_photos_the_tenth_is_declined_kindly(settings, engine
     assert len(photos(engine)) == 9
 
 
-def _report_with_one_photo(member: Member) -> None:
+def _report_with_photos(member: Member, count: int = 1, caption: str = CAPTION) -> str:
+    """li pledges, then reports on the first item with `count` photos and a caption (or 跳过), the
+    percentage skipped; the answer to the report."""
     member.pledge()
     for text in ("/践诺", "1"):
         member.type("li", text)
-    member.photo("li")
-    member.type("li", CAPTION)
-    member.type("li", "跳过")
+    for _ in range(count):
+        member.photo("li")
+    member.type("li", caption)
+    return member.type("li", "跳过")
 
 
 async def test_a_photo_that_cannot_be_fetched_leaves_the_report_and_the_member_is_asked_again(
         settings, engine, emulator, campaign):
     member, fetching = Member(engine, emulator), Fetching(settings, engine)
-    _report_with_one_photo(member)
+    _report_with_photos(member)
     emulator.media.clear()  # gone from the platform (40007)
     await fetching.run()
     [photo] = photos(engine)
@@ -216,7 +219,7 @@ async def test_a_photo_whose_download_fails_is_tried_again_after_its_backoff_and
         settings, engine, emulator, campaign):
     settings = make_settings(settings.database_url, settings.api_base, retry_base=60.0, retry_cap=600.0)
     member, fetching = Member(engine, emulator), Fetching(settings, engine)
-    _report_with_one_photo(member)
+    _report_with_photos(member)
     images = lambda: [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]  # noqa: E731
     emulator.fail("media/get", Fault(status=502))
     await fetching.run()
@@ -237,7 +240,7 @@ async def test_a_photo_past_what_one_download_returns_is_not_kept_and_the_member
         settings, engine, emulator, campaign, monkeypatch):
     monkeypatch.setattr(document_files, "MAX_BYTES", 100)
     member, fetching = Member(engine, emulator), Fetching(settings, engine)
-    _report_with_one_photo(member)
+    _report_with_photos(member)
     await fetching.run()
     [photo] = photos(engine)
     assert photo.file_status == "too_large" and photo.data is None
@@ -333,7 +336,7 @@ async def test_a_photo_sent_soon_after_a_report_in_words_joins_it_and_both_go_to
 async def test_a_later_photo_follows_the_reports_own_and_its_words_are_not_posted_again(
         settings, engine, emulator, campaign):
     member, fetching = Member(engine, emulator), Fetching(settings, engine)
-    _report_with_one_photo(member)
+    _report_with_photos(member)
     await fetching.run()
     assert "第2张" in member.photo("li", at=_minutes_after_the_report(engine, 29))
     assert [(p.seq, p.chat_id) for p in photos(engine)] == [(1, chat_id(engine)), (2, chat_id(engine))]
@@ -346,7 +349,7 @@ async def test_a_later_photo_follows_the_reports_own_and_its_words_are_not_poste
 
 async def test_a_photo_long_after_the_report_starts_nothing_and_says_how(settings, engine, emulator, campaign):
     member = Member(engine, emulator)
-    _report_with_one_photo(member)
+    _report_with_photos(member)
     told = member.photo("li", at=_minutes_after_the_report(engine, 31))
     assert "/践诺" in told and "加到" not in told
     assert len(photos(engine)) == 1
@@ -354,13 +357,7 @@ async def test_a_photo_long_after_the_report_starts_nothing_and_says_how(setting
 
 async def test_a_later_photo_past_nine_is_declined_kindly(settings, engine, emulator, campaign):
     member = Member(engine, emulator)
-    member.pledge()
-    member.type("li", "/践诺")
-    member.type("li", "1")
-    for _ in range(9):
-        member.photo("li")
-    member.type("li", CAPTION)
-    assert "还有照片" not in member.type("li", "跳过")  # it has its nine
+    assert "还有照片" not in _report_with_photos(member, count=9)  # it has its nine
     told = member.photo("li", at=_minutes_after_the_report(engine, 1))
     assert "没有加上" in told and "9 张" in told and "/践诺" in told
     assert len(photos(engine)) == 9
@@ -388,14 +385,7 @@ def _three_photos_claimed(engine, emulator):
     from bot.document_files import PHOTOS
     from storage.db import transaction
 
-    member = Member(engine, emulator)
-    member.pledge()
-    member.type("li", "/践诺")
-    member.type("li", "1")
-    for _ in range(3):
-        member.photo("li")
-    member.type("li", "跳过")
-    member.type("li", "跳过")
+    _report_with_photos(Member(engine, emulator), count=3, caption="跳过")
     with transaction(engine) as session:
         return PHOTOS, sorted(PHOTOS.claim(session, 0.0 + 10**10, 10, 60.0), key=lambda f: f.id)
 
