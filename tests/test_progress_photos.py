@@ -327,7 +327,7 @@ async def test_a_photo_sent_soon_after_a_report_in_words_joins_it_and_both_go_to
     [report], [photo] = progress(engine), photos(engine)
     assert (photo.progress_id, photo.seq, photo.chat_id) == (report.id, 1, chat_id(engine))
     [post] = [r for r in group_rows(engine, chat_id(engine)) if r.idem_key.startswith("progress:")]
-    assert CAPTION in post.payload["text"]["content"] and "附 1 张照片" in post.payload["text"]["content"]
+    assert CAPTION in post.payload["text"]["content"] and "附照片，随后发出" in post.payload["text"]["content"]
     await fetching.run()
     [image] = [r for r in group_rows(engine, chat_id(engine)) if r.payload["msgtype"] == "image"]
     assert image.payload["image"] == {"photo": photo.id} and image.id > post.id

@@ -204,7 +204,7 @@ def take_late_photo(ctx: Context, state: ConversationState | None) -> bool:
         branch = branch_of(ctx.session, ctx.person)
         chat_id = branch.chat_id if branch else None
     elif count == 0:
-        chat_id = _publish(ctx, report, pledge, photos=1)
+        chat_id = _publish(ctx, report, pledge, photos=0)  # no count: more photos may follow
     progress_photos.add(ctx.session, progress=report, chat_id=chat_id, photos=[
         {"media_id": ctx.update.media_id, "pic_url": ctx.update.pic_url or None, "at": ctx.update.create_time}])
     ctx.reply("progress_photo_late", label=label, full=False, seq=count + 1, published=bool(chat_id))
