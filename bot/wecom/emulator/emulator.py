@@ -9,11 +9,7 @@ from aiohttp import web
 from bot.wecom.emulator import callbacks, messages
 from bot.wecom.emulator.api import EmulatorApi
 from bot.wecom.emulator.callbacks import BotEndpoint, Delivery
-from bot.wecom.emulator.state import EmulatorState, Entry, Fault, user_key
-
-
-class UnknownCard(Exception):
-    """The person has no such card (or it is not interactive)."""
+from bot.wecom.emulator.state import EmulatorState, Entry, Fault, UnknownCard, user_key
 
 
 class WeComEmulator(EmulatorState):

@@ -37,6 +37,10 @@ from typing import Any, Callable, NamedTuple
 from bot.wecom.emulator.quota import DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE, ApiQuota, most_in_window
 
 
+class UnknownCard(Exception):
+    """The person has no such card (or it is not interactive)."""
+
+
 class Call(NamedTuple):
     api: str
     body: dict[str, Any]  # the JSON body, or the query of a GET or an upload

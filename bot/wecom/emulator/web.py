@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.wecom.emulator import oauth
-from bot.wecom.emulator.state import user_key
+from bot.wecom.emulator.state import UnknownCard, user_key
 
 if TYPE_CHECKING:
     from bot.wecom.emulator.emulator import WeComEmulator
@@ -146,8 +146,6 @@ async def send_file(request: web.Request) -> web.Response:
 
 
 async def click(request: web.Request) -> web.Response:
-    from bot.wecom.emulator.emulator import UnknownCard
-
     body = await request.json()
     emulator, userid = _emulator(request), _user(request, body.get("user"))
     try:
