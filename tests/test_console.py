@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session
 
 from bot.app import build_app
@@ -22,12 +22,12 @@ from bot.console import auth
 from bot.console.progress import progress
 from bot.console.routes import CONSOLE
 from bot.scheduler.obligations import Obligations
-from bot.wecom.emulator import oauth
+from bot.wecom.emulator import Fault, oauth
 from storage import progress as counted
 from storage.db import transaction
-from storage.models import (Branch, CampaignTask, DocumentFile, DocumentSubmission, Pledge, Poll, PollVoter,
-                            Rating, TaskDone)
-from tests.conftest import make_settings
+from storage.models import (AccessToken, Branch, CampaignTask, DocumentFile, DocumentSubmission, Pledge, Poll,
+                            PollVoter, Rating, TaskDone)
+from tests.conftest import eventually, make_settings
 
 TODAY = date(2026, 5, 11)
 ROSTER = """userid,name,branch,role,有职
@@ -201,6 +201,22 @@ async def test_a_platform_that_cannot_be_reached_gets_a_kind_503_and_no_session(
         assert session_cookie(client) is None
     finally:
         await client.platform.close()
+
+
+async def test_a_token_fetch_that_fails_once_is_tried_again_and_the_sign_in_goes_through(console, emulator, engine):
+    # A token may be fetched twice; the code may not be exchanged twice (the platform uses it up).
+    def stored() -> bool:  # the sender's token, fetched for the roster's group chats
+        with Session(engine) as session:
+            return session.scalar(select(func.count()).select_from(AccessToken)) > 0
+
+    await eventually(stored)
+    with transaction(engine) as session:
+        session.execute(delete(AccessToken))  # so the sign-in fetches one (the console has its own client)
+    emulator.fail("gettoken", Fault(status=502))
+    code, state = await code_for(console, await leave_for_platform(console), "boss")
+    response = await console.get("/console/", params={"code": code, "state": state}, allow_redirects=False)
+    assert response.status == 302 and session_cookie(console) is not None, await response.text()
+    assert emulator.count("gettoken") == 3 and exchanges(emulator) == 1
 
 
 async def test_a_code_expires_after_five_minutes_on_the_platform(console, emulator):

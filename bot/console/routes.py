@@ -181,7 +181,7 @@ async def _finish_sign_in(request: web.Request) -> web.StreamResponse:
     if wanted is None or not auth.plausible_code(code):
         return _refused(request, "state" if wanted is None else "code", 400)
     try:
-        answer = await console.client.query("auth/getuserinfo", {"code": code})
+        answer = await _exchange(console.client, code)
     except ApiError as exc:  # 40029: a used, expired or made-up code; 50001: the domain is not trusted
         log.warning("console sign-in: auth/getuserinfo answered %s", exc.errcode)
         return _refused(request, "trusted_domain" if exc.errcode == 50001 else "code", 400)
@@ -198,6 +198,17 @@ async def _finish_sign_in(request: web.Request) -> web.StreamResponse:
     auth.set_cookie(response, auth.SESSION_COOKIE, cookie, max_age=auth.SESSION_SECONDS, secure_only=secure_only)
     auth.clear_cookie(response, auth.LOGIN_COOKIE, secure_only=secure_only)
     return response
+
+
+async def _exchange(client: WeComClient, code: str) -> dict:
+    """auth/getuserinfo for the code. The token it needs is fetched first, and tried a second time when
+    that fails on the way (nothing is used up by a token fetch); the exchange itself is sent once: the
+    platform uses a code up, so after a lost answer only the person reopening the app can help."""
+    try:
+        await client.token()
+    except TransientError:
+        await client.token()
+    return await client.query("auth/getuserinfo", {"code": code})
 
 
 def _refused(request: web.Request, problem: str, status: int) -> web.Response:
