@@ -176,12 +176,15 @@ def test_a_post_holder_pledges_on_a_phone_in_six_messages(tmp_path, browser):
 
 def test_a_member_reports_progress_with_a_photo_from_the_phone(tmp_path, browser):
     """Issue 19, finding 9, as a member does it: /践诺, the item, a photo from the phone (the page's 📎
-    sends it as an image message), a caption, how far along; the branch group gets the words and then
-    the photo, which the bot fetched from the platform and uploaded again."""
+    sends it as an image message), a caption, how far along, then one more photo after the report; the
+    branch group gets the words and then both photos, which the bot fetched from the platform and
+    uploaded again."""
     from PIL import Image
 
     photo = tmp_path / "课堂.png"
     Image.new("RGB", (64, 48), (200, 30, 30)).save(photo)
+    later = tmp_path / "教研.png"
+    Image.new("RGB", (160, 90), (30, 30, 200)).save(later)
     demo = Demo(tmp_path).start()
     try:
         page = _as_li_qiang(browser, demo)
@@ -190,12 +193,16 @@ def test_a_member_reports_progress_with_a_photo_from_the_phone(tmp_path, browser
         page.wait_for_selector("#screen .msg:not(.mine) >> text=收到第1张照片", timeout=15_000)
         assert page.locator("#screen .msg.mine img").count() == 1  # what he sent, on his screen
         _type(page, [("带学生读完《论语》选读", "大约完成了百分之多少"), ("60", "已记录，连同 1 张照片")])
+        page.set_input_files("#file", str(later))  # one more picked from the album after the report: it joins
+        page.wait_for_selector("#screen .msg:not(.mine) >> text=加到了你刚才报告的践诺", timeout=15_000)
         page.click("#tabs >> text=第一党支部·创先争优")
         page.wait_for_selector("#screen >> text=带学生读完《论语》选读", timeout=15_000)
-        page.wait_for_selector("#screen .msg img", timeout=30_000)  # kept, uploaded, posted
-        sent = page.evaluate("fetch(document.querySelector('#screen .msg img').src).then(r => r.arrayBuffer())"
-                             ".then(b => b.byteLength)")
-        assert sent == photo.stat().st_size  # the same bytes, through media/get and media/upload
+        page.wait_for_function("document.querySelectorAll('#screen .msg img').length === 2",
+                               timeout=30_000)  # both kept, uploaded, posted, in the order sent
+        sent = page.evaluate("Promise.all([...document.querySelectorAll('#screen .msg img')].map(i => fetch(i.src)"
+                             ".then(r => r.arrayBuffer()).then(b => b.byteLength)))")
+        # the same bytes, through media/get and media/upload, in the order sent
+        assert sent == [photo.stat().st_size, later.stat().st_size]
     finally:
         demo.stop()
 
