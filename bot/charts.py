@@ -63,8 +63,12 @@ def _ink(face: ImageFont.FreeTypeFont, char: str) -> bytes:
 def in_subset(char: str) -> bool:
     """Whether the shipped font has a glyph for the character: a character missing from its cmap is
     drawn as .notdef, a box no real glyph looks like (spaces are blank, not a box)."""
-    face = font(24)
-    return _ink(face, char) != _ink(face, NOT_A_CHARACTER)
+    return _ink(font(24), char) != _notdef_ink()
+
+
+@lru_cache(maxsize=1)
+def _notdef_ink() -> bytes:
+    return _ink(font(24), NOT_A_CHARACTER)
 
 
 @lru_cache(maxsize=1)

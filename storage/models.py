@@ -255,6 +255,8 @@ class PledgeProgress(SQLModel, table=True):
     """A 践诺 report on one item of a pledge: what was done, and how far along (optional)."""
 
     __tablename__ = "pledge_progress"
+    # A photo no form takes looks for the sender's report of the last half hour (progress_photos).
+    __table_args__ = (Index("ix_pledge_progress_userid_reported_at", "userid", "reported_at"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     pledge_id: int = Field(foreign_key="pledge.id", index=True)
     item: int

@@ -8,7 +8,7 @@ import hashlib
 import time
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlmodel import Session
 
 from storage import documents
@@ -21,29 +21,32 @@ PHOTOS_PER_REPORT = 9  # as many as a WeChat moment holds: a report is a few pic
 LATE_PHOTO_SECONDS = 30 * 60
 
 
-def add(session: Session, *, progress: PledgeProgress, photos: list[dict[str, Any]], chat_id: str | None) -> None:
-    """Photos of the report ({media_id, pic_url, at}), in the order they were sent, after any it has,
-    to be fetched at once, behind the reply."""
+def add(session: Session, *, progress: PledgeProgress, photos: list[dict[str, Any]], chat_id: str | None,
+        after: int = 0) -> None:
+    """Photos of the report ({media_id, pic_url, at}), in the order they were sent, after the `after` it
+    has (photos_and_group), to be fetched at once, behind the reply."""
     now = time.time()
-    first = 1 + (session.scalar(select(func.max(ProgressPhoto.seq)).where(ProgressPhoto.progress_id == progress.id))
-                 or 0)
-    for seq, photo in enumerate(photos, start=first):
+    for seq, photo in enumerate(photos, start=after + 1):
         session.add(ProgressPhoto(progress_id=progress.id, seq=seq, userid=progress.userid, media_id=photo["media_id"],
                                   pic_url=photo.get("pic_url") or None, sent_at=float(photo["at"]), chat_id=chat_id,
                                   file_status=FETCHING, fetch_due_at=now))
 
 
+def recent_report_query(userid: str, at: float) -> Select:
+    """This person's latest 践诺 report (their own or, as secretary, their branch's) made within
+    LATE_PHOTO_SECONDS before `at`: asked for every photo no form takes, so one probe of
+    ix_pledge_progress_userid_reported_at."""
+    return select(PledgeProgress).where(PledgeProgress.userid == userid,
+                                        PledgeProgress.reported_at >= at - LATE_PHOTO_SECONDS,
+                                        PledgeProgress.reported_at <= at) \
+        .order_by(PledgeProgress.reported_at.desc(), PledgeProgress.id.desc()).limit(1)
+
+
 def recent_report(session: Session, *, userid: str, at: float) -> PledgeProgress | None:
-    """This person's latest 践诺 report (their own or, as secretary, their branch's) if it was made
-    within LATE_PHOTO_SECONDS before `at`."""
-    return session.scalars(select(PledgeProgress)
-                           .where(PledgeProgress.userid == userid,
-                                  PledgeProgress.reported_at >= at - LATE_PHOTO_SECONDS,
-                                  PledgeProgress.reported_at <= at)
-                           .order_by(PledgeProgress.reported_at.desc(), PledgeProgress.id.desc()).limit(1)).first()
+    return session.scalars(recent_report_query(userid, at)).first()
 
 
-def posted_with(session: Session, *, progress_id: int) -> tuple[int, str | None]:
+def photos_and_group(session: Session, *, progress_id: int) -> tuple[int, str | None]:
     """(how many photos the report has, the group they go to: None when it has none or no group)."""
     count, chat_id = session.execute(select(func.count(ProgressPhoto.id), func.max(ProgressPhoto.chat_id))
                                      .where(ProgressPhoto.progress_id == progress_id)).one()

@@ -113,10 +113,12 @@ def with_font(monkeypatch):
     """Draws charts with another font file for a while; the coverage cache is emptied both ways."""
     def use(path: str, index: int) -> None:
         charts.in_subset.cache_clear()
+        charts._notdef_ink.cache_clear()
         monkeypatch.setattr(charts, "font", lru_cache(maxsize=8)(
             lambda size: ImageFont.truetype(path, size, index=index)))
     yield use
     charts.in_subset.cache_clear()
+    charts._notdef_ink.cache_clear()
 
 
 @pytest.mark.parametrize("chart", CHARTS, ids=range(len(CHARTS)))
@@ -139,7 +141,7 @@ def test_a_different_font_would_be_seen(with_font):
 
 
 def shipped_text() -> dict[str, str]:
-    """Every template and campaign file as the package ships them (package data globs)."""
+    """Every template and campaign file the package ships (the wheel carries them: test_packaging.py)."""
     files = [*ROOT.joinpath("message_templates").rglob("*.j2"), *ROOT.joinpath("message_templates").rglob("*.toml"),
              *ROOT.joinpath("campaigns").glob("*.yaml")]
     assert len(files) > 100

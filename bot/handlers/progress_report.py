@@ -196,7 +196,7 @@ def take_late_photo(ctx: Context, state: ConversationState | None) -> bool:
         return False
     pledge = ctx.session.get(Pledge, report.pledge_id)
     label = _label(pledge.items[report.item])
-    count, chat_id = progress_photos.posted_with(ctx.session, progress_id=report.id)
+    count, chat_id = progress_photos.photos_and_group(ctx.session, progress_id=report.id)
     if count >= progress_photos.PHOTOS_PER_REPORT:
         ctx.reply("progress_photo_late", label=label, full=True, limit=progress_photos.PHOTOS_PER_REPORT)
         return True
@@ -205,7 +205,7 @@ def take_late_photo(ctx: Context, state: ConversationState | None) -> bool:
         chat_id = branch.chat_id if branch else None
     elif count == 0:
         chat_id = _publish(ctx, report, pledge, photos=0)  # no count: more photos may follow
-    progress_photos.add(ctx.session, progress=report, chat_id=chat_id, photos=[
+    progress_photos.add(ctx.session, progress=report, chat_id=chat_id, after=count, photos=[
         {"media_id": ctx.update.media_id, "pic_url": ctx.update.pic_url or None, "at": ctx.update.create_time}])
     ctx.reply("progress_photo_late", label=label, full=False, seq=count + 1, published=bool(chat_id))
     return True
