@@ -216,3 +216,17 @@ def rostered(engine, roster_file):
     from bot.roster import import_roster
 
     return import_roster(engine, roster_file)
+
+
+def index_plan(engine, stmt) -> str:
+    """How the database would run `stmt` (literal values), with PostgreSQL told not to scan: on the
+    tests' near-empty tables it would, whatever indexes exist. For checking that an index is usable."""
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    with Session(engine) as session:
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+            return " ".join(session.scalars(text("EXPLAIN " + sql)))
+        return " ".join(row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql)))

@@ -28,7 +28,7 @@ from bot.wecom.emulator.callbacks import media_message
 from bot.wecom.updates import parse_update
 from storage import progress_photos
 from storage.models import Branch, Outbox, PledgeProgress, ProgressPhoto
-from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN, eventually, make_settings
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN, eventually, index_plan, make_settings
 from tests.test_document_files import DOCX, PNG, Desk, Fetching
 from tests.test_scheduler import load
 
@@ -358,17 +358,7 @@ async def test_a_photo_long_after_the_report_starts_nothing_and_says_how(setting
 
 def test_looking_for_the_report_a_photo_joins_uses_the_index(engine):
     """Asked for every photo no form takes: one probe, not a scan of every report ever made."""
-    from sqlalchemy import text
-
-    from tests.test_userid_case import _literal
-
-    stmt = progress_photos.recent_report_query("li", 1.8e9)
-    with Session(engine) as session:
-        if engine.dialect.name == "postgresql":
-            session.execute(text("SET LOCAL enable_seqscan = off"))  # an empty table is otherwise scanned
-            plan = " ".join(session.scalars(text("EXPLAIN " + _literal(engine, stmt))))
-        else:
-            plan = " ".join(row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + _literal(engine, stmt))))
+    plan = index_plan(engine, progress_photos.recent_report_query("li", 1.8e9))
     assert "ix_pledge_progress_userid_reported_at" in plan, plan
 
 

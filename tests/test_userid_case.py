@@ -4,7 +4,7 @@ account is refused. Through the dispatcher and the roster import, on SQLite and 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -12,7 +12,7 @@ from bot.inbox import Inbox
 from bot.roster import RosterRejected, import_roster
 from storage.db import transaction
 from storage.models import ConversationState, Outbox, Person, PollVoter
-from tests.conftest import post_callback, text_xml
+from tests.conftest import index_plan, post_callback, text_xml
 from tests.test_inbox import claim, waiting
 from tests.test_polls import ROSTER, Town, ballots, issued_poll, populate
 from tests.test_typed_vote_in_form import CAMPAIGN
@@ -97,18 +97,7 @@ async def test_one_persons_callbacks_in_other_letters_are_handled_one_after_the_
 
 
 def test_a_lookup_in_other_letters_uses_the_index(engine):
-    stmt = select(Person).where(func.lower(Person.userid) == "liming")
-    with Session(engine) as session:
-        if engine.dialect.name == "postgresql":
-            session.execute(text("SET LOCAL enable_seqscan = off"))  # an empty table is otherwise scanned
-            plan = " ".join(session.scalars(text("EXPLAIN " + _literal(engine, stmt))))
-        else:
-            plan = " ".join(row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + _literal(engine, stmt))))
-    assert "ux_person_userid_lower" in plan
-
-
-def _literal(engine, stmt) -> str:
-    return str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    assert "ux_person_userid_lower" in index_plan(engine, select(Person).where(func.lower(Person.userid) == "liming"))
 
 
 def test_an_upgrade_over_two_spellings_of_one_account_names_them(engine, db_url):
